@@ -1,0 +1,225 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/clock"
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/sim"
+)
+
+var base = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+func scenario(t *testing.T, name string) *sim.Scenario {
+	t.Helper()
+	sc, err := sim.Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// playLevels feeds every frame of a scenario through Ingest and returns the
+// distinct traffic-light levels, in order.
+func playLevels(t *testing.T, name string, until time.Duration) ([]netstate.Level, *Engine) {
+	sc := scenario(t, name)
+	e := New(sim.New(sc, sim.Options{}), Options{Thresholds: netstate.DefaultThresholds()})
+	var out []netstate.Level
+	for _, f := range sim.Play(sc, base, until) {
+		e.Ingest(netstate.Update{Snapshot: f.Snapshot, Events: f.Events}, base.Add(f.At))
+		lv := e.Current().Snapshot.Level
+		if len(out) == 0 || out[len(out)-1] != lv {
+			out = append(out, lv)
+		}
+	}
+	return out, e
+}
+
+func TestScenarioLevels(t *testing.T) {
+	G, A, R := netstate.LevelGreen, netstate.LevelAmber, netstate.LevelRed
+	cases := []struct {
+		scenario string
+		until    time.Duration
+		want     []netstate.Level
+	}{
+		{"home-visit", 2 * time.Minute, []netstate.Level{G, A, R, G}},
+		{"captive-portal", 80 * time.Second, []netstate.Level{R, G, R}},
+		{"cable-pulled", 50 * time.Second, []netstate.Level{G, R, G}},
+		{"rural-cellular", 110 * time.Second, []netstate.Level{G, A, G, A, G, A, R, G}},
+		{"nm-restart", 50 * time.Second, []netstate.Level{G, R, G}},
+		{"steady", time.Hour, []netstate.Level{G}},
+	}
+	for _, c := range cases {
+		t.Run(c.scenario, func(t *testing.T) {
+			got, _ := playLevels(t, c.scenario, c.until)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("levels %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestEventsTellTheStory(t *testing.T) {
+	_, e := playLevels(t, "cable-pulled", 50*time.Second)
+	var texts []string
+	for _, ev := range e.Current().Events {
+		texts = append(texts, ev.Time.Format("0:04:05")+" "+string(ev.Kind)+" "+ev.Text)
+	}
+	story := strings.Join(texts, "\n")
+	for _, want := range []string{
+		"0:00:15 note Laptop lifted off the dock",
+		"0:00:15 link-down Wired eth0: carrier lost (cable unplugged?)",
+		"0:00:15 level DO NOT PROCEED: no carrier",
+		"0:00:21 link-down Wired eth0 unavailable",
+		"0:00:21 link-up Traffic now goes via Wi-Fi NHS-Staff 85% via wlan0",
+		"0:00:21 level GO: Wi-Fi 85%, probe 9 ms",
+		"0:00:42 link-up Wired Base dock via eth0 connected",
+	} {
+		if !strings.Contains(story, want) {
+			t.Errorf("events lack %q; got:\n%s", want, story)
+		}
+	}
+	_, e = playLevels(t, "nm-restart", 50*time.Second)
+	story = ""
+	for _, ev := range e.Current().Events {
+		story += ev.Text + "\n"
+	}
+	if !strings.Contains(story, "NetworkManager is not running") || !strings.Contains(story, "ModemManager is running") {
+		t.Errorf("service events missing:\n%s", story)
+	}
+}
+
+func TestEventsAreBounded(t *testing.T) {
+	e := New(sim.New(scenario(t, "steady"), sim.Options{}), Options{MaxEvents: 5, Thresholds: netstate.DefaultThresholds()})
+	for i := 0; i < 20; i++ {
+		e.AddEvents(netstate.Event{Text: string(rune('a' + i))})
+	}
+	evs := e.Current().Events
+	if len(evs) != 5 || evs[0].Text != "p" || evs[4].Text != "t" {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+// chanSource lets a test push updates by hand.
+type chanSource struct{ ch chan netstate.Update }
+
+func (c chanSource) Name() string { return "test" }
+func (c chanSource) Run(ctx context.Context, emit func(netstate.Update)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u := <-c.ch:
+			emit(u)
+		}
+	}
+}
+
+func wifi(pct float64) netstate.Update {
+	return netstate.Update{Snapshot: netstate.Snapshot{Primary: "wlan0", Links: []netstate.Link{{
+		ID: "wlan0", Kind: netstate.KindWiFi, State: netstate.StateConnected,
+		Signal: netstate.Signal{Strength: netstate.Some(pct)}, Probe: netstate.Probe{OK: netstate.Yes},
+	}}}}
+}
+
+func TestPublishingIsThrottled(t *testing.T) {
+	fc := clock.NewFake(base)
+	src := chanSource{make(chan netstate.Update)}
+	e := New(src, Options{Clock: fc, Thresholds: netstate.DefaultThresholds()})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.Run(ctx) }()
+	states, stop := e.Subscribe()
+	defer stop()
+
+	recv := func() (State, bool) {
+		select {
+		case s := <-states:
+			return s, true
+		case <-time.After(200 * time.Millisecond):
+			return State{}, false
+		}
+	}
+	// The first change of a quiet spell is published at once.
+	src.ch <- wifi(70)
+	s, ok := recv()
+	if !ok || s.Snapshot.Links[0].Signal.Strength.V != 70 {
+		t.Fatalf("first update not published at once: %v %+v", ok, s)
+	}
+	// A burst inside the window is held back and coalesced.
+	src.ch <- wifi(60)
+	src.ch <- wifi(50)
+	src.ch <- wifi(40)
+	if s, ok := recv(); ok {
+		t.Fatalf("published inside the throttle window: %v", s.Snapshot.Links[0].Signal.Strength)
+	}
+	fc.Advance(100 * time.Millisecond)
+	s, ok = recv()
+	if !ok || s.Snapshot.Links[0].Signal.Strength.V != 40 {
+		t.Fatalf("trailing publish should carry the latest picture: %v %+v", ok, s.Snapshot.Links)
+	}
+	// Nothing is lost from the story: every level change is in the events.
+	var lv []string
+	for _, ev := range s.Events {
+		if ev.Kind == netstate.EventLevel {
+			lv = append(lv, ev.Level.String())
+		}
+	}
+	if !slices.Equal(lv, []string{"green", "amber"}) {
+		t.Fatalf("level events %v", lv)
+	}
+	stop()
+	cancel()
+	wg.Wait()
+}
+
+func TestSubscribeGetsCurrentStateAndUnsubscribeStops(t *testing.T) {
+	e := New(chanSource{}, Options{Thresholds: netstate.DefaultThresholds(), Role: Observer, Holder: "fieldlink pid 1"})
+	e.Ingest(wifi(30), base)
+	ch, stop := e.Subscribe()
+	s := <-ch
+	if s.Snapshot.Level != netstate.LevelRed || s.Role != Observer || s.Holder != "fieldlink pid 1" {
+		t.Fatalf("state %+v", s)
+	}
+	stop()
+	stop() // twice is harmless
+	e.Ingest(wifi(80), base)
+	e.publish()
+	select {
+	case s := <-ch:
+		t.Fatalf("unsubscribed watcher got %v", s.Seq)
+	default:
+	}
+	select {
+	case <-e.Ready():
+	default:
+		t.Fatal("Ready not closed after the first picture")
+	}
+}
+
+func TestRunEndsWhenSourceFails(t *testing.T) {
+	e := New(failing{}, Options{})
+	if err := e.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+type failing struct{}
+
+func (failing) Name() string { return "failing" }
+func (failing) Run(context.Context, func(netstate.Update)) error {
+	return errBoom
+}
+
+var errBoom = &boomErr{}
+
+type boomErr struct{}
+
+func (*boomErr) Error() string { return "boom" }

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+)
+
+// deriveEvents turns the difference between two classified snapshots into
+// events a person can read in the events pane.
+func deriveEvents(prev, next *netstate.Snapshot, now time.Time) []netstate.Event {
+	var out []netstate.Event
+	add := func(kind netstate.EventKind, link string, level netstate.Level, format string, a ...any) {
+		out = append(out, netstate.Event{Time: now, Kind: kind, Link: link, Level: level, Text: fmt.Sprintf(format, a...)})
+	}
+	d := netstate.Diff(prev, next)
+	for _, l := range d.Added {
+		add(netstate.EventLinkAdded, l.ID, l.Level, "%s %s appeared", l.Kind.Label(), name(&l))
+	}
+	for _, l := range d.Removed {
+		add(netstate.EventLinkGone, l.ID, netstate.LevelUnknown, "%s %s removed", l.Kind.Label(), name(&l))
+	}
+	for _, c := range d.Changed {
+		o, n := c.Old, c.New
+		if c.Has("carrier") && o.Carrier != netstate.Unknown {
+			if n.Carrier == netstate.No {
+				add(netstate.EventLinkDown, n.ID, netstate.LevelRed, "%s %s: carrier lost (cable unplugged?)", n.Kind.Label(), name(&n))
+			} else if n.Carrier == netstate.Yes {
+				add(netstate.EventLinkUp, n.ID, n.Level, "%s %s: carrier back", n.Kind.Label(), name(&n))
+			}
+		}
+		if c.Has("state") {
+			switch {
+			case n.State == netstate.StateConnected:
+				add(netstate.EventLinkUp, n.ID, n.Level, "%s connected", netstate.Describe(&n))
+			case o.State == netstate.StateConnected:
+				why := ""
+				if n.StateReason != "" {
+					why = " (" + n.StateReason + ")"
+				}
+				add(netstate.EventLinkDown, n.ID, netstate.LevelRed, "%s %s %s%s", n.Kind.Label(), name(&n), n.State, why)
+			case n.State == netstate.StateFailed:
+				add(netstate.EventLinkDown, n.ID, netstate.LevelRed, "%s %s: %s", n.Kind.Label(), name(&n), n.Reason)
+			}
+		}
+		if c.Has("cell") && n.Kind == netstate.KindCellular {
+			if o.Cell.Tech != n.Cell.Tech && n.Cell.Tech != netstate.TechUnknown && o.Cell.Tech != netstate.TechUnknown {
+				add(netstate.EventLinkUp, n.ID, n.Radio, "%s: now %s (was %s)", name(&n), n.Cell.Tech.Label(), o.Cell.Tech.Label())
+			}
+			if o.Cell.Registration != n.Cell.Registration {
+				op := n.Cell.Operator
+				if op == "" {
+					op = "network"
+				}
+				add(netstate.EventLinkUp, n.ID, n.Radio, "%s: %s on %s", name(&n), n.Cell.Registration, op)
+			}
+		}
+	}
+	if d.ServicesChanged {
+		for _, s := range next.Services {
+			old := prev.Service(s.Name)
+			if old != nil && old.Running == s.Running {
+				continue
+			}
+			if old == nil && s.Running {
+				continue // first sighting of a running service is not news
+			}
+			if s.Running {
+				add(netstate.EventService, "", netstate.LevelUnknown, "%s is running", s.Name)
+			} else {
+				add(netstate.EventService, "", netstate.LevelRed, "%s is not running", s.Name)
+			}
+		}
+	}
+	if d.PrimaryChanged && next.Primary != "" && prev.Primary != "" {
+		add(netstate.EventLinkUp, next.Primary, next.Level, "Traffic now goes via %s", next.Path)
+	}
+	if prev.Level != next.Level {
+		add(netstate.EventLevel, next.Primary, next.Level, "%s: %s", next.Level.Word(), next.Reason)
+	}
+	return out
+}
+
+func name(l *netstate.Link) string {
+	if l.Interface != "" {
+		return l.Interface
+	}
+	return l.ID
+}

@@ -1,0 +1,93 @@
+// Command fieldlink keeps a clinician's laptop connected and says, at a
+// glance, whether they can work. This file only parses the command line and
+// wires the backend to the chosen front end.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `fieldlink: is this laptop's connection good enough to work?
+
+Usage:
+  fieldlink [flags]                 full-screen traffic light on this device
+  fieldlink --demo                  the same, on a built-in simulated scenario
+  fieldlink status [flags]          one snapshot as a table (or --json, --watch)
+  fieldlink config check [FILE]     validate a config and print effective values
+  fieldlink help [COMMAND]          help for a command
+
+Run 'fieldlink COMMAND --help' for a command's flags.
+
+Flags:
+`
+
+// errUsage marks errors already explained by a usage message.
+var errUsage = errors.New("usage")
+
+func main() {
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(code)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	err := dispatch(args, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintln(stderr, "fieldlink: "+strings.TrimPrefix(err.Error(), "fieldlink: "))
+	return 1
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "status":
+			return cmdStatus(args[1:], stdout, stderr)
+		case "config":
+			return cmdConfig(args[1:], stdout, stderr)
+		case "help":
+			if len(args) > 1 {
+				return dispatch([]string{args[1], "--help"}, stdout, stderr)
+			}
+			return cmdTUI([]string{"--help"}, stdout, stderr)
+		}
+		if !strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(stderr, "fieldlink: unknown command %q\n\nRun 'fieldlink --help' for the commands.\n", args[0])
+			return errUsage
+		}
+	}
+	return cmdTUI(args, stdout, stderr)
+}
+
+// parse parses flags, printing usage to stdout when asked for it and to
+// stderr on errors.
+func parse(fs *flag.FlagSet, args []string, head string, stdout, stderr io.Writer) error {
+	out := stderr
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			out = stdout
+		}
+	}
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, head)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}

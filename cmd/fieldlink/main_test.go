@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fieldlink/fieldlink/backend/status"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestStatusDemoJSON(t *testing.T) {
+	out, stderr, code := runCLI(t, "status", "--demo", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var d status.Doc
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if d.Version != 1 || !d.Simulated || d.Word != "GO" || d.Primary != "wlan0" || len(d.Links) != 3 || d.Scenario != "home-visit" {
+		t.Fatalf("doc %+v", d)
+	}
+	// The documented top-level keys are all there.
+	var raw map[string]any
+	json.Unmarshal([]byte(out), &raw)
+	for _, k := range []string{"version", "time", "simulated", "source", "role", "level", "word", "reason", "path", "primary", "connectivity", "links", "events"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+}
+
+func TestStatusTable(t *testing.T) {
+	out, _, code := runCLI(t, "status", "--scenario", "cable-pulled")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"DEMO (simulated data)", "light:   GO", "eth0*", "wlan0", "NHS-Staff", "(* carries the default route)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestStatusWatchPrintsChanges(t *testing.T) {
+	out, stderr, code := runCLI(t, "status", "--scenario", "cable-pulled", "--watch", "--speed", "20", "--for", "1500ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("want a line per change, got:\n%s", out)
+	}
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"GO", "DO NOT PROCEED", "carrier lost", "Traffic now goes via Wi-Fi"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("watch output lacks %q:\n%s", want, joined)
+		}
+	}
+	jout, _, code := runCLI(t, "status", "--scenario", "cable-pulled", "--watch", "--json", "--speed", "20", "--for", "1500ms")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(jout), "\n") {
+		var d status.Doc
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("line %d is not a JSON object: %v", n, err)
+		}
+		n++
+	}
+	if n < 3 {
+		t.Fatalf("%d JSON objects", n)
+	}
+}
+
+func TestPlainFieldlinkRefusesFakeData(t *testing.T) {
+	_, stderr, code := runCLI(t)
+	if code != 1 || !strings.Contains(stderr, "fieldlink --demo") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "status")
+	if code != 1 || !strings.Contains(stderr, "--demo") {
+		t.Fatalf("status: exit %d, %q", code, stderr)
+	}
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"status", "--help"}, {"help", "status"}, {"config", "--help"}, {"config", "check", "--help"}} {
+		out, _, code := runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, "Usage") {
+			t.Errorf("%v: exit %d, out %q", args, code, out)
+		}
+	}
+	_, stderr, code := runCLI(t, "frobnicate")
+	if code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %q", code, stderr)
+	}
+	_, _, code = runCLI(t, "--no-such-flag")
+	if code != 2 {
+		t.Errorf("bad flag exit %d", code)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, []byte("[thresholds.wifi]\ngreen_pct = 60\n"), 0o600)
+	out, _, code := runCLI(t, "config", "check", good)
+	if code != 0 || !strings.Contains(out, "config OK: "+good) || !strings.Contains(out, "green_pct = 60.0") || !strings.Contains(out, "rsrp_green_dbm = -108.0") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[ui]\nascii = true\ncolour = \"no\"\n"), 0o600)
+	_, stderr, code := runCLI(t, "config", "check", bad)
+	if code != 1 || !strings.Contains(stderr, bad+`:3:1: unknown key "ui.colour"`) {
+		t.Fatalf("exit %d: %q", code, stderr)
+	}
+	out, _, code = runCLI(t, "config", "check")
+	if code != 0 || !strings.Contains(out, "built-in defaults") {
+		t.Fatalf("defaults: %d %q", code, out)
+	}
+}
+
+func TestScenarioErrorsNameFileAndLine(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "mine.scn")
+	os.WriteFile(f, []byte("link wlan0 wifi\n  strenght 40\n"), 0o600)
+	_, stderr, code := runCLI(t, "status", "--scenario", f)
+	if code != 1 || !strings.Contains(stderr, f+`:2: unknown setting "strenght"`) {
+		t.Fatalf("exit %d: %q", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "status", "--scenario", "missing.scn")
+	if code != 1 || !strings.Contains(stderr, "missing.scn") {
+		t.Fatalf("missing file: %d %q", code, stderr)
+	}
+}
+
+func TestSecondDemoIsObserver(t *testing.T) {
+	state := t.TempDir()
+	l, role, _, err := (&common{demo: true, stateDir: state}).acquire("demo")
+	if err != nil || role.String() != "holder" {
+		t.Fatalf("first: %v %v", role, err)
+	}
+	defer l.Release()
+	_, role, holder, err := (&common{demo: true, stateDir: state}).acquire("demo")
+	if err != nil || role.String() != "observer" || !strings.Contains(holder, "(demo)") {
+		t.Fatalf("second: %v %q %v", role, holder, err)
+	}
+	// A demo never makes the real instance an observer, and vice versa.
+	lr, role, _, err := (&common{stateDir: state}).acquire("tui")
+	if err != nil || role.String() != "holder" {
+		t.Fatalf("real beside demo: %v %v", role, err)
+	}
+	lr.Release()
+}

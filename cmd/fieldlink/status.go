@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/status"
+)
+
+const statusUsage = `Usage: fieldlink status [flags]
+
+Prints one snapshot of every link, the traffic light and recent events, as
+a table or (--json) as the JSON document described in README.md. With
+--watch, prints one line (or one JSON object) per change until interrupted.
+
+Flags:
+`
+
+func cmdStatus(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fieldlink status", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON (one object per line with --watch)")
+	watch := fs.Bool("watch", false, "keep printing, one line per change")
+	wait := fs.Duration("timeout", 5*time.Second, "how long to wait for the first picture")
+	stopAfter := fs.Duration("for", 0, "with --watch, stop after this long (default: until interrupted)")
+	if err := parse(fs, args, statusUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, src, err := c.setup()
+	if err != nil {
+		return err
+	}
+	// status never takes charge: it only reports who is.
+	lk, role, holder, err := c.acquire("status")
+	if err != nil {
+		return err
+	}
+	lk.Release()
+	if role == engine.Holder {
+		role, holder = engine.Observer, ""
+	}
+
+	eng := engine.New(src, engine.Options{Thresholds: cfg.NetThresholds(), Role: role, Holder: holder})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *watch && *stopAfter > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *stopAfter)
+		defer cancel()
+	}
+	engErr := make(chan error, 1)
+	go func() { engErr <- eng.Run(ctx) }()
+	states, unsubscribe := eng.Subscribe()
+	defer unsubscribe()
+
+	timeout := time.NewTimer(*wait)
+	defer timeout.Stop()
+	loc := time.Local
+	var last *status.Doc
+	var seen uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-engErr:
+			if err != nil {
+				return err
+			}
+			return nil
+		case <-timeout.C:
+			if last == nil {
+				return fmt.Errorf("no network picture within %s", *wait)
+			}
+		case st := <-states:
+			d := status.FromState(st)
+			if !*watch {
+				if *asJSON {
+					return status.WriteJSON(stdout, d)
+				}
+				return status.WriteText(stdout, d, loc)
+			}
+			fresh := newEvents(st.Events, &seen)
+			if last == nil {
+				fresh = nil // the first line is the picture; its history is not news
+			}
+			if *asJSON {
+				if err := status.WriteLineJSON(stdout, d); err != nil {
+					return err
+				}
+			} else if last == nil || last.Word != d.Word || last.Path != d.Path || last.Reason != d.Reason || len(fresh) > 0 {
+				if _, err := fmt.Fprintln(stdout, status.Line(d, fresh, loc)); err != nil {
+					return err
+				}
+			}
+			last = &d
+		}
+	}
+}
+
+// newEvents returns the events after the last one printed.
+func newEvents(evs []netstate.Event, seen *uint64) []netstate.Event {
+	var out []netstate.Event
+	for _, ev := range evs {
+		if ev.Seq > *seen {
+			out = append(out, ev)
+		}
+	}
+	if n := len(evs); n > 0 {
+		*seen = max(*seen, evs[n-1].Seq)
+	}
+	return out
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/fieldlink/fieldlink/backend/config"
+	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/lock"
+	"github.com/fieldlink/fieldlink/backend/sim"
+)
+
+// common are the flags every front end shares.
+type common struct {
+	demo     bool
+	scenario string
+	speed    float64
+	config   string
+	stateDir string
+	ascii    bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.BoolVar(&c.demo, "demo", false, "run on the built-in "+sim.DefaultScenario+" scenario (simulated data, marked DEMO)")
+	fs.StringVar(&c.scenario, "scenario", "", "run on a scenario: a file, or a built-in name ("+joinNames()+")")
+	fs.Float64Var(&c.speed, "speed", 1, "play the scenario timeline this many times faster")
+	fs.StringVar(&c.config, "config", "", "config file (default: $XDG_CONFIG_HOME/fieldlink/config.toml, then /etc/fieldlink/config.toml)")
+	fs.StringVar(&c.stateDir, "state-dir", "", "state directory for the lock (default: $XDG_STATE_HOME/fieldlink, or /var/lib/fieldlink as root)")
+	fs.BoolVar(&c.ascii, "ascii", false, "ASCII glyphs only (automatic on TERM=linux or a non-UTF-8 locale)")
+}
+
+func joinNames() string {
+	s := ""
+	for i, n := range sim.BuiltinNames() {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}
+
+func (c *common) simulated() bool { return c.demo || c.scenario != "" }
+
+// errNoRealSource is what plain `fieldlink` says until the D-Bus backend
+// lands: no fake data is ever shown without the DEMO banner.
+var errNoRealSource = errors.New("reading this device's network (NetworkManager over D-Bus) is not built yet; run 'fieldlink --demo' for the demo")
+
+// setup loads the config and builds the source.
+func (c *common) setup() (config.Config, engine.Source, error) {
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if c.speed <= 0 || c.speed > 10000 {
+		return cfg, nil, fmt.Errorf("--speed %g: want a number between 0 and 10000", c.speed)
+	}
+	if !c.simulated() {
+		return cfg, nil, errNoRealSource
+	}
+	sc, err := c.loadScenario()
+	if err != nil {
+		return cfg, nil, err
+	}
+	return cfg, sim.New(sc, sim.Options{Speed: c.speed}), nil
+}
+
+func (c *common) loadScenario() (*sim.Scenario, error) {
+	name := c.scenario
+	if name == "" {
+		name = sim.DefaultScenario
+	}
+	if _, err := os.Stat(name); err == nil {
+		return sim.LoadFile(name)
+	}
+	sc, err := sim.Builtin(name)
+	if err != nil && filepath.Ext(name) != "" {
+		return nil, fmt.Errorf("scenario %s: no such file", name)
+	}
+	return sc, err
+}
+
+// stateDir is where the lock (and later the journal) live.
+func (c *common) stateDirectory() (string, error) {
+	if c.stateDir != "" {
+		return c.stateDir, nil
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "fieldlink"), nil
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/fieldlink", nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory: set --state-dir or XDG_STATE_HOME (%w)", err)
+	}
+	return filepath.Join(h, ".local", "state", "fieldlink"), nil
+}
+
+// acquire takes the single-instance lock; failing that, this instance is an
+// observer. Demos lock separately so that a demo never stands in for, or
+// gets in the way of, the instance watching the real network.
+func (c *common) acquire(mode string) (*lock.Lock, engine.Role, string, error) {
+	dir, err := c.stateDirectory()
+	if err != nil {
+		return nil, engine.Holder, "", err
+	}
+	name := "lock"
+	if c.simulated() {
+		name = "demo.lock"
+	}
+	l, h, err := lock.Acquire(dir, name, mode)
+	if errors.Is(err, lock.ErrHeld) {
+		return nil, engine.Observer, h.String(), nil
+	}
+	if err != nil {
+		return nil, engine.Holder, "", err
+	}
+	return l, engine.Holder, "", nil
+}

@@ -1,0 +1,400 @@
+// Package app is fieldlink's root Bubble Tea model: it watches the engine's
+// state and lays the components out for the terminal it is given, from wide
+// desktop terminals down to 40x12.
+package app
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/ui/components/banner"
+	"github.com/fieldlink/fieldlink/ui/components/detail"
+	"github.com/fieldlink/fieldlink/ui/components/events"
+	"github.com/fieldlink/fieldlink/ui/components/light"
+	"github.com/fieldlink/fieldlink/ui/components/links"
+	"github.com/fieldlink/fieldlink/ui/keys"
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+// Minimum size for a usable screen; below it the app says so.
+const (
+	MinWidth  = 40
+	MinHeight = 12
+	// Full layout from here; between the minimum and this, compact.
+	fullWidth  = 80
+	fullHeight = 24
+	// Wide layout (detail beside the list) from here.
+	wideWidth  = 120
+	wideHeight = 30
+)
+
+// Options configure the model.
+type Options struct {
+	Theme      *theme.Theme
+	Thresholds netstate.Thresholds
+	// Location formats event times (default time.Local).
+	Location *time.Location
+	// States delivers the engine's state; nil for tests that send
+	// StateMsg themselves.
+	States <-chan engine.State
+}
+
+// StateMsg carries a new engine state into the model.
+type StateMsg engine.State
+
+// FatalMsg ends the program with an error, such as the network source
+// failing for good.
+type FatalMsg struct{ Err error }
+
+type screen int
+
+const (
+	screenMain screen = iota
+	screenDetail
+	screenHelp
+)
+
+// Model is the root model.
+type Model struct {
+	opt    Options
+	keys   keys.Map
+	help   help.Model
+	width  int
+	height int
+	state  engine.State
+	have   bool
+	links  links.Model
+	screen screen
+	scroll int
+	err    error
+}
+
+// Err is the error that ended the program, if any.
+func (m *Model) Err() error { return m.err }
+
+// New returns the root model.
+func New(opt Options) *Model {
+	if opt.Location == nil {
+		opt.Location = time.Local
+	}
+	if opt.Theme == nil {
+		opt.Theme = theme.New(theme.Options{})
+	}
+	h := help.New()
+	t := opt.Theme
+	h.Styles = help.Styles{
+		ShortKey: t.Key, ShortDesc: t.Desc, ShortSeparator: t.Dim, Ellipsis: t.Dim,
+		FullKey: t.Key, FullDesc: t.Desc, FullSeparator: t.Dim,
+	}
+	h.Ellipsis = t.G.Ellipsis
+	h.ShortSeparator = t.G.Sep
+	return &Model{opt: opt, keys: keys.New(t.ASCII), help: h, width: fullWidth, height: fullHeight}
+}
+
+// Init starts watching the engine.
+func (m *Model) Init() tea.Cmd { return m.wait() }
+
+func (m *Model) wait() tea.Cmd {
+	ch := m.opt.States
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		s, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return StateMsg(s)
+	}
+}
+
+// Update handles messages.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case StateMsg:
+		m.state, m.have = engine.State(msg), true
+		return m, m.wait()
+	case FatalMsg:
+		m.err = msg.Err
+		return m, tea.Quit
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		if m.screen == screenHelp {
+			m.screen = screenMain
+		} else {
+			m.screen = screenHelp
+		}
+	case key.Matches(msg, k.Back):
+		m.screen, m.scroll = screenMain, 0
+	case key.Matches(msg, k.Details):
+		if m.screen == screenDetail {
+			m.screen = screenMain
+		} else {
+			m.screen, m.scroll = screenDetail, 0
+		}
+	case key.Matches(msg, k.Up):
+		if m.screen == screenDetail {
+			m.scroll = max(0, m.scroll-1)
+		} else {
+			m.links.Move(&m.state.Snapshot, -1)
+		}
+	case key.Matches(msg, k.Down):
+		if m.screen == screenDetail {
+			m.scroll++
+		} else {
+			m.links.Move(&m.state.Snapshot, 1)
+		}
+	}
+	return nil
+}
+
+// View draws the screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	v.WindowTitle = "fieldlink"
+	if m.have {
+		v.WindowTitle = "fieldlink: " + m.state.Snapshot.Level.Word()
+	}
+	return v
+}
+
+// Render returns the screen as text; View wraps it, tests and benchmarks
+// call it directly.
+func (m *Model) Render() string {
+	t := m.opt.Theme
+	w, h := m.width, m.height
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	if w < MinWidth || h < MinHeight {
+		return m.tooSmall()
+	}
+	if !m.have {
+		return clip(t.Bold.Render(" fieldlink")+"\n\n"+" Waiting for the network picture...", w, h)
+	}
+	compact := w < fullWidth || h < fullHeight
+	s := &m.state.Snapshot
+
+	var top []string
+	top = append(top, banner.Lines(t, m.bannerInfo(), w, compact)...)
+	top = append(top, light.View(t, s, w, compact))
+	footer := m.footer(w)
+	used := countLines(top) + 1
+	rest := h - used
+	if !compact {
+		rest-- // blank line under the light
+	}
+
+	var body string
+	switch {
+	case m.screen == screenHelp:
+		body = m.helpView(w, rest)
+	case m.screen == screenDetail:
+		body = m.detailView(w, rest, compact)
+	case w >= wideWidth && h >= wideHeight:
+		body = m.wideBody(w, rest)
+	default:
+		body = m.mainBody(w, rest, compact)
+	}
+	parts := top
+	if !compact {
+		parts = append(parts, "")
+	}
+	parts = append(parts, fitHeight(body, rest), footer)
+	return clip(strings.Join(parts, "\n"), w, h)
+}
+
+func (m *Model) bannerInfo() banner.Info {
+	st := &m.state
+	in := banner.Info{Demo: st.Snapshot.Simulated, Source: st.Source, Observer: st.Role == engine.Observer, Holder: st.Holder}
+	for _, svc := range st.Snapshot.Services {
+		if !svc.Running && svc.Name != "NetworkManager" {
+			in.Warnings = append(in.Warnings, svc.Name+" is not running: its figures may be stale")
+		}
+	}
+	return in
+}
+
+func (m *Model) mainBody(w, rows int, compact bool) string {
+	t := m.opt.Theme
+	s := &m.state.Snapshot
+	n := len(s.Links)
+	if n == 0 {
+		n = 1
+	}
+	var out []string
+	if compact {
+		// Links first (at most what leaves two event rows), then events.
+		lr := max(1, min(n, rows-2))
+		out = append(out, m.links.View(t, s, w, lr, true, true))
+		if er := rows - lr; er > 0 {
+			out = append(out, events.View(t, m.state.Events, m.opt.Location, w, er, true))
+		}
+		return strings.Join(out, "\n")
+	}
+	lr := max(1, min(n, rows-4))
+	out = append(out, section(t, "LINKS", w), m.links.View(t, s, w, lr, false, true))
+	if er := rows - lr - 3; er > 0 {
+		out = append(out, "", section(t, "EVENTS", w), events.View(t, m.state.Events, m.opt.Location, w, er, false))
+	}
+	return strings.Join(out, "\n")
+}
+
+// wideBody puts the selected link's detail beside the list and events.
+func (m *Model) wideBody(w, rows int) string {
+	left := w * 11 / 20
+	right := w - left - 1
+	l := strings.Split(fitHeight(m.mainBody(left, rows, false), rows), "\n")
+	r := strings.Split(fitHeight(m.detailLines(right, rows), rows), "\n")
+	t := m.opt.Theme
+	var b strings.Builder
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(padRight(l[i], left))
+		b.WriteString(t.Dim.Render(t.G.VRule))
+		b.WriteString(r[i])
+	}
+	return b.String()
+}
+
+func (m *Model) detailLines(w, rows int) string {
+	s := &m.state.Snapshot
+	l := m.links.Selected(s)
+	if l == nil {
+		return m.opt.Theme.Dim.Render(" no link selected")
+	}
+	lines := detail.Lines(m.opt.Theme, m.opt.Thresholds, l, s.Primary == l.ID, m.opt.Location, w)
+	return detail.View(lines, m.scroll, rows)
+}
+
+func (m *Model) detailView(w, rows int, compact bool) string {
+	return m.detailLines(w, rows)
+}
+
+func (m *Model) helpView(w, rows int) string {
+	t := m.opt.Theme
+	lines := []string{section(t, "KEYS", w)}
+	for _, group := range m.keys.FullHelp() {
+		for _, b := range group {
+			h := b.Help()
+			lines = append(lines, " "+t.Key.Render(padRight(h.Key, 8))+" "+h.Desc)
+		}
+	}
+	word := func(l netstate.Level) string {
+		return " " + t.Fg[l].Render(padRight(t.Symbol(l)+" "+l.Word(), 17))
+	}
+	lines = append(lines, "", section(t, "WHAT THE LIGHT MEANS", w),
+		word(netstate.LevelGreen)+" the link is good enough for the VPN and your work",
+		word(netstate.LevelAmber)+" it may work, but slowly or with drop-outs",
+		word(netstate.LevelRed)+" work will not get through: see the reason under it",
+	)
+	return clip(strings.Join(lines, "\n"), w, rows)
+}
+
+func (m *Model) footer(w int) string {
+	m.help.SetWidth(w - 1)
+	k := m.keys
+	bindings := k.ShortHelp()
+	if w < fullWidth {
+		// What a narrow screen must never lose: how to get help and out.
+		bindings = []key.Binding{k.Help, k.Quit, k.Details, k.Down}
+	}
+	switch m.screen {
+	case screenDetail:
+		bindings = []key.Binding{k.Scroll, k.Back, k.Help, k.Quit}
+	case screenHelp:
+		bindings = []key.Binding{k.Back, k.Quit}
+	}
+	return " " + m.help.ShortHelpView(bindings)
+}
+
+func (m *Model) tooSmall() string {
+	t := m.opt.Theme
+	w, h := m.width, m.height
+	var lines []string
+	if m.have {
+		lv := m.state.Snapshot.Level
+		lines = append(lines, t.Light[lv].Render(t.Symbol(lv)+" "+lv.Word()))
+	}
+	lines = append(lines, "Terminal too small", fmt.Sprintf("%dx%d, need %dx%d", w, h, MinWidth, MinHeight))
+	return clip(strings.Join(lines, "\n"), w, h)
+}
+
+func section(t *theme.Theme, title string, w int) string {
+	line := " " + t.Title.Render(title) + " "
+	fill := w - ansi.StringWidth(line)
+	if fill > 0 {
+		line += t.Dim.Render(strings.Repeat(t.G.Rule, fill))
+	}
+	return line
+}
+
+func countLines(parts []string) int {
+	n := 0
+	for _, p := range parts {
+		n += strings.Count(p, "\n") + 1
+	}
+	return n
+}
+
+// fitHeight pads or cuts s to exactly rows lines.
+func fitHeight(s string, rows int) string {
+	if rows <= 0 {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > rows {
+		lines = lines[:rows]
+	}
+	for len(lines) < rows {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func padRight(s string, w int) string {
+	n := ansi.StringWidth(s)
+	if n >= w {
+		return ansi.Truncate(s, w, "")
+	}
+	return s + strings.Repeat(" ", w-n)
+}
+
+// clip guarantees the screen never exceeds the terminal: no line wider than
+// w, no more than h lines.
+func clip(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "")
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,33 @@
+package banner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+func TestDemoAndObserverAreMarked(t *testing.T) {
+	th := theme.New(theme.Options{})
+	lines := Lines(th, Info{Demo: true, Source: "Home visit", Observer: true, Holder: "fieldlink pid 7 (kiosk)",
+		Warnings: []string{"ModemManager is not running"}}, 80, false)
+	if len(lines) != 3 {
+		t.Fatalf("lines %d", len(lines))
+	}
+	plain := ansi.Strip(strings.Join(lines, "\n"))
+	for _, want := range []string{"DEMO", "simulated data", "Home visit", "OBSERVER", "read-only", "pid 7 (kiosk) is in charge", "! ModemManager is not running"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("lacks %q:\n%s", want, plain)
+		}
+	}
+	compact := ansi.Strip(Lines(th, Info{Demo: true, Source: "Home visit"}, 20, true)[0])
+	if !strings.HasPrefix(compact, " DEMO") || ansi.StringWidth(compact) > 20 {
+		t.Fatalf("compact demo banner %q", compact)
+	}
+	real := ansi.Strip(Lines(th, Info{Source: "system"}, 40, false)[0])
+	if strings.Contains(real, "DEMO") || !strings.Contains(real, "fieldlink") {
+		t.Fatalf("real banner %q", real)
+	}
+}

@@ -1,0 +1,55 @@
+package detail
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+func TestEveryRawFigureIsShown(t *testing.T) {
+	l := netstate.Link{ID: "wwan0", Kind: netstate.KindCellular, Interface: "wwan0", State: netstate.StateConnected,
+		Cell: netstate.Cell{Operator: "EE", MCC: "234", MNC: "30", Tech: netstate.TechLTE, Registration: netstate.RegHome,
+			TAC: "1A2B", CellID: "01A4F3C"},
+		Signal: netstate.Signal{RSSI: netstate.Some(-67), RSRP: netstate.Some(-95), RSRQ: netstate.Some(-9), SINR: netstate.Some(14)},
+		Probe:  netstate.Probe{OK: netstate.Yes, RTT: netstate.Some(62), Target: "https://clinical.example/health", Bound: true}}
+	netstate.Apply(&netstate.Snapshot{Links: []netstate.Link{l}}, netstate.DefaultThresholds())
+	for _, width := range []int{60, 100} {
+		out := ansi.Strip(strings.Join(Lines(theme.New(theme.Options{}), netstate.DefaultThresholds(), &l, true, time.UTC, width), "\n"))
+		for _, want := range []string{"RSSI          -67 dBm", "RSRP          -95 dBm", "RSRQ          -9 dB", "SINR          14 dB",
+			"RSCP          —", "MCC-MNC       234-30", "TAC           1A2B", "Cell ID       01A4F3C", "Round trip    62 ms",
+			"Bound         yes, to wwan0", "In use        yes (default route)", "Technology    LTE (4G)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("width %d: lacks %q:\n%s", width, want, out)
+			}
+		}
+	}
+}
+
+func TestAccessPointsListed(t *testing.T) {
+	l := netstate.Link{ID: "wlan0", Kind: netstate.KindWiFi, WiFi: netstate.WiFi{SSID: "A", FrequencyMHz: 5180,
+		AccessPoints: []netstate.AccessPoint{{SSID: "A", Strength: 72, FrequencyMHz: 5180, Security: "wpa2-psk"}, {SSID: "B", Strength: 20}}}}
+	out := ansi.Strip(strings.Join(Lines(theme.New(theme.Options{ASCII: true}), netstate.DefaultThresholds(), &l, false, time.UTC, 100), "\n"))
+	for _, want := range []string{"Visible networks (2)", "###.  72% A wpa2-psk 5 GHz", "#...  20% B open", "5180 MHz (5 GHz)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestViewScrollsWithinBounds(t *testing.T) {
+	lines := []string{"a", "b", "c", "d"}
+	if got := View(lines, 10, 2); got != "c\nd" {
+		t.Fatalf("offset past the end: %q", got)
+	}
+	if got := View(lines, -3, 2); got != "a\nb" {
+		t.Fatalf("negative offset: %q", got)
+	}
+	if got := View(lines, 0, 10); got != "a\nb\nc\nd" {
+		t.Fatalf("taller than content: %q", got)
+	}
+}

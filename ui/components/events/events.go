@@ -1,0 +1,56 @@
+// Package events draws the events pane: the latest events, newest first,
+// each with its time and, where it has one, the level's shape and color.
+package events
+
+import (
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+// View renders the newest events that fit in height rows.
+func View(t *theme.Theme, evs []netstate.Event, loc *time.Location, width, height int, compact bool) string {
+	if width <= 0 || height <= 0 {
+		return ""
+	}
+	if len(evs) == 0 {
+		return t.Dim.Render(ansi.Truncate("  no events yet", width, t.G.Ellipsis))
+	}
+	rows := make([]string, 0, height)
+	for i := len(evs) - 1; i >= 0 && len(rows) < height; i-- {
+		rows = append(rows, Row(t, &evs[i], loc, width, compact))
+	}
+	return strings.Join(rows, "\n")
+}
+
+// Row renders one event in width cells.
+func Row(t *theme.Theme, ev *netstate.Event, loc *time.Location, width int, compact bool) string {
+	stamp := ev.Time.In(loc).Format("15:04:05")
+	if compact {
+		stamp = ev.Time.In(loc).Format("15:04")
+	}
+	mark := " "
+	text := ev.Text
+	switch {
+	case ev.Kind == netstate.EventNote:
+		mark = t.Dim.Render(">")
+		text = t.Dim.Render(text)
+	case ev.Level != netstate.LevelUnknown:
+		mark = t.Fg[ev.Level].Render(firstCell(t.Symbol(ev.Level)))
+	}
+	return ansi.Truncate(" "+t.Dim.Render(stamp)+" "+mark+" "+text, width, t.G.Ellipsis)
+}
+
+// firstCell keeps the event column one cell wide even for ASCII shapes
+// like "(O)": the middle character carries the shape.
+func firstCell(sym string) string {
+	r := []rune(sym)
+	if len(r) == 3 {
+		return string(r[1])
+	}
+	return sym
+}

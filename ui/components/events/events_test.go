@@ -1,0 +1,33 @@
+package events
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+func TestNewestFirstWithTimes(t *testing.T) {
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	evs := []netstate.Event{
+		{Time: at, Kind: netstate.EventLevel, Level: netstate.LevelGreen, Text: "GO: Wi-Fi 72%"},
+		{Time: at.Add(20 * time.Second), Kind: netstate.EventNote, Text: "Moving to the back bedroom"},
+		{Time: at.Add(21 * time.Second), Kind: netstate.EventLevel, Level: netstate.LevelAmber, Text: "MARGINAL: Wi-Fi weak: 50%"},
+	}
+	out := ansi.Strip(View(theme.New(theme.Options{ASCII: true}), evs, time.UTC, 60, 2, false))
+	want := " 09:00:21 ! MARGINAL: Wi-Fi weak: 50%\n 09:00:20 > Moving to the back bedroom"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	compact := ansi.Strip(View(theme.New(theme.Options{}), evs, time.UTC, 20, 1, true))
+	if compact != " 09:00 ▲ MARGINAL: …" {
+		t.Fatalf("compact %q", compact)
+	}
+	if !strings.Contains(View(theme.New(theme.Options{}), nil, time.UTC, 40, 3, false), "no events yet") {
+		t.Fatal("empty pane should say so")
+	}
+}

@@ -1,0 +1,47 @@
+// Package keys is fieldlink's key map, shared by the root model and the
+// help footer.
+package keys
+
+import "charm.land/bubbles/v2/key"
+
+// Map holds every binding.
+type Map struct {
+	Up      key.Binding
+	Down    key.Binding
+	Scroll  key.Binding // help text only: Up/Down scroll the detail view
+	Details key.Binding
+	Back    key.Binding
+	Help    key.Binding
+	Quit    key.Binding
+}
+
+// New returns the key map; ascii picks help labels the Linux console can
+// draw.
+func New(ascii bool) Map {
+	up, down, both := "↑/k", "↓/j", "↑/↓"
+	if ascii {
+		up, down, both = "up/k", "down/j", "up/down"
+	}
+	return Map{
+		Up:      key.NewBinding(key.WithKeys("up", "k"), key.WithHelp(up, "previous link")),
+		Down:    key.NewBinding(key.WithKeys("down", "j"), key.WithHelp(down, "next link")),
+		Scroll:  key.NewBinding(key.WithKeys("up", "down"), key.WithHelp(both, "scroll")),
+		Details: key.NewBinding(key.WithKeys("enter", "d"), key.WithHelp("enter", "details")),
+		Back:    key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back")),
+		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+// ShortHelp is the footer line.
+func (m Map) ShortHelp() []key.Binding {
+	return []key.Binding{m.Down, m.Details, m.Help, m.Quit}
+}
+
+// FullHelp is the help screen, one column per group.
+func (m Map) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{m.Up, m.Down, m.Details, m.Back},
+		{m.Help, m.Quit},
+	}
+}
