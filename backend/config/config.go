@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
@@ -28,6 +29,22 @@ type Config struct {
 	Links      Links      `toml:"links" comment:"Which links to prefer."`
 	Thresholds Thresholds `toml:"thresholds" comment:"Green/amber bounds (see THRESHOLDS.md). At or above green is GO, at or above amber is MARGINAL, below is DO NOT PROCEED."`
 	UI         UI         `toml:"ui"`
+	DBus       DBus       `toml:"dbus"`
+	Cellular   Cellular   `toml:"cellular"`
+}
+
+// DBus tunes the connection to NetworkManager and ModemManager.
+type DBus struct {
+	Timeout Duration `toml:"timeout" comment:"Longest wait for any D-Bus call."`
+}
+
+// Cellular tunes the modem.
+type Cellular struct {
+	SignalRate Duration `toml:"signal_rate" comment:"How often ModemManager refreshes RSRP, SINR and friends."`
+	Location   bool     `toml:"location" comment:"Report the serving cell (LAC/TAC and cell ID): the 'area' of the reports."`
+	GPS        bool     `toml:"gps" comment:"Also report the GPS position, where the modem has GPS."`
+	APN        string   `toml:"apn" comment:"APN for a mobile profile fieldlink creates; empty: look it up in mobile-broadband-provider-info by the SIM."`
+	Providers  string   `toml:"providers" comment:"The mobile-broadband-provider-info database."`
 }
 
 // Links says which kinds of link to prefer, best first.
@@ -116,7 +133,9 @@ func Default() Config {
 		return LTE{b.RSRPGreen, b.RSRPAmber, b.SINRGreen, b.SINRAmber, b.RSRQGreen, b.RSRQAmber}
 	}
 	return Config{
-		Links: Links{Prefer: []string{"ethernet", "wifi", "cellular"}},
+		DBus:     DBus{Timeout: Duration(2 * time.Second)},
+		Cellular: Cellular{SignalRate: Duration(5 * time.Second), Location: true, Providers: "/usr/share/mobile-broadband-provider-info/serviceproviders.xml"},
+		Links:    Links{Prefer: []string{"ethernet", "wifi", "cellular"}},
 		Thresholds: Thresholds{
 			WiFi:    Percent{t.WiFi.Green, t.WiFi.Amber},
 			LTE:     lte(t.LTE),
@@ -221,6 +240,15 @@ func (c *Config) Validate() []FieldError {
 	}
 	if t.Probe.FailLossPct < t.Probe.RecoverLossPct {
 		bad("thresholds.probe.fail_loss_pct", "%g is below recover_loss_pct = %g", t.Probe.FailLossPct, t.Probe.RecoverLossPct)
+	}
+	if c.DBus.Timeout.D() < 100*time.Millisecond || c.DBus.Timeout.D() > time.Minute {
+		bad("dbus.timeout", "%s is outside 100ms…1m", c.DBus.Timeout.D())
+	}
+	if r := c.Cellular.SignalRate.D(); r < time.Second || r > time.Hour {
+		bad("cellular.signal_rate", "%s is outside 1s…1h", r)
+	}
+	if strings.ContainsAny(c.Cellular.APN, " \t\"'") || len(c.Cellular.APN) > 100 {
+		bad("cellular.apn", "%q is not an APN", c.Cellular.APN)
 	}
 	pct("thresholds.probe.fail_loss_pct", t.Probe.FailLossPct)
 	pct("thresholds.probe.recover_loss_pct", t.Probe.RecoverLossPct)
@@ -330,12 +358,16 @@ func (c *Config) Effective() (string, error) {
 	return buf.String(), nil
 }
 
-var typeErrorRE = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+// typeErrorRE is compiled on first use: config errors are rare, and every
+// start of fieldlink (status in a script loop) would pay for it.
+var typeErrorRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+})
 
 // plainTypeError rewords go-toml's Go-typed message for someone editing a
 // config file: "expected a number, found a string".
 func plainTypeError(msg string) string {
-	m := typeErrorRE.FindStringSubmatch(msg)
+	m := typeErrorRE().FindStringSubmatch(msg)
 	if m == nil {
 		return msg
 	}

@@ -104,8 +104,11 @@ func New(src Source, opt Options) *Engine {
 }
 
 // Ingest classifies an update and folds it into the engine's state. It is
-// the engine's whole logic, synchronous so that tests can drive it.
-func (e *Engine) Ingest(u netstate.Update, now time.Time) {
+// the engine's whole logic, synchronous so that tests can drive it. It
+// reports whether the change is urgent (a carrier, state, route, service
+// or level change) and should reach watchers at once rather than with the
+// next throttled batch.
+func (e *Engine) Ingest(u netstate.Update, now time.Time) (urgent bool) {
 	snap := u.Snapshot.Clone()
 	netstate.Apply(&snap, e.opt.Thresholds)
 
@@ -127,6 +130,7 @@ func (e *Engine) Ingest(u netstate.Update, now time.Time) {
 		e.havePic = true
 		close(e.ready)
 	}
+	return len(evs) > 0
 }
 
 // AddEvents records events from elsewhere in the engine (failover
@@ -242,8 +246,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		case u := <-updates:
 			now := c.Now()
-			e.Ingest(u, now)
+			urgent := e.Ingest(u, now)
 			pendingSeq++
+			if urgent {
+				// A cable pull must not wait for the throttle window.
+				e.publish()
+				lastPub, pubSeq = now, pendingSeq
+				continue
+			}
 			if armed {
 				continue
 			}

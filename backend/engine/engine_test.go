@@ -153,17 +153,25 @@ func TestPublishingIsThrottled(t *testing.T) {
 	if !ok || s.Snapshot.Links[0].Signal.Strength.V != 70 {
 		t.Fatalf("first update not published at once: %v %+v", ok, s)
 	}
-	// A burst inside the window is held back and coalesced.
-	src.ch <- wifi(60)
-	src.ch <- wifi(50)
-	src.ch <- wifi(40)
+	// A burst of routine changes inside the window is held back and
+	// coalesced.
+	src.ch <- wifi(66)
+	src.ch <- wifi(64)
+	src.ch <- wifi(62)
 	if s, ok := recv(); ok {
 		t.Fatalf("published inside the throttle window: %v", s.Snapshot.Links[0].Signal.Strength)
 	}
 	fc.Advance(100 * time.Millisecond)
 	s, ok = recv()
-	if !ok || s.Snapshot.Links[0].Signal.Strength.V != 40 {
+	if !ok || s.Snapshot.Links[0].Signal.Strength.V != 62 {
 		t.Fatalf("trailing publish should carry the latest picture: %v %+v", ok, s.Snapshot.Links)
+	}
+	// An urgent change (here the light turning red) is published at once,
+	// even inside the window.
+	src.ch <- wifi(10)
+	s, ok = recv()
+	if !ok || s.Snapshot.Level != netstate.LevelRed {
+		t.Fatalf("urgent change held back: %v %v", ok, s.Snapshot.Level)
 	}
 	// Nothing is lost from the story: every level change is in the events.
 	var lv []string
@@ -172,7 +180,7 @@ func TestPublishingIsThrottled(t *testing.T) {
 			lv = append(lv, ev.Level.String())
 		}
 	}
-	if !slices.Equal(lv, []string{"green", "amber"}) {
+	if !slices.Equal(lv, []string{"green", "red"}) {
 		t.Fatalf("level events %v", lv)
 	}
 	stop()

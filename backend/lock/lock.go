@@ -62,11 +62,33 @@ func Acquire(dir, name, mode string) (*Lock, Holder, error) {
 		return nil, Holder{}, fmt.Errorf("lock %s: %w", path, err)
 	}
 	h := Holder{PID: os.Getpid(), Since: time.Now(), Mode: mode}
+	// The contents only tell observers who holds the lock; the kernel's
+	// flock is the lock, so no fsync is needed.
 	if err := f.Truncate(0); err == nil {
 		fmt.Fprintf(f, "%d\n%d\n%s\n", h.PID, h.Since.Unix(), mode)
-		_ = f.Sync()
 	}
 	return &Lock{f: f, path: path}, h, nil
+}
+
+// Probe reports who holds the lock without taking it or writing anything,
+// for one-shot commands such as `fieldlink status`.
+func Probe(dir, name string) (Holder, bool, error) {
+	path := filepath.Join(dir, name)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Holder{}, false, nil
+	}
+	if err != nil {
+		return Holder{}, false, fmt.Errorf("lock: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return readHolder(path), true, nil
+		}
+		return Holder{}, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return Holder{}, false, nil
 }
 
 func readHolder(path string) Holder {

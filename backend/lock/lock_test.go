@@ -34,8 +34,17 @@ func TestSecondAcquireSeesHolder(t *testing.T) {
 	if holder.PID != os.Getpid() || holder.Mode != "kiosk" || !strings.Contains(holder.String(), "kiosk") {
 		t.Fatalf("holder %+v", holder)
 	}
+	if h, held, err := Probe(dir, "lock"); err != nil || !held || h.Mode != "kiosk" {
+		t.Fatalf("probe while held: %+v %v %v", h, held, err)
+	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
+	}
+	if _, held, err := Probe(dir, "lock"); err != nil || held {
+		t.Fatalf("probe after release: %v %v", held, err)
+	}
+	if _, held, err := Probe(t.TempDir(), "lock"); err != nil || held {
+		t.Fatalf("probe without a lock file: %v %v", held, err)
 	}
 	l2, _, err := Acquire(dir, "lock", "tui")
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -12,13 +13,19 @@ import (
 // (target < 100 ms).
 func BenchmarkStartToFirstFrame(b *testing.B) {
 	binary(b) // build outside the timing
-	var total time.Duration
+	var runs []time.Duration
 	for b.Loop() {
-		p := startOnPTY(b, "DEMO", "--demo")
-		total += p.waitFirstFrame(b)
-		p.stop()
+		// Several starts per iteration: the first pays for a cold page
+		// cache, and the median is the figure a user meets.
+		for i := 0; i < 7; i++ {
+			p := startOnPTY(b, "DEMO", "--demo")
+			runs = append(runs, p.waitFirstFrame(b))
+			p.stop()
+		}
 	}
-	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/first-frame")
+	sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
+	b.ReportMetric(float64(runs[len(runs)/2].Microseconds())/1000, "ms/first-frame")
+	b.ReportMetric(float64(runs[len(runs)-1].Microseconds())/1000, "ms/first-frame-max")
 }
 
 // BenchmarkIdleCPU reports the CPU an idle TUI uses on a scenario where

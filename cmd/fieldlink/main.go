@@ -19,6 +19,7 @@ Usage:
   fieldlink --demo                  the same, on a built-in simulated scenario
   fieldlink status [flags]          one snapshot as a table (or --json, --watch)
   fieldlink config check [FILE]     validate a config and print effective values
+  fieldlink apn [--create]          the SIM's APN; create a mobile data profile
   fieldlink help [COMMAND]          help for a command
 
 Run 'fieldlink COMMAND --help' for a command's flags.
@@ -55,6 +56,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdStatus(args[1:], stdout, stderr)
 		case "config":
 			return cmdConfig(args[1:], stdout, stderr)
+		case "apn":
+			return cmdAPN(args[1:], stdout, stderr)
 		case "help":
 			if len(args) > 1 {
 				return dispatch([]string{args[1], "--help"}, stdout, stderr)

@@ -86,9 +86,11 @@ func TestStatusWatchPrintsChanges(t *testing.T) {
 	}
 }
 
-func TestPlainFieldlinkRefusesFakeData(t *testing.T) {
+func TestNoSystemBusIsOneClearLine(t *testing.T) {
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/fieldlink-test-bus")
 	_, stderr, code := runCLI(t)
-	if code != 1 || !strings.Contains(stderr, "fieldlink --demo") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+	if code != 1 || !strings.Contains(stderr, "cannot reach the system D-Bus") || !strings.Contains(stderr, "fieldlink --demo") ||
+		strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	_, stderr, code = runCLI(t, "status")

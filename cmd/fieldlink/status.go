@@ -44,16 +44,11 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// status never takes charge: it only reports who is.
-	lk, role, holder, err := c.acquire("status")
+	holder, err := c.holder()
 	if err != nil {
 		return err
 	}
-	lk.Release()
-	if role == engine.Holder {
-		role, holder = engine.Observer, ""
-	}
-
-	eng := engine.New(src, engine.Options{Thresholds: cfg.NetThresholds(), Role: role, Holder: holder})
+	eng := engine.New(src, engine.Options{Thresholds: cfg.NetThresholds(), Role: engine.Observer, Holder: holder})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *watch && *stopAfter > 0 {

@@ -67,8 +67,9 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 }
 
 // fps caps redraws. Nothing on screen animates and the engine publishes at
-// most every 100 ms, so 15 frames a second lose nothing visible, keep key
-// presses under 70 ms, and cut the renderer's idle wake-ups to a quarter of
-// Bubble Tea's default 60: each wake-up costs ~150 us of CPU on the VMs
-// measured, and an idle kiosk should cost next to nothing.
-const fps = 15
+// most every 100 ms, so 20 frames a second lose nothing visible. The
+// number trades two targets: each frame tick wakes the process even when
+// idle (~150 us of CPU on the VMs measured, so 60 fps would cost ~0.5 % of
+// a core doing nothing), and the first frame waits for the first tick
+// (50 ms here), which counts against start-up.
+const fps = 20

@@ -10,7 +10,9 @@ import (
 	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/lock"
+	"github.com/fieldlink/fieldlink/backend/mm"
 	"github.com/fieldlink/fieldlink/backend/sim"
+	"github.com/fieldlink/fieldlink/backend/system"
 )
 
 // common are the flags every front end shares.
@@ -45,10 +47,6 @@ func joinNames() string {
 
 func (c *common) simulated() bool { return c.demo || c.scenario != "" }
 
-// errNoRealSource is what plain `fieldlink` says until the D-Bus backend
-// lands: no fake data is ever shown without the DEMO banner.
-var errNoRealSource = errors.New("reading this device's network (NetworkManager over D-Bus) is not built yet; run 'fieldlink --demo' for the demo")
-
 // setup loads the config and builds the source.
 func (c *common) setup() (config.Config, engine.Source, error) {
 	cfg, err := config.Load(c.config)
@@ -59,7 +57,14 @@ func (c *common) setup() (config.Config, engine.Source, error) {
 		return cfg, nil, fmt.Errorf("--speed %g: want a number between 0 and 10000", c.speed)
 	}
 	if !c.simulated() {
-		return cfg, nil, errNoRealSource
+		src, err := system.New(system.Options{
+			Timeout: cfg.DBus.Timeout.D(),
+			Modem:   mm.Options{SignalRate: cfg.Cellular.SignalRate.D(), Location3GPP: cfg.Cellular.Location, GPS: cfg.Cellular.GPS},
+		})
+		if err != nil {
+			return cfg, nil, fmt.Errorf("%w; 'fieldlink --demo' runs without one", err)
+		}
+		return cfg, src, nil
 	}
 	sc, err := c.loadScenario()
 	if err != nil {
@@ -101,6 +106,26 @@ func (c *common) stateDirectory() (string, error) {
 	return filepath.Join(h, ".local", "state", "fieldlink"), nil
 }
 
+// holder reports who is in charge, without taking charge.
+func (c *common) holder() (string, error) {
+	dir, err := c.stateDirectory()
+	if err != nil {
+		return "", err
+	}
+	h, held, err := lock.Probe(dir, c.lockName())
+	if err != nil || !held {
+		return "", err
+	}
+	return h.String(), nil
+}
+
+func (c *common) lockName() string {
+	if c.simulated() {
+		return "demo.lock"
+	}
+	return "lock"
+}
+
 // acquire takes the single-instance lock; failing that, this instance is an
 // observer. Demos lock separately so that a demo never stands in for, or
 // gets in the way of, the instance watching the real network.
@@ -109,11 +134,7 @@ func (c *common) acquire(mode string) (*lock.Lock, engine.Role, string, error) {
 	if err != nil {
 		return nil, engine.Holder, "", err
 	}
-	name := "lock"
-	if c.simulated() {
-		name = "demo.lock"
-	}
-	l, h, err := lock.Acquire(dir, name, mode)
+	l, h, err := lock.Acquire(dir, c.lockName(), mode)
 	if errors.Is(err, lock.ErrHeld) {
 		return nil, engine.Observer, h.String(), nil
 	}

@@ -1,0 +1,358 @@
+// Package realnm runs a real NetworkManager for tests, in network
+// namespaces, on a private system bus, managing veth "cables" whose far
+// ends have a real DHCP server (../shared/recipes/real-networkmanager.md).
+// The host's own network is never touched.
+package realnm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fieldlink/fieldlink/backend/integration"
+)
+
+// Options shape the harness.
+type Options struct {
+	// Cables is how many veth cables to create (default 1). Cable i is
+	// "veth<i>" in the DUT namespace, subnet 10.99.<i>.0/24, with DHCP.
+	Cables int
+	// Connectivity makes NetworkManager check connectivity against a small
+	// HTTP server on cable 0's far end.
+	Connectivity bool
+}
+
+// Harness is a running NetworkManager in a namespace.
+type Harness struct {
+	Dir        string
+	BusAddress string
+	DUT, Peer  string // namespace names
+	Cables     int
+
+	procs []*exec.Cmd
+	srv   *http.Server
+}
+
+// Start brings the harness up; it is torn down at test cleanup. Without
+// root or the Debian packages the test skips loudly (fails in CI).
+func Start(tb testing.TB, opt Options) *Harness {
+	tb.Helper()
+	integration.NeedRoot(tb)
+	integration.NeedCommands(tb, "ip", "dnsmasq", "NetworkManager", "nmcli", "dbus-daemon", "unshare")
+	if opt.Cables <= 0 {
+		opt.Cables = 1
+	}
+	// One harness at a time across test processes: go test runs packages
+	// in parallel, and two NetworkManagers competing for two cores turn
+	// millisecond timings into seconds.
+	lk, err := os.OpenFile(filepath.Join(os.TempDir(), "fieldlink-realnm.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { lk.Close() })
+	h, err := start(tb.TempDir(), opt)
+	if err != nil {
+		if h != nil {
+			h.Stop()
+		}
+		tb.Fatalf("real NetworkManager harness: %v", err)
+	}
+	tb.Cleanup(h.Stop)
+	return h
+}
+
+func suffix() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+const busConf = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>system</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow user="*"/><allow own="*"/>
+<allow send_type="method_call"/><allow send_type="signal"/><allow send_type="method_return"/><allow send_type="error"/>
+<allow receive_type="method_call"/><allow receive_type="signal"/><allow receive_type="method_return"/><allow receive_type="error"/>
+</policy></busconfig>
+`
+
+func start(dir string, opt Options) (*Harness, error) {
+	// Unix socket paths are short; the test's temp dir may not be.
+	short, err := os.MkdirTemp("/tmp", "flnm")
+	if err != nil {
+		return nil, err
+	}
+	dir = short
+	id := suffix()
+	h := &Harness{Dir: dir, DUT: "fl-dut-" + id, Peer: "fl-peer-" + id, Cables: opt.Cables}
+	sock := filepath.Join(dir, "bus")
+	h.BusAddress = "unix:path=" + sock
+	if err := os.WriteFile(filepath.Join(dir, "bus.conf"), []byte(fmt.Sprintf(busConf, sock)), 0o600); err != nil {
+		return h, err
+	}
+	bus := exec.Command("dbus-daemon", "--config-file="+filepath.Join(dir, "bus.conf"), "--nofork", "--nopidfile")
+	if err := h.spawn(bus, "dbus.log"); err != nil {
+		return h, err
+	}
+	if err := waitFor(5*time.Second, func() bool { _, err := os.Stat(sock); return err == nil }); err != nil {
+		return h, fmt.Errorf("dbus-daemon socket: %w", err)
+	}
+
+	for _, ns := range []string{h.DUT, h.Peer} {
+		if err := run("ip", "netns", "add", ns); err != nil {
+			return h, err
+		}
+		if err := run("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
+			return h, err
+		}
+	}
+	for i := 0; i < opt.Cables; i++ {
+		dut, peer := fmt.Sprintf("veth%d", i), fmt.Sprintf("vpeer%d", i)
+		if err := run("ip", "-n", h.DUT, "link", "add", dut, "type", "veth", "peer", "name", peer, "netns", h.Peer); err != nil {
+			return h, err
+		}
+		if err := run("ip", "-n", h.Peer, "addr", "add", fmt.Sprintf("10.99.%d.1/24", i), "dev", peer); err != nil {
+			return h, err
+		}
+		if err := run("ip", "-n", h.Peer, "link", "set", peer, "up"); err != nil {
+			return h, err
+		}
+		dns := exec.Command("ip", "netns", "exec", h.Peer, "dnsmasq", "--no-daemon", "--interface="+peer,
+			"--bind-interfaces", fmt.Sprintf("--dhcp-range=10.99.%d.50,10.99.%d.99,12h", i, i), "--port=0",
+			"--dhcp-leasefile="+filepath.Join(dir, fmt.Sprintf("leases%d", i)), "--dhcp-authoritative",
+			fmt.Sprintf("--dhcp-option=3,10.99.%d.1", i))
+		if err := h.spawn(dns, fmt.Sprintf("dnsmasq%d.log", i)); err != nil {
+			return h, err
+		}
+	}
+
+	conns := filepath.Join(dir, "conns")
+	if err := os.MkdirAll(conns, 0o700); err != nil {
+		return h, err
+	}
+	conf := "[main]\ndns=none\nrc-manager=unmanaged\nplugins=keyfile\nauth-polkit=false\nno-auto-default=*\n" +
+		"[keyfile]\npath=" + conns + "\n[logging]\nlevel=INFO\n"
+	if opt.Connectivity {
+		if err := h.serveConnectivity(); err != nil {
+			return h, err
+		}
+		conf += "[connectivity]\nuri=http://10.99.0.1:8080/check\nresponse=OK\ninterval=10\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "NM.conf"), []byte(conf), 0o600); err != nil {
+		return h, err
+	}
+	script := fmt.Sprintf(`#!/bin/sh
+set -e
+mkdir -p /run/NetworkManager /var/lib/NetworkManager
+mount -t tmpfs tmpfs /run/NetworkManager
+mount -t tmpfs tmpfs /var/lib/NetworkManager
+umount /sys
+mount -t sysfs -o ro sysfs /sys
+exec NetworkManager --no-daemon --config=%s/NM.conf --state-file=%s/NetworkManager.state
+`, dir, dir)
+	if err := os.WriteFile(filepath.Join(dir, "nm.sh"), []byte(script), 0o700); err != nil {
+		return h, err
+	}
+	nmCmd := exec.Command("ip", "netns", "exec", h.DUT, "unshare", "-m", filepath.Join(dir, "nm.sh"))
+	nmCmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+h.BusAddress)
+	if err := h.spawn(nmCmd, "nm.log"); err != nil {
+		return h, err
+	}
+	if err := waitFor(15*time.Second, func() bool {
+		out, err := h.Nmcli("-t", "-f", "DEVICE", "device")
+		return err == nil && strings.Contains(out, "veth0")
+	}); err != nil {
+		return h, fmt.Errorf("NetworkManager did not come up: %w\n%s", err, h.Log("nm.log"))
+	}
+	return h, nil
+}
+
+// serveConnectivity answers NetworkManager's connectivity check from the
+// peer namespace.
+func (h *Harness) serveConnectivity() error {
+	l, err := h.ListenPeer("tcp", "10.99.0.1:8080")
+	if err != nil {
+		return err
+	}
+	h.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("OK"))
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go h.srv.Serve(l)
+	return nil
+}
+
+// ListenPeer opens a listener inside the peer namespace (the far end of
+// the cables), for probe targets.
+func (h *Harness) ListenPeer(network, addr string) (net.Listener, error) {
+	return listenIn(h.Peer, network, addr)
+}
+
+// listenIn opens a socket in a named network namespace: a locked thread
+// joins the namespace, listens and ends; the socket stays in the
+// namespace and can be served from any thread.
+func listenIn(ns, network, addr string) (net.Listener, error) {
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is not unlocked: it ends with the goroutine rather
+		// than return to the pool inside another namespace.
+		f, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{nil, fmt.Errorf("setns %s: %w", ns, err)}
+			return
+		}
+		l, err := net.Listen(network, addr)
+		ch <- result{l, err}
+	}()
+	r := <-ch
+	return r.l, r.err
+}
+
+func (h *Harness) spawn(cmd *exec.Cmd, log string) error {
+	f, err := os.Create(filepath.Join(h.Dir, log))
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", cmd.Path, err)
+	}
+	h.procs = append(h.procs, cmd)
+	return nil
+}
+
+// Log returns one of the harness's log files.
+func (h *Harness) Log(name string) string {
+	b, _ := os.ReadFile(filepath.Join(h.Dir, name))
+	return string(b)
+}
+
+// Stop kills everything the harness started and deletes the namespaces.
+func (h *Harness) Stop() {
+	if h.srv != nil {
+		h.srv.Close()
+	}
+	for i := len(h.procs) - 1; i >= 0; i-- {
+		p := h.procs[i]
+		if p.Process != nil {
+			p.Process.Kill()
+			p.Wait()
+		}
+	}
+	h.procs = nil
+	// ip netns exec children (dnsmasq, NetworkManager) die with the kill of
+	// their exec'd process; delete the namespaces last.
+	for _, ns := range []string{h.DUT, h.Peer} {
+		exec.Command("ip", "netns", "pids", ns).Run()
+		if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
+			for _, pid := range strings.Fields(string(out)) {
+				exec.Command("kill", "-9", pid).Run()
+			}
+		}
+		exec.Command("ip", "netns", "del", ns).Run()
+	}
+	os.RemoveAll(h.Dir)
+}
+
+// Nmcli runs nmcli against the harness's NetworkManager.
+func (h *Harness) Nmcli(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nmcli", args...)
+	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+h.BusAddress)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("nmcli %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
+}
+
+// AddProfile adds an ethernet profile for cable i with a route metric.
+func (h *Harness) AddProfile(name string, cable int, metric int) error {
+	_, err := h.Nmcli("connection", "add", "type", "ethernet", "ifname", fmt.Sprintf("veth%d", cable),
+		"con-name", name, "ipv4.method", "auto", "ipv6.method", "disabled",
+		"ipv4.route-metric", fmt.Sprint(metric), "connection.autoconnect", "yes")
+	return err
+}
+
+// DeviceState returns nmcli's GENERAL.STATE of a device ("100 (connected)").
+func (h *Harness) DeviceState(iface string) string {
+	out, _ := h.Nmcli("-g", "GENERAL.STATE", "device", "show", iface)
+	return strings.TrimSpace(out)
+}
+
+// WaitConnected waits until a device is activated with an address.
+func (h *Harness) WaitConnected(iface string, within time.Duration) error {
+	return waitFor(within, func() bool { return strings.HasPrefix(h.DeviceState(iface), "100") })
+}
+
+// Pull takes cable i's far end down: carrier goes at once.
+func (h *Harness) Pull(cable int) error {
+	return run("ip", "-n", h.Peer, "link", "set", fmt.Sprintf("vpeer%d", cable), "down")
+}
+
+// Plug brings cable i's far end back.
+func (h *Harness) Plug(cable int) error {
+	return run("ip", "-n", h.Peer, "link", "set", fmt.Sprintf("vpeer%d", cable), "up")
+}
+
+// DefaultRoute returns the DUT's default route ("default via 10.99.0.1 dev veth0 ...").
+func (h *Harness) DefaultRoute() string {
+	out, _ := exec.Command("ip", "-n", h.DUT, "-4", "route", "show", "default").Output()
+	return strings.TrimSpace(string(out))
+}
+
+// Exec runs a command inside the DUT namespace with the harness's bus.
+func (h *Harness) Exec(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.DUT, name}, args...)...)
+	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+h.BusAddress)
+	return cmd
+}
+
+// PeerAddr is the far end's address on cable i.
+func PeerAddr(cable int) net.IP { return net.IPv4(10, 99, byte(cable), 1) }
+
+func waitFor(d time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("not within %s", d)
+}
