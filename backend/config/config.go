@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/probe"
 )
 
 // Config is the whole config file. Every field has a default; an empty or
@@ -31,6 +34,43 @@ type Config struct {
 	UI         UI         `toml:"ui"`
 	DBus       DBus       `toml:"dbus"`
 	Cellular   Cellular   `toml:"cellular"`
+	Probe      Probe      `toml:"probe" comment:"Reachability checks, bound to each link's interface."`
+	Failover   Failover   `toml:"failover"`
+}
+
+// ProbeTarget is one thing the probes try to reach; exactly one of URL,
+// TCP or DNS is set.
+type ProbeTarget struct {
+	URL          string `toml:"url,omitempty" comment:"HTTP(S) GET"`
+	ExpectStatus int    `toml:"expect_status,omitempty"`
+	ExpectBody   string `toml:"expect_body,omitempty"`
+	TCP          string `toml:"tcp,omitempty" comment:"host:port to connect to, such as the clinical system"`
+	DNS          string `toml:"dns,omitempty" comment:"a name to resolve"`
+	Server       string `toml:"server,omitempty" comment:"the DNS server for dns targets, host:port"`
+}
+
+// Probe configures the probes.
+type Probe struct {
+	Targets         []ProbeTarget `toml:"target"`
+	IntervalActive  Duration      `toml:"interval_active" comment:"The link carrying the work, and any link in doubt."`
+	IntervalDoubt   Duration      `toml:"interval_doubt" comment:"The link carrying the work while its probes fail (rounds overlap)."`
+	IntervalStandby Duration      `toml:"interval_standby" comment:"Other links while they are steady."`
+	Timeout         Duration      `toml:"timeout"`
+	Reliability     int           `toml:"reliability" comment:"How many targets must answer for a probe to pass."`
+	MeteredInterval Duration      `toml:"metered_interval" comment:"Never probe a metered (cellular) link more often than this."`
+	MeteredStandby  bool          `toml:"metered_standby" comment:"Probe a metered link even while it only stands by."`
+}
+
+// Failover configures failover (see README.md, "Failover").
+type Failover struct {
+	Down              int      `toml:"down" comment:"Consecutive probe failures that make a link down."`
+	RedHold           Duration `toml:"red_hold" comment:"How long a link may stay red (weak, slow) before fieldlink moves off it."`
+	FailbackAfter     Duration `toml:"failback_after" comment:"How long a preferred link must be usable before going back to it."`
+	MinDwell          Duration `toml:"min_dwell"`
+	FlapWindow        Duration `toml:"flap_window"`
+	MaxBackoff        Duration `toml:"max_backoff"`
+	CellularStandby   string   `toml:"cellular_standby" comment:"cold: bring cellular up on demand; hot: keep it up as a backup."`
+	ActivationTimeout Duration `toml:"activation_timeout"`
 }
 
 // DBus tunes the connection to NetworkManager and ModemManager.
@@ -59,13 +99,13 @@ type UI struct {
 
 // Thresholds mirror netstate.Thresholds with units in the key names.
 type Thresholds struct {
-	WiFi    Percent `toml:"wifi"`
-	LTE     LTE     `toml:"lte"`
-	NR      LTE     `toml:"nr"`
-	UMTS    UMTS    `toml:"umts"`
-	GSM     GSM     `toml:"gsm"`
-	Quality Percent `toml:"quality" comment:"Modem.SignalQuality, used when the modem gives no detailed figures."`
-	Probe   Probe   `toml:"probe"`
+	WiFi    Percent      `toml:"wifi"`
+	LTE     LTE          `toml:"lte"`
+	NR      LTE          `toml:"nr"`
+	UMTS    UMTS         `toml:"umts"`
+	GSM     GSM          `toml:"gsm"`
+	Quality Percent      `toml:"quality" comment:"Modem.SignalQuality, used when the modem gives no detailed figures."`
+	Probe   ProbeQuality `toml:"probe"`
 }
 
 // Percent bounds a 0–100 figure.
@@ -96,8 +136,8 @@ type GSM struct {
 	RSSIAmberDBm float64 `toml:"rssi_amber_dbm"`
 }
 
-// Probe bounds probe quality.
-type Probe struct {
+// ProbeQuality bounds probe quality.
+type ProbeQuality struct {
 	FailRTT        Duration `toml:"fail_rtt"`
 	RecoverRTT     Duration `toml:"recover_rtt"`
 	FailLossPct    float64  `toml:"fail_loss_pct"`
@@ -133,6 +173,15 @@ func Default() Config {
 		return LTE{b.RSRPGreen, b.RSRPAmber, b.SINRGreen, b.SINRAmber, b.RSRQGreen, b.RSRQAmber}
 	}
 	return Config{
+		Probe: Probe{
+			Targets: []ProbeTarget{{URL: "http://nmcheck.gnome.org/check_network_status.txt", ExpectStatus: 200,
+				ExpectBody: "NetworkManager is online"}},
+			IntervalActive: Duration(time.Second), IntervalDoubt: Duration(500 * time.Millisecond), IntervalStandby: Duration(10 * time.Second),
+			Timeout: Duration(time.Second), Reliability: 1, MeteredInterval: Duration(5 * time.Second),
+		},
+		Failover: Failover{Down: 3, RedHold: Duration(10 * time.Second), FailbackAfter: Duration(30 * time.Second),
+			MinDwell: Duration(10 * time.Second), FlapWindow: Duration(10 * time.Minute), MaxBackoff: Duration(10 * time.Minute),
+			CellularStandby: "cold", ActivationTimeout: Duration(45 * time.Second)},
 		DBus:     DBus{Timeout: Duration(2 * time.Second)},
 		Cellular: Cellular{SignalRate: Duration(5 * time.Second), Location: true, Providers: "/usr/share/mobile-broadband-provider-info/serviceproviders.xml"},
 		Links:    Links{Prefer: []string{"ethernet", "wifi", "cellular"}},
@@ -143,7 +192,7 @@ func Default() Config {
 			UMTS:    UMTS{t.UMTS.RSCPGreen, t.UMTS.RSCPAmber, t.UMTS.EcIoGreen},
 			GSM:     GSM{t.GSM.RSSIAmber},
 			Quality: Percent{t.Quality.Green, t.Quality.Amber},
-			Probe: Probe{Duration(t.Probe.FailRTT), Duration(t.Probe.RecoverRTT),
+			Probe: ProbeQuality{Duration(t.Probe.FailRTT), Duration(t.Probe.RecoverRTT),
 				t.Probe.FailLoss * 100, t.Probe.RecoverLoss * 100},
 		},
 	}
@@ -168,18 +217,6 @@ func (c *Config) NetThresholds() netstate.Thresholds {
 	}
 }
 
-// Preference returns the link kinds in preference order.
-func (c *Config) Preference() []netstate.Kind {
-	out := make([]netstate.Kind, 0, len(c.Links.Prefer))
-	for _, s := range c.Links.Prefer {
-		k, err := netstate.ParseKind(s)
-		if err == nil {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // FieldError is a problem with one key of the config.
 type FieldError struct {
 	Key string // dotted, as written in the file: "thresholds.wifi.green_pct"
@@ -193,10 +230,18 @@ func (c *Config) Validate() []FieldError {
 	var errs []FieldError
 	bad := func(key, format string, a ...any) { errs = append(errs, FieldError{key, fmt.Sprintf(format, a...)}) }
 	seen := map[netstate.Kind]bool{}
+	seenID := map[string]bool{}
 	for _, s := range c.Links.Prefer {
 		k, err := netstate.ParseKind(s)
 		if err != nil {
-			bad("links.prefer", "%v", err)
+			// Not a kind: an interface name ("veth0") is allowed, to rank
+			// two links of one kind.
+			if !ifaceName.MatchString(s) {
+				bad("links.prefer", "%q is neither a link kind (ethernet, wifi, cellular) nor an interface name", s)
+			} else if seenID[s] {
+				bad("links.prefer", "%q is listed twice", s)
+			}
+			seenID[s] = true
 			continue
 		}
 		if seen[k] {
@@ -240,6 +285,52 @@ func (c *Config) Validate() []FieldError {
 	}
 	if t.Probe.FailLossPct < t.Probe.RecoverLossPct {
 		bad("thresholds.probe.fail_loss_pct", "%g is below recover_loss_pct = %g", t.Probe.FailLossPct, t.Probe.RecoverLossPct)
+	}
+	for i, t := range c.Probe.Targets {
+		key := fmt.Sprintf("probe.target[%d]", i)
+		n := 0
+		for _, v := range []string{t.URL, t.TCP, t.DNS} {
+			if v != "" {
+				n++
+			}
+		}
+		switch {
+		case n != 1:
+			bad(key, "set exactly one of url, tcp or dns")
+		case t.URL != "" && !strings.HasPrefix(t.URL, "http://") && !strings.HasPrefix(t.URL, "https://"):
+			bad(key+".url", "%q is not an http:// or https:// URL", t.URL)
+		case t.TCP != "" && !hostPort(t.TCP):
+			bad(key+".tcp", "%q is not host:port", t.TCP)
+		case t.DNS != "" && !hostPort(t.Server):
+			bad(key+".server", "dns targets need a server as host:port")
+		}
+	}
+	if len(c.Probe.Targets) == 0 {
+		bad("probe.target", "at least one probe target is needed")
+	}
+	if c.Probe.Reliability < 1 || c.Probe.Reliability > len(c.Probe.Targets) {
+		bad("probe.reliability", "%d is outside 1…%d (the number of targets)", c.Probe.Reliability, len(c.Probe.Targets))
+	}
+	for key, d := range map[string]Duration{"probe.interval_active": c.Probe.IntervalActive, "probe.interval_standby": c.Probe.IntervalStandby,
+		"probe.interval_doubt": c.Probe.IntervalDoubt,
+		"probe.timeout":        c.Probe.Timeout, "probe.metered_interval": c.Probe.MeteredInterval} {
+		if d.D() < 100*time.Millisecond || d.D() > time.Hour {
+			bad(key, "%s is outside 100ms…1h", d.D())
+		}
+	}
+	f := c.Failover
+	if f.Down < 1 || f.Down > 100 {
+		bad("failover.down", "%d is outside 1…100", f.Down)
+	}
+	if f.CellularStandby != "cold" && f.CellularStandby != "hot" {
+		bad("failover.cellular_standby", "want cold or hot, got %q", f.CellularStandby)
+	}
+	for key, d := range map[string]Duration{"failover.red_hold": f.RedHold, "failover.failback_after": f.FailbackAfter,
+		"failover.min_dwell": f.MinDwell, "failover.flap_window": f.FlapWindow, "failover.max_backoff": f.MaxBackoff,
+		"failover.activation_timeout": f.ActivationTimeout} {
+		if d.D() > 24*time.Hour {
+			bad(key, "%s is longer than a day", d.D())
+		}
 	}
 	if c.DBus.Timeout.D() < 100*time.Millisecond || c.DBus.Timeout.D() > time.Minute {
 		bad("dbus.timeout", "%s is outside 100ms…1m", c.DBus.Timeout.D())
@@ -358,6 +449,13 @@ func (c *Config) Effective() (string, error) {
 	return buf.String(), nil
 }
 
+var ifaceName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
+
+func hostPort(s string) bool {
+	h, p, err := net.SplitHostPort(s)
+	return err == nil && h != "" && p != ""
+}
+
 // typeErrorRE is compiled on first use: config errors are rare, and every
 // start of fieldlink (status in a script loop) would pay for it.
 var typeErrorRE = sync.OnceValue(func() *regexp.Regexp {
@@ -404,4 +502,35 @@ func keyLine(doc []byte, dotted string) int {
 		}
 	}
 	return 0
+}
+
+// FailoverPolicy converts the failover section.
+func (c *Config) FailoverPolicy() failover.Policy {
+	f := c.Failover
+	p := failover.Policy{Prefer: append([]string(nil), c.Links.Prefer...), Down: f.Down, RedHold: f.RedHold.D(),
+		FailbackAfter: f.FailbackAfter.D(), MinDwell: f.MinDwell.D(), FlapWindow: f.FlapWindow.D(), MaxBackoff: f.MaxBackoff.D(),
+		ActivationTimeout: f.ActivationTimeout.D()}
+	if f.CellularStandby == "hot" {
+		p.Standby = failover.Hot
+	}
+	return p
+}
+
+// ProbeConfig converts the probe section.
+func (c *Config) ProbeConfig() probe.Config {
+	p := c.Probe
+	out := probe.Config{Active: p.IntervalActive.D(), Doubt: p.IntervalDoubt.D(), Standby: p.IntervalStandby.D(), Timeout: p.Timeout.D(),
+		Reliability: p.Reliability, MeteredInterval: p.MeteredInterval.D(), MeteredStandby: p.MeteredStandby,
+		RecoverRTT: c.Thresholds.Probe.RecoverRTT.D(), RecoverLoss: c.Thresholds.Probe.RecoverLossPct / 100}
+	for _, t := range p.Targets {
+		switch {
+		case t.URL != "":
+			out.Targets = append(out.Targets, probe.Target{Kind: probe.HTTP, Address: t.URL, ExpectStatus: t.ExpectStatus, ExpectBody: t.ExpectBody})
+		case t.TCP != "":
+			out.Targets = append(out.Targets, probe.Target{Kind: probe.TCP, Address: t.TCP})
+		case t.DNS != "":
+			out.Targets = append(out.Targets, probe.Target{Kind: probe.DNS, Address: t.DNS, Server: t.Server})
+		}
+	}
+	return out
 }

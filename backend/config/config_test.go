@@ -18,8 +18,11 @@ func TestDefaultsMatchThresholds(t *testing.T) {
 	if got, want := c.NetThresholds(), netstate.DefaultThresholds(); got != want {
 		t.Fatalf("round trip of default thresholds:\n got %+v\nwant %+v", got, want)
 	}
-	if p := c.Preference(); len(p) != 3 || p[0] != netstate.KindEthernet || p[2] != netstate.KindCellular {
-		t.Fatalf("preference %v", p)
+	if p := c.FailoverPolicy(); len(p.Prefer) != 3 || p.Prefer[0] != "ethernet" || p.Standby.String() != "cold" || p.Down != 3 {
+		t.Fatalf("policy %+v", p)
+	}
+	if p := c.ProbeConfig(); len(p.Targets) != 1 || p.Active != time.Second || p.Standby != 10*time.Second {
+		t.Fatalf("probe config %+v", p)
 	}
 }
 
@@ -42,7 +45,7 @@ fail_rtt = "2s"
 	if th.WiFi.Green != 60 || th.WiFi.Amber != 38 || th.Probe.FailRTT != 2*time.Second || th.LTE.RSRPGreen != -108 {
 		t.Fatalf("thresholds %+v", th)
 	}
-	if p := c.Preference(); len(p) != 2 || p[0] != netstate.KindWiFi {
+	if p := c.FailoverPolicy().Prefer; len(p) != 2 || p[0] != "wifi" {
 		t.Fatalf("preference %v", p)
 	}
 	if c.Path != "site.toml" {
@@ -58,9 +61,15 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"[thresholds.probe]\n\nfail_rtt = \"soon\"\n", `site.toml:3:12: thresholds.probe.fail_rtt: "soon" is not a duration`},
 		{"[links\n", "site.toml:1:7: expected ']' to close table name"},
 		{"# site overrides\n[thresholds.wifi]\ngreen_pct = 20\n", "site.toml:3: thresholds.wifi.green_pct: green bound 20 is below the amber bound amber_pct = 38"},
-		{"[links]\nprefer = [\"wifi\", \"carrier-pigeon\"]\n", `site.toml:2: links.prefer: unknown link kind "carrier-pigeon"`},
+		{"[links]\nprefer = [\"wifi\", \"carrier pigeon\"]\n", `site.toml:2: links.prefer: "carrier pigeon" is neither a link kind`},
 		{"[links]\nprefer = [\"wifi\", \"wlan\"]\n", `"wlan" is listed twice`},
 		{"[thresholds.quality]\namber_pct = -5\ngreen_pct = 150\n", "site.toml:3: thresholds.quality.green_pct: 150 is outside 0–100"},
+		{"[links]\nprefer = [\"veth0\", \"veth1\", \"cellular\"]\n[failover]\ncellular_standby = \"warm\"\n", `site.toml:4: failover.cellular_standby: want cold or hot, got "warm"`},
+		{"[[probe.target]]\nurl = \"ftp://x\"\n", `probe.target[0].url: "ftp://x" is not an http:// or https:// URL`},
+		{"[[probe.target]]\ntcp = \"clinical\"\n", `probe.target[0].tcp: "clinical" is not host:port`},
+		{"[[probe.target]]\ntcp = \"a:1\"\nurl = \"http://b\"\n", "probe.target[0]: set exactly one of url, tcp or dns"},
+		{"[probe]\nreliability = 2\n", "probe.reliability: 2 is outside 1…1"},
+		{"[links]\nprefer = [\"ethernet\", \"not an interface!\"]\n", "neither a link kind"},
 	}
 	for _, c := range cases {
 		_, err := Parse("site.toml", []byte(c.doc))

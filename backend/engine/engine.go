@@ -1,27 +1,46 @@
-// Package engine runs a network source, classifies what it reports, keeps
-// the recent events and publishes the result to whoever watches: the TUI,
-// `fieldlink status` and, later, failover and the journal.
+// Package engine runs a network source together with the probes, the
+// failover machine and the actuator that carries out its decisions, keeps
+// the recent events, and publishes the result to whoever watches: the TUI,
+// `fieldlink status` and `fieldlink daemon`.
 package engine
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/clock"
+	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/probe"
 )
 
 // Source produces updates of the network picture. The real NetworkManager
 // source and the simulated one both satisfy it, so everything downstream
 // runs the same code in the demo and for real.
 type Source interface {
-	// Name describes the source for the screen ("system", a scenario title).
+	// Name describes the source for the screen ("this device", a scenario).
 	Name() string
 	// Run emits updates until ctx ends. The first update should come as
 	// soon as the source has a picture.
 	Run(ctx context.Context, emit func(netstate.Update)) error
+}
+
+// Actuator carries out failover's actions; the real source does it through
+// NetworkManager, the simulated one in its scenario.
+type Actuator interface {
+	Activate(ctx context.Context, profile string) error
+	Deactivate(ctx context.Context, profile string) error
+	SetDemoted(ctx context.Context, linkID string, demoted bool) error
+}
+
+// Prober probes the links it is shown.
+type Prober interface {
+	Start(ctx context.Context)
+	Watch(s *netstate.Snapshot)
+	Results() <-chan probe.Report
 }
 
 // Role says whether this instance is in charge.
@@ -61,13 +80,22 @@ type State struct {
 type Options struct {
 	Thresholds netstate.Thresholds
 	Clock      clock.Clock
-	// Throttle bounds how often watchers are woken: at most once per
-	// Throttle, the first change of a quiet spell at once (default 100 ms).
+	// Throttle bounds how often watchers are woken for routine changes
+	// (signal figures): at most once per Throttle, the first change of a
+	// quiet spell at once (default 100 ms). Urgent changes go at once.
 	Throttle time.Duration
 	// MaxEvents bounds the events kept for watchers (default 200).
 	MaxEvents int
 	Role      Role
 	Holder    string
+	// Prober, Failover and Actuator are optional; an observer of the real
+	// system has none (the holder probes and acts, and says so on its
+	// control socket).
+	Prober   Prober
+	Failover *failover.Machine
+	Actuator Actuator
+	// ActionTimeout bounds each action (default 10 s).
+	ActionTimeout time.Duration
 }
 
 // Engine ties a source to its watchers.
@@ -78,9 +106,13 @@ type Engine struct {
 	mu       sync.Mutex
 	state    State
 	havePic  bool
+	raw      netstate.Snapshot // the source's last picture, unclassified
+	probes   map[string]netstate.Probe
 	watchers map[chan State]struct{}
 	ready    chan struct{}
 	eventSeq uint64
+	actions  []failover.Action
+	next     time.Time
 }
 
 // New returns an engine for src.
@@ -94,26 +126,76 @@ func New(src Source, opt Options) *Engine {
 	if opt.MaxEvents <= 0 {
 		opt.MaxEvents = 200
 	}
+	if opt.ActionTimeout <= 0 {
+		opt.ActionTimeout = 10 * time.Second
+	}
 	return &Engine{
 		src:      src,
 		opt:      opt,
+		probes:   map[string]netstate.Probe{},
 		watchers: map[chan State]struct{}{},
 		ready:    make(chan struct{}),
 		state:    State{Role: opt.Role, Holder: opt.Holder, Source: src.Name()},
 	}
 }
 
-// Ingest classifies an update and folds it into the engine's state. It is
-// the engine's whole logic, synchronous so that tests can drive it. It
-// reports whether the change is urgent (a carrier, state, route, service
-// or level change) and should reach watchers at once rather than with the
-// next throttled batch.
+// Ingest folds a source update into the engine's state. The engine's logic
+// is synchronous so that tests can drive it. It reports whether the change
+// is urgent (a carrier, state, route, service or level change, or a
+// failover decision) and should reach watchers at once.
 func (e *Engine) Ingest(u netstate.Update, now time.Time) (urgent bool) {
-	snap := u.Snapshot.Clone()
-	netstate.Apply(&snap, e.opt.Thresholds)
-
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.raw = u.Snapshot.Clone()
+	return e.evaluate(now, u.Events)
+}
+
+// IngestProbe folds in a probe round.
+func (e *Engine) IngestProbe(r probe.Report, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.probes[r.Link] = r.Probe
+	if !e.havePic {
+		return false
+	}
+	return e.evaluate(now, nil)
+}
+
+// Tick re-evaluates without news, for failover's timers.
+func (e *Engine) Tick(now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.havePic {
+		return false
+	}
+	return e.evaluate(now, nil)
+}
+
+// evaluate merges probes, classifies, runs failover and records events;
+// e.mu must be held.
+func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
+	snap := e.raw.Clone()
+	for i := range snap.Links {
+		l := &snap.Links[i]
+		if l.State != netstate.StateConnected {
+			// A link that went down starts afresh when it comes back, and
+			// what a probe said before it went down is history.
+			delete(e.probes, l.ID)
+			l.Probe = netstate.Probe{}
+			continue
+		}
+		// A source with probes of its own (the scenario) keeps them.
+		if p, ok := e.probes[l.ID]; ok && l.Probe.IsZero() {
+			l.Probe = p
+		}
+	}
+	for id := range e.probes {
+		if snap.Link(id) == nil {
+			delete(e.probes, id)
+		}
+	}
+	netstate.Apply(&snap, e.opt.Thresholds)
+
 	var evs []netstate.Event
 	if e.havePic {
 		evs = deriveEvents(&e.state.Snapshot, &snap, now)
@@ -121,20 +203,42 @@ func (e *Engine) Ingest(u netstate.Update, now time.Time) (urgent bool) {
 		evs = []netstate.Event{{Time: now, Kind: netstate.EventLevel, Link: snap.Primary, Level: snap.Level,
 			Text: snap.Level.Word() + ": " + snap.Reason}}
 	}
+	urgent := len(evs) > 0
+	if e.opt.Failover != nil {
+		out := e.opt.Failover.Step(now, &snap)
+		e.actions = append(e.actions, out.Actions...)
+		e.next = out.Next
+		evs = append(evs, out.Events...)
+		urgent = urgent || len(out.Events) > 0 || len(out.Actions) > 0
+	}
 	// The source's own words (scenario notes) come before what we derived
 	// from the change they describe.
-	e.appendEvents(append(append([]netstate.Event(nil), u.Events...), evs...))
+	e.appendEvents(append(append([]netstate.Event(nil), srcEvents...), evs...))
 	e.state.Snapshot = snap
 	e.state.Seq++
 	if !e.havePic {
 		e.havePic = true
 		close(e.ready)
 	}
-	return len(evs) > 0
+	if e.opt.Prober != nil && e.opt.Role == Holder {
+		e.opt.Prober.Watch(&snap)
+	}
+	return urgent
 }
 
-// AddEvents records events from elsewhere in the engine (failover
-// decisions, journal warnings).
+// TakeActions hands over the actions failover decided so far and when it
+// wants another look. Run calls it; drivers that carry actions out
+// themselves (a deterministic replay) call it instead of Run.
+func (e *Engine) TakeActions() ([]failover.Action, time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.actions
+	e.actions = nil
+	return a, e.next
+}
+
+// AddEvents records events from elsewhere (action results, journal
+// warnings, the holder's decisions seen by an observer).
 func (e *Engine) AddEvents(evs ...netstate.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -211,7 +315,13 @@ func (e *Engine) publish() {
 // ErrSourceEnded is returned when a source stops on its own.
 var ErrSourceEnded = errors.New("network source stopped")
 
-// Run runs the source and publishes until ctx ends.
+type actionResult struct {
+	a   failover.Action
+	err error
+	at  time.Time
+}
+
+// Run runs the source, probes and failover, and publishes until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -225,13 +335,64 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		})
 	}()
+	var probes <-chan probe.Report
+	if e.opt.Prober != nil && e.opt.Role == Holder {
+		e.opt.Prober.Start(ctx)
+		probes = e.opt.Prober.Results()
+	}
+	done := make(chan actionResult, 16)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 
 	c := e.opt.Clock
-	timer := c.NewTimer(time.Hour)
-	timer.Stop()
+	throttle := c.NewTimer(time.Hour)
+	throttle.Stop()
+	tick := c.NewTimer(time.Hour)
+	tick.Stop()
 	var lastPub time.Time
 	var pendingSeq, pubSeq uint64
 	armed := false
+
+	// after handles what an evaluation produced: actions to carry out, a
+	// failover timer, and waking watchers now or within the throttle.
+	after := func(urgent bool, now time.Time) {
+		pendingSeq++
+		acts, next := e.TakeActions()
+		for _, a := range acts {
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				actx, acancel := context.WithTimeout(ctx, e.opt.ActionTimeout)
+				defer acancel()
+				err := e.do(actx, a)
+				select {
+				case done <- actionResult{a, err, c.Now()}:
+				case <-ctx.Done():
+				}
+			}()
+		}
+		tick.Stop()
+		if !next.IsZero() {
+			tick.Reset(max(next.Sub(now), 0))
+		}
+		if urgent {
+			// A cable pull must not wait for the throttle window.
+			e.publish()
+			lastPub, pubSeq = now, pendingSeq
+			return
+		}
+		if armed {
+			return
+		}
+		if wait := e.opt.Throttle - now.Sub(lastPub); lastPub.IsZero() || wait <= 0 {
+			e.publish()
+			lastPub, pubSeq = now, pendingSeq
+		} else {
+			throttle.Reset(wait)
+			armed = true
+		}
+	}
+
 	for {
 		select {
 		case <-ctx.Done():
@@ -246,25 +407,21 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		case u := <-updates:
 			now := c.Now()
-			urgent := e.Ingest(u, now)
-			pendingSeq++
-			if urgent {
-				// A cable pull must not wait for the throttle window.
+			after(e.Ingest(u, now), now)
+		case r := <-probes:
+			now := c.Now()
+			after(e.IngestProbe(r, now), now)
+		case <-tick.C():
+			now := c.Now()
+			after(e.Tick(now), now)
+		case r := <-done:
+			if r.err != nil {
+				e.opt.Failover.Failed(r.a, r.at)
+				e.AddEvents(netstate.Event{Time: r.at, Kind: netstate.EventDecision, Link: r.a.Link, Level: netstate.LevelRed,
+					Text: fmt.Sprintf("Could not %s: %v", r.a, r.err)})
 				e.publish()
-				lastPub, pubSeq = now, pendingSeq
-				continue
 			}
-			if armed {
-				continue
-			}
-			if wait := e.opt.Throttle - now.Sub(lastPub); lastPub.IsZero() || wait <= 0 {
-				e.publish()
-				lastPub, pubSeq = now, pendingSeq
-			} else {
-				timer.Reset(wait)
-				armed = true
-			}
-		case <-timer.C():
+		case <-throttle.C():
 			armed = false
 			if pubSeq != pendingSeq {
 				e.publish()
@@ -272,6 +429,24 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+func (e *Engine) do(ctx context.Context, a failover.Action) error {
+	act := e.opt.Actuator
+	if act == nil {
+		return errors.New("no actuator")
+	}
+	switch a.Kind {
+	case failover.Activate:
+		return act.Activate(ctx, a.Profile)
+	case failover.Deactivate:
+		return act.Deactivate(ctx, a.Profile)
+	case failover.Demote:
+		return act.SetDemoted(ctx, a.Link, true)
+	case failover.Restore:
+		return act.SetDemoted(ctx, a.Link, false)
+	}
+	return fmt.Errorf("unknown action %s", a.Kind)
 }
 
 // Notify wakes watchers after AddEvents from outside the Run loop.

@@ -444,5 +444,13 @@ func (c *Client) SetRouteMetric(ctx context.Context, iface string, metric int64)
 		applied["ipv4"] = map[string]dbus.Variant{}
 	}
 	applied["ipv4"]["route-metric"] = dbus.MakeVariant(metric)
+	// The deprecated "addresses" and "routes" (a(ayuay), aau) do not
+	// survive the trip through godbus with their signatures, and
+	// NetworkManager rejects them; "address-data" and "route-data" carry
+	// the same settings.
+	for _, sec := range []string{"ipv4", "ipv6"} {
+		delete(applied[sec], "addresses")
+		delete(applied[sec], "routes")
+	}
 	return c.call(ctx, op, d.Path, ifaceDevice+".Reapply", []any{applied, version, uint32(0)})
 }

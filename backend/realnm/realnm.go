@@ -44,6 +44,7 @@ type Harness struct {
 
 	procs []*exec.Cmd
 	srv   *http.Server
+	lock  *os.File // one harness at a time; released by Stop
 }
 
 // Start brings the harness up; it is torn down at test cleanup. Without
@@ -65,8 +66,12 @@ func Start(tb testing.TB, opt Options) *Harness {
 	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { lk.Close() })
 	h, err := start(tb.TempDir(), opt)
+	if h != nil {
+		h.lock = lk
+	} else {
+		lk.Close()
+	}
 	if err != nil {
 		if h != nil {
 			h.Stop()
@@ -261,8 +266,12 @@ func (h *Harness) Log(name string) string {
 	return string(b)
 }
 
-// Stop kills everything the harness started and deletes the namespaces.
+// Stop kills everything the harness started, deletes the namespaces and
+// lets the next harness start. It may be called more than once.
 func (h *Harness) Stop() {
+	if h.Dir == "" {
+		return
+	}
 	if h.srv != nil {
 		h.srv.Close()
 	}
@@ -276,16 +285,26 @@ func (h *Harness) Stop() {
 	h.procs = nil
 	// ip netns exec children (dnsmasq, NetworkManager) die with the kill of
 	// their exec'd process; delete the namespaces last.
+	self := fmt.Sprint(os.Getpid())
 	for _, ns := range []string{h.DUT, h.Peer} {
-		exec.Command("ip", "netns", "pids", ns).Run()
 		if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
 			for _, pid := range strings.Fields(string(out)) {
-				exec.Command("kill", "-9", pid).Run()
+				// ListenPeer may have left this process's main thread in the
+				// namespace (Go wedges a locked main thread rather than end
+				// it), and then ip lists us too.
+				if pid != self {
+					exec.Command("kill", "-9", pid).Run()
+				}
 			}
 		}
 		exec.Command("ip", "netns", "del", ns).Run()
 	}
 	os.RemoveAll(h.Dir)
+	h.Dir = ""
+	if h.lock != nil {
+		h.lock.Close()
+		h.lock = nil
+	}
 }
 
 // Nmcli runs nmcli against the harness's NetworkManager.

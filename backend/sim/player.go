@@ -166,6 +166,11 @@ func (p *Player) stepOnce(at time.Duration, now time.Time) ([]netstate.Event, bo
 	}
 	if l.State != before {
 		l.Since = now
+		if l.State != netstate.StateConnected {
+			// A connection that goes down loses a reapplied route metric,
+			// as with NetworkManager.
+			l.Demoted = false
+		}
 	}
 	return nil, true
 }
@@ -260,7 +265,7 @@ func (p *Player) Deactivate(profile string, now time.Time) (string, error) {
 	for i := range p.links {
 		l := &p.links[i]
 		if l.Profile == profile && l.State != netstate.StateDisconnected {
-			l.State, l.Since = netstate.StateDisconnected, now
+			l.State, l.Since, l.Demoted = netstate.StateDisconnected, now, false
 			return l.ID, nil
 		}
 	}

@@ -18,6 +18,7 @@ Usage:
   fieldlink [flags]                 full-screen traffic light on this device
   fieldlink --demo                  the same, on a built-in simulated scenario
   fieldlink status [flags]          one snapshot as a table (or --json, --watch)
+  fieldlink daemon [flags]          no screen: probe, fail over, log decisions
   fieldlink config check [FILE]     validate a config and print effective values
   fieldlink apn [--create]          the SIM's APN; create a mobile data profile
   fieldlink help [COMMAND]          help for a command
@@ -58,6 +59,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdConfig(args[1:], stdout, stderr)
 		case "apn":
 			return cmdAPN(args[1:], stdout, stderr)
+		case "daemon":
+			return cmdDaemon(args[1:], stdout, stderr)
 		case "help":
 			if len(args) > 1 {
 				return dispatch([]string{args[1], "--help"}, stdout, stderr)

@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fieldlink/fieldlink/backend/control"
 	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/status"
 )
@@ -48,7 +50,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	eng := engine.New(src, engine.Options{Thresholds: cfg.NetThresholds(), Role: engine.Observer, Holder: holder})
+	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: engine.Observer, Holder: holder}
+	if c.simulated() {
+		// A scenario plays in this process alone: fail over in it, so the
+		// story matches what the TUI shows.
+		opts.Failover = failover.New(cfg.FailoverPolicy())
+		opts.Actuator, _ = src.(engine.Actuator)
+	}
+	eng := engine.New(src, opts)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *watch && *stopAfter > 0 {
@@ -58,6 +67,11 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	engErr := make(chan error, 1)
 	go func() { engErr <- eng.Run(ctx) }()
+	if holder != "" {
+		if sock, err := c.socketPath(); err == nil {
+			go control.Follow(ctx, sock, eng, time.Now)
+		}
+	}
 	states, unsubscribe := eng.Subscribe()
 	defer unsubscribe()
 

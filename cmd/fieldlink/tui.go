@@ -9,7 +9,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/ui/app"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
@@ -33,18 +32,14 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 	if c.simulated() {
 		mode = "demo"
 	}
-	lk, role, holder, err := c.acquire(mode)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := c.start(ctx, cfg, src, mode)
 	if err != nil {
 		return err
 	}
-	defer lk.Release()
-
-	eng := engine.New(src, engine.Options{Thresholds: cfg.NetThresholds(), Role: role, Holder: holder})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	engErr := make(chan error, 1)
-	go func() { engErr <- eng.Run(ctx) }()
-	states, unsubscribe := eng.Subscribe()
+	defer r.lock.Release()
+	states, unsubscribe := r.eng.Subscribe()
 	defer unsubscribe()
 
 	opts := theme.Detect(theme.FromEnviron(os.Environ()))
@@ -52,7 +47,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 	model := app.New(app.Options{Theme: theme.New(opts), Thresholds: cfg.NetThresholds(), States: states})
 	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(fps))
 	go func() {
-		if err := <-engErr; err != nil {
+		if err := <-r.errs; err != nil {
 			p.Send(app.FatalMsg{Err: err})
 		}
 	}()

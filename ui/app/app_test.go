@@ -14,7 +14,9 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	replaypkg "github.com/fieldlink/fieldlink/backend/replay"
 	"github.com/fieldlink/fieldlink/backend/sim"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
@@ -28,26 +30,24 @@ type moment struct {
 	State engine.State
 }
 
-// replay plays a scenario through a real engine (no clock) and returns the
-// state at each key moment: the start, and every narrated step.
+// replay plays a scenario through the engine and failover (deterministic,
+// no clock) and returns the state at each key moment: the start, and every
+// narrated step.
 func replay(t testing.TB, name string, until time.Duration) []moment {
 	t.Helper()
 	sc, err := sim.Builtin(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(sim.New(sc, sim.Options{}), engine.Options{Thresholds: netstate.DefaultThresholds()})
+	p := failover.DefaultPolicy()
 	var out []moment
-	for i, f := range sim.Play(sc, base, until) {
-		eng.Ingest(netstate.Update{Snapshot: f.Snapshot, Events: f.Events}, base.Add(f.At))
-		note := ""
-		for _, ev := range f.Events {
-			if ev.Kind == netstate.EventNote {
-				note = ev.Text
+	for i, m := range replaypkg.Run(sc, base, until, replaypkg.Options{Thresholds: netstate.DefaultThresholds(), Policy: &p}) {
+		if i == 0 || len(m.Notes) > 0 {
+			note := ""
+			if len(m.Notes) > 0 {
+				note = m.Notes[len(m.Notes)-1]
 			}
-		}
-		if i == 0 || note != "" {
-			out = append(out, moment{At: f.At, Note: note, State: eng.Current()})
+			out = append(out, moment{At: m.At, Note: note, State: m.State})
 		}
 	}
 	return out
@@ -83,9 +83,9 @@ var scenarios = []struct {
 	name  string
 	until time.Duration
 }{
-	{"home-visit", 2 * time.Minute},
-	{"captive-portal", 80 * time.Second},
-	{"cable-pulled", 50 * time.Second},
+	{"home-visit", 2*time.Minute + 30*time.Second},
+	{"captive-portal", 100 * time.Second},
+	{"cable-pulled", 80 * time.Second},
 	{"rural-cellular", 110 * time.Second},
 	{"nm-restart", 50 * time.Second},
 	{"steady", time.Minute},

@@ -216,7 +216,8 @@ func row(t *theme.Theme, l *netstate.Link, primary, selected bool, width int, co
 // fit pads or truncates s to exactly n cells.
 func fit(t *theme.Theme, s string, n int) string {
 	w := ansi.StringWidth(s)
-	if w > n {
+	if w >= n {
+		// Always a space before the next column.
 		return ansi.Truncate(s, n-1, t.G.Ellipsis) + " "
 	}
 	return s + strings.Repeat(" ", n-w)

@@ -1,0 +1,274 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+)
+
+func TestHTTPProbeOutcomes(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("NetworkManager is online")) })
+	mux.HandleFunc("/204", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/portal", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://login.example/", http.StatusFound)
+	})
+	mux.HandleFunc("/page", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>Please sign in</html>")) })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, _ *http.Request) { time.Sleep(300 * time.Millisecond) })
+	mux.HandleFunc("/500", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	d := Dialer{Timeout: 150 * time.Millisecond, NoBind: true}
+	ctx := context.Background()
+	cases := []struct {
+		t      Target
+		ok     bool
+		reason string
+		portal bool
+	}{
+		{Target{Kind: HTTP, Address: srv.URL + "/ok", ExpectBody: "NetworkManager is online"}, true, "", false},
+		{Target{Kind: HTTP, Address: srv.URL + "/204", ExpectStatus: 204}, true, "", false},
+		{Target{Kind: HTTP, Address: srv.URL + "/portal"}, false, "sign-in page", true},
+		{Target{Kind: HTTP, Address: srv.URL + "/page", ExpectBody: "NetworkManager is online"}, false, "sign-in page", true},
+		{Target{Kind: HTTP, Address: srv.URL + "/page", ExpectStatus: 204}, false, "sign-in page", true},
+		{Target{Kind: HTTP, Address: srv.URL + "/slow"}, false, "timeout", false},
+		{Target{Kind: HTTP, Address: srv.URL + "/500"}, false, "HTTP 500", false},
+	}
+	for _, c := range cases {
+		r := d.Check(ctx, "lo", c.t)
+		if r.OK != c.ok || r.Reason != c.reason || r.Portal != c.portal {
+			t.Errorf("%s: ok %v reason %q portal %v", c.t.Address, r.OK, r.Reason, r.Portal)
+		}
+		if r.OK && (r.RTT <= 0 || r.RTT > time.Second) {
+			t.Errorf("%s: rtt %v", c.t.Address, r.RTT)
+		}
+	}
+}
+
+func TestTCPAndDNSProbes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	d := Dialer{Timeout: 200 * time.Millisecond, NoBind: true}
+	if r := d.Check(context.Background(), "lo", Target{Kind: TCP, Address: l.Addr().String()}); !r.OK {
+		t.Fatalf("tcp: %+v", r)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	if r := d.Check(context.Background(), "lo", Target{Kind: TCP, Address: addr}); r.OK || r.Reason != "refused" {
+		t.Fatalf("closed port: %+v", r)
+	}
+	// A DNS server that never answers.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	r := d.Check(context.Background(), "lo", Target{Kind: DNS, Address: "clinical.example", Server: pc.LocalAddr().String()})
+	if r.OK || !strings.HasPrefix(r.Reason, "dns") && r.Reason != "timeout" {
+		t.Fatalf("silent DNS server: %+v", r)
+	}
+}
+
+func TestBindingIsReported(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	r := Dialer{Timeout: 200 * time.Millisecond}.Check(context.Background(), "lo", Target{Kind: TCP, Address: l.Addr().String()})
+	if CanBind() {
+		if !r.OK || !r.Bound {
+			t.Fatalf("bound probe: %+v", r)
+		}
+	} else if !r.Skipped || r.Reason != "cannot bind to the interface" {
+		t.Fatalf("unprivileged probe should say it could not bind: %+v", r)
+	}
+	if Reason(syscall.ENETUNREACH) != "unreachable" || Reason(fmt.Errorf("x: %w", context.DeadlineExceeded)) != "timeout" {
+		t.Fatal("reasons")
+	}
+}
+
+// scripted answers per interface, and can hold an answer for the timeout
+// as a black hole does.
+type scripted struct {
+	mu    sync.Mutex
+	down  map[string]bool
+	hold  time.Duration
+	calls map[string]int
+}
+
+func (s *scripted) Check(ctx context.Context, iface string, t Target) Result {
+	s.mu.Lock()
+	down := s.down[iface]
+	s.calls[iface]++
+	s.mu.Unlock()
+	start := time.Now()
+	if down {
+		select {
+		case <-time.After(s.hold):
+		case <-ctx.Done():
+		}
+		return Result{Iface: iface, Start: start, Reason: "timeout", RTT: time.Since(start)}
+	}
+	return Result{Iface: iface, Start: start, OK: true, RTT: time.Millisecond, Bound: true}
+}
+
+func snapshot(primary string, links ...netstate.Link) *netstate.Snapshot {
+	return &netstate.Snapshot{Primary: primary, Links: links}
+}
+
+func link(id string, metered bool) netstate.Link {
+	l := netstate.Link{ID: id, Interface: id, Kind: netstate.KindEthernet, State: netstate.StateConnected}
+	if metered {
+		l.Kind, l.Metered = netstate.KindCellular, netstate.Yes
+	}
+	return l
+}
+
+func TestProberSchedulesAndOrders(t *testing.T) {
+	s := &scripted{down: map[string]bool{}, hold: 200 * time.Millisecond, calls: map[string]int{}}
+	p := NewProber(Config{Targets: []Target{{Kind: TCP, Address: "x:1"}}, Active: 100 * time.Millisecond,
+		Doubt: 50 * time.Millisecond, Standby: 400 * time.Millisecond, Timeout: 200 * time.Millisecond,
+		RecoverRTT: 60 * time.Millisecond, MeteredInterval: time.Hour}, s, nil, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.Start(ctx)
+	p.Watch(snapshot("eth0", link("eth0", false), link("eth1", false), link("wwan0", true)))
+	reports := map[string][]netstate.Probe{}
+	collect := func(d time.Duration) {
+		end := time.After(d)
+		for {
+			select {
+			case r := <-p.Results():
+				reports[r.Link] = append(reports[r.Link], r.Probe)
+			case <-end:
+				return
+			}
+		}
+	}
+	collect(time.Second)
+	// The link in use is probed at the active interval, the standby at the
+	// standby interval, and a healthy metered standby once (to learn it is
+	// healthy) and then no more.
+	if n := len(reports["eth0"]); n < 7 || n > 12 {
+		t.Fatalf("eth0 rounds in 1 s: %d", n)
+	}
+	if n := len(reports["eth1"]); n < 2 || n > 4 {
+		t.Fatalf("eth1 rounds in 1 s: %d", n)
+	}
+	if n := len(reports["wwan0"]); n != 1 {
+		t.Fatalf("metered standby rounds: %d", n)
+	}
+	// Black hole on eth0: rounds overlap, failures are counted in order.
+	s.mu.Lock()
+	s.down["eth0"] = true
+	s.mu.Unlock()
+	reports = map[string][]netstate.Probe{}
+	start := time.Now()
+	var third time.Duration
+	end := time.After(2 * time.Second)
+loop:
+	for {
+		select {
+		case r := <-p.Results():
+			reports[r.Link] = append(reports[r.Link], r.Probe)
+			if r.Link == "eth0" && r.Probe.Failures == 3 && third == 0 {
+				third = time.Since(start)
+			}
+		case <-end:
+			break loop
+		}
+	}
+	var fails []int
+	for _, pr := range reports["eth0"] {
+		if pr.OK == netstate.No {
+			fails = append(fails, pr.Failures)
+		}
+	}
+	for i, f := range fails {
+		if f != i+1 {
+			t.Fatalf("failure counts out of order: %v", fails)
+		}
+	}
+	// Three timeouts of 200 ms back to back would take 600 ms after the
+	// first failing round starts; overlapping rounds take about 300 ms.
+	if third == 0 || third > 550*time.Millisecond {
+		t.Fatalf("third failure after %v (rounds should overlap)", third)
+	}
+	t.Logf("third failure %v after the black hole", third)
+	// Links that go away stop being probed.
+	p.Watch(snapshot("eth1", link("eth1", false)))
+	time.Sleep(50 * time.Millisecond)
+	for len(p.Results()) > 0 {
+		<-p.Results()
+	}
+	s.mu.Lock()
+	before := s.calls["eth0"]
+	s.mu.Unlock()
+	time.Sleep(300 * time.Millisecond)
+	s.mu.Lock()
+	after := s.calls["eth0"]
+	s.mu.Unlock()
+	if after > before+1 {
+		t.Fatalf("eth0 still probed after it went: %d -> %d", before, after)
+	}
+}
+
+// BenchmarkProbeCPU reports the CPU one probe round costs (user+system,
+// from getrusage), for a TCP connect and an HTTP GET on the loopback.
+func BenchmarkProbeCPU(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("OK")) }))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	d := Dialer{Timeout: time.Second, NoBind: !CanBind()}
+	for _, c := range []struct {
+		name string
+		t    Target
+	}{{"tcp", Target{Kind: TCP, Address: host}}, {"http", Target{Kind: HTTP, Address: srv.URL}}} {
+		b.Run(c.name, func(b *testing.B) {
+			var before, after syscall.Rusage
+			n := 0
+			for b.Loop() {
+				// Many probes per iteration: one alone measures a cold start.
+				d.Check(context.Background(), "lo", c.t)
+				syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+				for i := 0; i < 200; i++ {
+					if r := d.Check(context.Background(), "lo", c.t); !r.OK {
+						b.Fatalf("%+v", r)
+					}
+					n++
+				}
+			}
+			syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+			cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+			// The loopback server's share is in the figure too: an upper bound.
+			b.ReportMetric(float64(cpu.Microseconds())/float64(n), "us-cpu/probe")
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/netstate"
+)
+
+const daemonUsage = `Usage: fieldlink daemon [flags]
+
+Runs fieldlink without a screen, for a systemd service or a script: it
+holds the lock, probes every link, fails over and back, and logs each
+event and decision as one line on stderr. A TUI started later becomes an
+observer of it. Stops cleanly on SIGTERM or SIGINT.
+
+Flags:
+`
+
+func cmdDaemon(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fieldlink daemon", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	if err := parse(fs, args, daemonUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, src, err := c.setup()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := c.start(ctx, cfg, src, "daemon")
+	if err != nil {
+		return err
+	}
+	defer r.lock.Release()
+	if r.role != engine.Holder {
+		return fmt.Errorf("another fieldlink is in charge (%s); a daemon does not run as an observer", r.holder)
+	}
+	states, unsubscribe := r.eng.Subscribe()
+	defer unsubscribe()
+	fmt.Fprintf(stderr, "%s fieldlink daemon: in charge of %s\n", stamp(time.Now()), src.Name())
+	var seen uint64
+	for {
+		select {
+		case <-ctx.Done():
+			// Let the engine finish: the bus connection closes and takes its
+			// match rules with it.
+			select {
+			case <-r.errs:
+			case <-time.After(3 * time.Second):
+			}
+			fmt.Fprintf(stderr, "%s fieldlink daemon: stopped\n", stamp(time.Now()))
+			return nil
+		case err := <-r.errs:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		case st := <-states:
+			for _, ev := range st.Events {
+				if ev.Seq <= seen {
+					continue
+				}
+				seen = ev.Seq
+				fmt.Fprintln(stderr, logLine(ev))
+			}
+		}
+	}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// logLine is one event as the daemon logs it.
+func logLine(ev netstate.Event) string {
+	link := ""
+	if ev.Link != "" {
+		link = " " + ev.Link
+	}
+	return fmt.Sprintf("%s %s%s: %s", stamp(ev.Time), ev.Kind, link, ev.Text)
+}
+
+func warning(text string) netstate.Event {
+	return netstate.Event{Time: time.Now(), Kind: netstate.EventService, Level: netstate.LevelAmber, Text: text}
+}
+
+func pid() int { return os.Getpid() }
