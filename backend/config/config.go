@@ -36,6 +36,7 @@ type Config struct {
 	Cellular   Cellular   `toml:"cellular"`
 	Probe      Probe      `toml:"probe" comment:"Reachability checks, bound to each link's interface."`
 	Failover   Failover   `toml:"failover"`
+	Journal    Journal    `toml:"journal" comment:"The on-device record of sessions, samples, events and visits."`
 }
 
 // ProbeTarget is one thing the probes try to reach; exactly one of URL,
@@ -71,6 +72,16 @@ type Failover struct {
 	MaxBackoff        Duration `toml:"max_backoff"`
 	CellularStandby   string   `toml:"cellular_standby" comment:"cold: bring cellular up on demand; hot: keep it up as a backup."`
 	ActivationTimeout Duration `toml:"activation_timeout"`
+}
+
+// Journal configures the on-device journal.
+type Journal struct {
+	Path           string   `toml:"path" comment:"Empty: journal.db in the state directory ($XDG_STATE_HOME/fieldlink, /var/lib/fieldlink for the service)."`
+	RetentionDays  int      `toml:"retention_days" comment:"Samples and events older than this are deleted; sessions, visits and daily roll-ups stay."`
+	SampleInterval Duration `toml:"sample_interval" comment:"Least spacing of samples of a link whose level has not changed (a level change is sampled at once)."`
+	Heartbeat      Duration `toml:"heartbeat" comment:"Longest gap between samples of a steady link."`
+	VisitShare     float64  `toml:"visit_share" comment:"A visit is workable when its link was at least amber with probes passing for this share of it (0-1)."`
+	DeviceShare    float64  `toml:"device_share" comment:"The headline counts devices with at least this share of workable visits (0-1)."`
 }
 
 // DBus tunes the connection to NetworkManager and ModemManager.
@@ -182,7 +193,9 @@ func Default() Config {
 		Failover: Failover{Down: 3, RedHold: Duration(10 * time.Second), FailbackAfter: Duration(30 * time.Second),
 			MinDwell: Duration(10 * time.Second), FlapWindow: Duration(10 * time.Minute), MaxBackoff: Duration(10 * time.Minute),
 			CellularStandby: "cold", ActivationTimeout: Duration(45 * time.Second)},
-		DBus:     DBus{Timeout: Duration(2 * time.Second)},
+		DBus: DBus{Timeout: Duration(2 * time.Second)},
+		Journal: Journal{RetentionDays: 400, SampleInterval: Duration(10 * time.Second), Heartbeat: Duration(time.Minute),
+			VisitShare: 0.8, DeviceShare: 0.85},
 		Cellular: Cellular{SignalRate: Duration(5 * time.Second), Location: true, Providers: "/usr/share/mobile-broadband-provider-info/serviceproviders.xml"},
 		Links:    Links{Prefer: []string{"ethernet", "wifi", "cellular"}},
 		Thresholds: Thresholds{
@@ -236,7 +249,7 @@ func (c *Config) Validate() []FieldError {
 		if err != nil {
 			// Not a kind: an interface name ("veth0") is allowed, to rank
 			// two links of one kind.
-			if !ifaceName.MatchString(s) {
+			if !isIfaceName(s) {
 				bad("links.prefer", "%q is neither a link kind (ethernet, wifi, cellular) nor an interface name", s)
 			} else if seenID[s] {
 				bad("links.prefer", "%q is listed twice", s)
@@ -316,6 +329,21 @@ func (c *Config) Validate() []FieldError {
 		"probe.timeout":        c.Probe.Timeout, "probe.metered_interval": c.Probe.MeteredInterval} {
 		if d.D() < 100*time.Millisecond || d.D() > time.Hour {
 			bad(key, "%s is outside 100ms…1h", d.D())
+		}
+	}
+	jn := c.Journal
+	if jn.RetentionDays < 1 || jn.RetentionDays > 3650 {
+		bad("journal.retention_days", "%d is outside 1…3650", jn.RetentionDays)
+	}
+	if jn.SampleInterval.D() < time.Second || jn.SampleInterval.D() > time.Hour {
+		bad("journal.sample_interval", "%s is outside 1s…1h", jn.SampleInterval.D())
+	}
+	if jn.Heartbeat < jn.SampleInterval || jn.Heartbeat.D() > time.Hour {
+		bad("journal.heartbeat", "%s is outside sample_interval…1h", jn.Heartbeat.D())
+	}
+	for key, v := range map[string]float64{"journal.visit_share": jn.VisitShare, "journal.device_share": jn.DeviceShare} {
+		if v <= 0 || v > 1 {
+			bad(key, "%g is outside 0…1 (a share: 0.8 is 80%%)", v)
 		}
 	}
 	f := c.Failover
@@ -449,7 +477,19 @@ func (c *Config) Effective() (string, error) {
 	return buf.String(), nil
 }
 
-var ifaceName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
+// isIfaceName accepts what Linux accepts as an interface name, closely
+// enough to catch a typo (a regexp would cost every start of fieldlink).
+func isIfaceName(s string) bool {
+	if len(s) == 0 || len(s) > 15 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.:-", r)) {
+			return false
+		}
+	}
+	return true
+}
 
 func hostPort(s string) bool {
 	h, p, err := net.SplitHostPort(s)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type Prober interface {
 	Results() <-chan probe.Report
 }
 
+// Recorder journals what the engine sees; only the instance in charge has
+// one. Observe must not block.
+type Recorder interface {
+	Observe(now time.Time, snap *netstate.Snapshot, events []netstate.Event)
+}
+
 // Role says whether this instance is in charge.
 type Role int
 
@@ -74,6 +81,9 @@ type State struct {
 	// Holder describes the instance in charge when this one observes.
 	Holder string `json:"holder,omitempty"`
 	Source string `json:"source_name"`
+	// Warnings are standing problems to show until they clear, such as a
+	// journal that cannot be written.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Options configure an engine.
@@ -96,6 +106,8 @@ type Options struct {
 	Actuator Actuator
 	// ActionTimeout bounds each action (default 10 s).
 	ActionTimeout time.Duration
+	// Recorder journals every picture and event (the holder's only).
+	Recorder Recorder
 }
 
 // Engine ties a source to its watchers.
@@ -113,6 +125,7 @@ type Engine struct {
 	eventSeq uint64
 	actions  []failover.Action
 	next     time.Time
+	warnings map[string]string
 }
 
 // New returns an engine for src.
@@ -213,8 +226,12 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 	}
 	// The source's own words (scenario notes) come before what we derived
 	// from the change they describe.
-	e.appendEvents(append(append([]netstate.Event(nil), srcEvents...), evs...))
+	all := append(append([]netstate.Event(nil), srcEvents...), evs...)
+	e.appendEvents(all)
 	e.state.Snapshot = snap
+	if e.opt.Recorder != nil {
+		e.opt.Recorder.Observe(now, &snap, all)
+	}
 	e.state.Seq++
 	if !e.havePic {
 		e.havePic = true
@@ -244,6 +261,35 @@ func (e *Engine) AddEvents(evs ...netstate.Event) {
 	defer e.mu.Unlock()
 	e.appendEvents(evs)
 	e.state.Seq++
+	if e.opt.Recorder != nil && e.havePic && len(evs) > 0 {
+		e.opt.Recorder.Observe(evs[len(evs)-1].Time, &e.state.Snapshot, evs)
+	}
+}
+
+// SetWarning sets (or, with "", clears) a standing warning and wakes the
+// watchers.
+func (e *Engine) SetWarning(key, text string) {
+	e.mu.Lock()
+	if e.warnings == nil {
+		e.warnings = map[string]string{}
+	}
+	if text == "" {
+		delete(e.warnings, key)
+	} else {
+		e.warnings[key] = text
+	}
+	keys := make([]string, 0, len(e.warnings))
+	for k := range e.warnings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	e.state.Warnings = e.state.Warnings[:0]
+	for _, k := range keys {
+		e.state.Warnings = append(e.state.Warnings, e.warnings[k])
+	}
+	e.state.Seq++
+	e.mu.Unlock()
+	e.publish()
 }
 
 func (e *Engine) appendEvents(evs []netstate.Event) {
@@ -272,6 +318,7 @@ func (e *Engine) copyState() State {
 	s := e.state
 	s.Snapshot = s.Snapshot.Clone()
 	s.Events = append([]netstate.Event(nil), s.Events...)
+	s.Warnings = append([]string(nil), s.Warnings...)
 	return s
 }
 

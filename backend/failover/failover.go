@@ -238,12 +238,6 @@ func hardDown(l *netstate.Link) (bool, string) {
 	return false, ""
 }
 
-// verified reports whether traffic is known to get through: a probe passed,
-// or (before any probe) NetworkManager's own check said so.
-func verified(l *netstate.Link) bool {
-	return l.Probe.OK == netstate.Yes || (l.Probe.OK == netstate.Unknown && l.Connectivity == netstate.ConnFull)
-}
-
 func ago(d time.Duration) string {
 	s := d.Seconds()
 	if s < 10 {
@@ -345,7 +339,7 @@ func (m *Machine) Step(now time.Time, s *netstate.Snapshot) Output {
 		} else {
 			t.deadSince, t.deadWhy = time.Time{}, ""
 		}
-		ok := !isDead && l.State == netstate.StateConnected && verified(l) && l.Level >= netstate.LevelAmber &&
+		ok := !isDead && l.State == netstate.StateConnected && l.Verified() && l.Level >= netstate.LevelAmber &&
 			!(l.Probe.OK == netstate.No) && t.redSince.IsZero()
 		if ok {
 			if t.usableSince.IsZero() {
@@ -520,7 +514,9 @@ func (m *Machine) bringUp(now time.Time, ordered []*netstate.Link, lost string,
 		}
 		p := profileOf(l)
 		act(Action{Kind: Activate, Link: l.ID, Profile: p, Reason: lost})
-		say(netstate.EventFailover, l.ID, netstate.LevelAmber, "Activating %s: %s", label(l), lost)
+		// A decision, not yet a fail-over: the switch is said when the link
+		// is up and proven, and only switches count as fail-overs.
+		say(netstate.EventDecision, l.ID, netstate.LevelAmber, "Activating %s: %s", label(l), lost)
 		return
 	}
 	text := "No working connection"

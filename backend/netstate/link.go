@@ -144,6 +144,18 @@ func (p Probe) Equal(o Probe) bool {
 // Connected reports whether the link carries (or can carry) traffic now.
 func (l *Link) Connected() bool { return l.State == StateConnected }
 
+// Verified reports whether traffic is known to get through: a probe
+// passed, or (before any probe) NetworkManager's own check said so.
+func (l *Link) Verified() bool {
+	return l.Probe.OK == Yes || (l.Probe.OK == Unknown && l.Connectivity == ConnFull)
+}
+
+// Workable reports whether a clinician could work over the link: connected,
+// at least amber, and traffic known to get through.
+func (l *Link) Workable() bool {
+	return l.State == StateConnected && l.Level >= LevelAmber && l.Verified()
+}
+
 // Equal compares every field of two links.
 func (l *Link) Equal(o *Link) bool {
 	return l.ID == o.ID && l.Kind == o.Kind && l.Interface == o.Interface && l.Model == o.Model &&

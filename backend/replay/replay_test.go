@@ -70,7 +70,7 @@ func TestHomeVisitStory(t *testing.T) {
 	s := story(play(t, "home-visit", 2*time.Minute+30*time.Second))
 	for _, want := range []string{
 		"38s level DO NOT PROCEED: no internet: timeout",
-		"42s failover Activating cellular (EE, 4G): Wi-Fi 3 probes failed (timeout)",
+		"42s decision Activating cellular (EE, 4G): Wi-Fi 3 probes failed (timeout)",
 		"44s failover Switched to cellular (EE, 4G): Wi-Fi 3 probes failed (timeout) 2.0 s ago",
 		"44s level GO: 4G RSRP -95 dBm, probe 62 ms",
 		"1m35s decision Keeping the work on cellular (EE, 4G) until Wi-Fi NHS-Community has been usable for 30s",
@@ -106,11 +106,11 @@ func TestCablePullMovesRouteAtOnce(t *testing.T) {
 func TestCaptivePortalStory(t *testing.T) {
 	s := story(play(t, "captive-portal", 100*time.Second))
 	for _, want := range []string{
-		"0s failover Activating cellular (Vodafone UK, 4G): Wi-Fi sign-in page",
+		"0s decision Activating cellular (Vodafone UK, 4G): Wi-Fi sign-in page",
 		"1.5s failover Switched to cellular (Vodafone UK, 4G): Wi-Fi sign-in page 1.5 s ago",
 		"1m2s failback Back on Wi-Fi Surgery-Guest",
 		"1m12s decision cellular (Vodafone UK, 4G) back to standby",
-		"1m20s failover Activating cellular (Vodafone UK, 4G): Wi-Fi sign-in page",
+		"1m20s decision Activating cellular (Vodafone UK, 4G): Wi-Fi sign-in page",
 		"1m21.5s failover Switched to cellular (Vodafone UK, 4G): Wi-Fi sign-in page 1.5 s ago",
 	} {
 		if !strings.Contains(s, want) {

@@ -63,6 +63,7 @@ func cmdDaemon(args []string, stdout, stderr io.Writer) error {
 			case <-r.errs:
 			case <-time.After(3 * time.Second):
 			}
+			r.stop()
 			fmt.Fprintf(stderr, "%s fieldlink daemon: stopped\n", stamp(time.Now()))
 			return nil
 		case err := <-r.errs:

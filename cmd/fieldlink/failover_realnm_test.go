@@ -194,7 +194,7 @@ func pullCable(tb testing.TB, hot bool) pullFigures {
 	if hot {
 		f.activation = d.waitLine(tb, "failover veth1: Switched to wired veth1: Wired no carrier", 5*time.Second).Sub(pulled)
 	} else {
-		f.activation = d.waitLine(tb, "failover veth1: Activating wired veth1: Wired no carrier", 5*time.Second).Sub(pulled)
+		f.activation = d.waitLine(tb, "decision veth1: Activating wired veth1: Wired no carrier", 5*time.Second).Sub(pulled)
 	}
 	f.route = waitRoute(tb, h, "veth1", 15*time.Second).Sub(pulled)
 	f.nmState = d.waitLine(tb, "link-down veth0: Wired veth0 unavailable", 15*time.Second).Sub(pulled)

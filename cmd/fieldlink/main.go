@@ -19,6 +19,8 @@ Usage:
   fieldlink --demo                  the same, on a built-in simulated scenario
   fieldlink status [flags]          one snapshot as a table (or --json, --watch)
   fieldlink daemon [flags]          no screen: probe, fail over, log decisions
+  fieldlink report [flags]          operators, areas, visits: where signal is workable
+  fieldlink journal export|import|check   the on-device record, for the fleet
   fieldlink config check [FILE]     validate a config and print effective values
   fieldlink apn [--create]          the SIM's APN; create a mobile data profile
   fieldlink help [COMMAND]          help for a command
@@ -61,6 +63,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdAPN(args[1:], stdout, stderr)
 		case "daemon":
 			return cmdDaemon(args[1:], stdout, stderr)
+		case "report":
+			return cmdReport(args[1:], stdout, stderr)
+		case "journal":
+			return cmdJournal(args[1:], stdout, stderr)
 		case "help":
 			if len(args) > 1 {
 				return dispatch([]string{args[1], "--help"}, stdout, stderr)

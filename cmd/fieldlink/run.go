@@ -10,8 +10,11 @@ import (
 	"github.com/fieldlink/fieldlink/backend/control"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
+	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/lock"
+	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
+	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/backend/system"
 )
 
@@ -22,6 +25,51 @@ type running struct {
 	holder string
 	lock   *lock.Lock
 	errs   chan error
+	// rec journals what the holder sees; nil for observers.
+	rec     *journal.Recorder
+	recDone chan struct{}
+	journal string
+}
+
+// stop waits (a little) for the journal's last write after ctx ended.
+func (r *running) stop() {
+	if r.rec == nil {
+		return
+	}
+	select {
+	case <-r.recDone:
+	case <-time.After(3 * time.Second):
+	}
+}
+
+// markVisit starts or ends a visit and tells the events pane.
+func (r *running) markVisit() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v := r.rec.MarkVisit(ctx)
+	if v.Err != nil {
+		return "", v.Err
+	}
+	r.eng.AddEvents(netstate.Event{Time: time.Now(), Kind: netstate.EventVisit, Text: v.Text()})
+	if st := r.rec.Status(); !st.OK {
+		return v.Text() + " (kept in memory: " + st.Problem + ")", nil
+	}
+	return v.Text(), nil
+}
+
+// report builds this device's report over the last 30 days.
+func (r *running) report(cfg config.Config) (*report.Report, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.rec.Flush(ctx) // what the screen shows now is in the report
+	j, err := journal.OpenReadOnly(r.journal)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
+	return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID,
+		VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare})
 }
 
 func (c *common) socketPath() (string, error) {
@@ -61,7 +109,31 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 			opts.Prober = probe.NewProber(pc, probe.Dialer{Timeout: pc.Timeout, NoBind: !bind}, nil, bind)
 		}
 	}
-	r := &running{eng: engine.New(src, opts), role: role, holder: holder, lock: lk, errs: make(chan error, 2)}
+	r := &running{role: role, holder: holder, lock: lk, errs: make(chan error, 2)}
+	if role == engine.Holder {
+		// The journal is written whether or not there is a network, and
+		// whether or not its file can be opened yet (read-only or full at
+		// boot): the recorder keeps a bounded backlog and retries.
+		path, err := c.journalPath(cfg)
+		if err != nil {
+			lk.Release()
+			return nil, err
+		}
+		jo := journalOptions(cfg)
+		jo.OnStatus = func(st journal.Status) { r.journalStatus(st) }
+		r.journal = path
+		r.rec = journal.NewRecorderOpening(func() (*journal.Journal, error) { return journal.Open(path) }, jo)
+		r.recDone = make(chan struct{})
+		opts.Recorder = r.rec
+	}
+	r.eng = engine.New(src, opts)
+	if r.rec != nil {
+		go func() {
+			defer close(r.recDone)
+			r.rec.Run(ctx)
+			r.rec.Close()
+		}()
+	}
 	go func() { r.errs <- r.eng.Run(ctx) }()
 	if role == engine.Holder {
 		self := lock.Holder{PID: pid(), Since: time.Now(), Mode: mode}.String()
@@ -74,4 +146,20 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 		go control.Follow(ctx, sock, r.eng, time.Now)
 	}
 	return r, nil
+}
+
+// journalStatus shows a journal problem as a standing warning (and an
+// event), and clears it when writing resumes.
+func (r *running) journalStatus(st journal.Status) {
+	if r.eng == nil {
+		return
+	}
+	if st.OK {
+		r.eng.SetWarning("journal", "")
+		r.eng.AddEvents(netstate.Event{Time: time.Now(), Kind: netstate.EventJournal, Level: netstate.LevelGreen, Text: "Journal written again: nothing lost"})
+		return
+	}
+	text := st.Problem + "; fieldlink keeps working and holds the record in memory"
+	r.eng.SetWarning("journal", text)
+	r.eng.AddEvents(netstate.Event{Time: time.Now(), Kind: netstate.EventJournal, Level: netstate.LevelAmber, Text: st.Problem})
 }

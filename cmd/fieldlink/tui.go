@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/ui/app"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
@@ -44,7 +45,12 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 
 	opts := theme.Detect(theme.FromEnviron(os.Environ()))
 	opts.ASCII = opts.ASCII || c.ascii || cfg.UI.ASCII
-	model := app.New(app.Options{Theme: theme.New(opts), Thresholds: cfg.NetThresholds(), States: states})
+	ao := app.Options{Theme: theme.New(opts), Thresholds: cfg.NetThresholds(), States: states}
+	if r.rec != nil {
+		ao.MarkVisit = r.markVisit
+		ao.Report = func() (*report.Report, error) { return r.report(cfg) }
+	}
+	model := app.New(ao)
 	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(fps))
 	go func() {
 		if err := <-r.errs; err != nil {
@@ -52,6 +58,8 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	final, err := p.Run()
+	cancel()
+	r.stop()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return err
 	}

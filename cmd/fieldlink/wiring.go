@@ -23,6 +23,7 @@ type common struct {
 	config   string
 	stateDir string
 	ascii    bool
+	db       string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -32,6 +33,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "config file (default: $XDG_CONFIG_HOME/fieldlink/config.toml, then /etc/fieldlink/config.toml)")
 	fs.StringVar(&c.stateDir, "state-dir", "", "state directory for the lock (default: $XDG_STATE_HOME/fieldlink, or /var/lib/fieldlink as root)")
 	fs.BoolVar(&c.ascii, "ascii", false, "ASCII glyphs only (automatic on TERM=linux or a non-UTF-8 locale)")
+	fs.StringVar(&c.db, "db", "", "the journal (default: journal.db in the state directory; demo-journal.db for demos)")
 }
 
 func joinNames() string {

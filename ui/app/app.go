@@ -4,6 +4,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,14 +16,18 @@ import (
 
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/ui/components/banner"
 	"github.com/fieldlink/fieldlink/ui/components/detail"
 	"github.com/fieldlink/fieldlink/ui/components/events"
 	"github.com/fieldlink/fieldlink/ui/components/light"
 	"github.com/fieldlink/fieldlink/ui/components/links"
+	"github.com/fieldlink/fieldlink/ui/components/reports"
 	"github.com/fieldlink/fieldlink/ui/keys"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
+
+var errNoJournal = errors.New("this fieldlink keeps no journal (an observer reads the one in charge's with 'fieldlink report')")
 
 // Minimum size for a usable screen; below it the app says so.
 const (
@@ -45,7 +50,22 @@ type Options struct {
 	// States delivers the engine's state; nil for tests that send
 	// StateMsg themselves.
 	States <-chan engine.State
+	// MarkVisit starts or ends a visit and says what it did; nil where
+	// this instance does not journal (an observer).
+	MarkVisit func() (string, error)
+	// Report builds this device's report for the reports view; nil where
+	// there is no journal to read.
+	Report func() (*report.Report, error)
 }
+
+// reportMsg carries a built report (or why there is none).
+type reportMsg struct {
+	rep *report.Report
+	err error
+}
+
+// flashMsg is a one-line answer to a key, shown above the footer.
+type flashMsg string
 
 // StateMsg carries a new engine state into the model.
 type StateMsg engine.State
@@ -60,6 +80,7 @@ const (
 	screenMain screen = iota
 	screenDetail
 	screenHelp
+	screenReports
 )
 
 // Model is the root model.
@@ -75,6 +96,9 @@ type Model struct {
 	screen screen
 	scroll int
 	err    error
+	rep    *report.Report
+	repErr error
+	flash  string
 }
 
 // Err is the error that ended the program, if any.
@@ -125,6 +149,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case FatalMsg:
 		m.err = msg.Err
 		return m, tea.Quit
+	case reportMsg:
+		m.rep, m.repErr = msg.rep, msg.err
+	case flashMsg:
+		m.flash = string(msg)
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
@@ -136,9 +164,38 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
+	m.flash = ""
 	switch {
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
+	case key.Matches(msg, k.Visit):
+		mark := m.opt.MarkVisit
+		if mark == nil {
+			m.flash = "Visits are marked on the fieldlink in charge, not on an observer."
+			return nil
+		}
+		return func() tea.Msg {
+			text, err := mark()
+			if err != nil {
+				return flashMsg("Visit not recorded: " + err.Error())
+			}
+			return flashMsg(text)
+		}
+	case key.Matches(msg, k.Reports):
+		if m.screen == screenReports {
+			m.screen = screenMain
+			return nil
+		}
+		m.screen, m.rep, m.repErr = screenReports, nil, nil
+		build := m.opt.Report
+		if build == nil {
+			m.repErr = errNoJournal
+			return nil
+		}
+		return func() tea.Msg {
+			r, err := build()
+			return reportMsg{r, err}
+		}
 	case key.Matches(msg, k.Help):
 		if m.screen == screenHelp {
 			m.screen = screenMain
@@ -213,6 +270,8 @@ func (m *Model) Render() string {
 		body = m.helpView(w, rest)
 	case m.screen == screenDetail:
 		body = m.detailView(w, rest, compact)
+	case m.screen == screenReports:
+		body = reports.View(t, m.rep, m.repErr, w, rest)
 	case w >= wideWidth && h >= wideHeight:
 		body = m.wideBody(w, rest)
 	default:
@@ -228,7 +287,8 @@ func (m *Model) Render() string {
 
 func (m *Model) bannerInfo() banner.Info {
 	st := &m.state
-	in := banner.Info{Demo: st.Snapshot.Simulated, Source: st.Source, Observer: st.Role == engine.Observer, Holder: st.Holder}
+	in := banner.Info{Demo: st.Snapshot.Simulated, Source: st.Source, Observer: st.Role == engine.Observer, Holder: st.Holder,
+		Warnings: append([]string(nil), st.Warnings...)}
 	for _, svc := range st.Snapshot.Services {
 		if !svc.Running && svc.Name != "NetworkManager" {
 			in.Warnings = append(in.Warnings, svc.Name+" is not running: its figures may be stale")
@@ -328,6 +388,11 @@ func (m *Model) footer(w int) string {
 		bindings = []key.Binding{k.Scroll, k.Back, k.Help, k.Quit}
 	case screenHelp:
 		bindings = []key.Binding{k.Back, k.Quit}
+	case screenReports:
+		bindings = []key.Binding{k.Back, k.Reports, k.Quit}
+	}
+	if m.flash != "" {
+		return " " + m.opt.Theme.Bold.Render(m.flash)
 	}
 	return " " + m.help.ShortHelpView(bindings)
 }

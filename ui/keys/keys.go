@@ -11,6 +11,8 @@ type Map struct {
 	Scroll  key.Binding // help text only: Up/Down scroll the detail view
 	Details key.Binding
 	Back    key.Binding
+	Visit   key.Binding
+	Reports key.Binding
 	Help    key.Binding
 	Quit    key.Binding
 }
@@ -28,6 +30,8 @@ func New(ascii bool) Map {
 		Scroll:  key.NewBinding(key.WithKeys("up", "down"), key.WithHelp(both, "scroll")),
 		Details: key.NewBinding(key.WithKeys("enter", "d"), key.WithHelp("enter", "details")),
 		Back:    key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back")),
+		Visit:   key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "visit in/out")),
+		Reports: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reports")),
 		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -35,13 +39,13 @@ func New(ascii bool) Map {
 
 // ShortHelp is the footer line.
 func (m Map) ShortHelp() []key.Binding {
-	return []key.Binding{m.Down, m.Details, m.Help, m.Quit}
+	return []key.Binding{m.Down, m.Details, m.Visit, m.Reports, m.Help, m.Quit}
 }
 
 // FullHelp is the help screen, one column per group.
 func (m Map) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.Up, m.Down, m.Details, m.Back},
-		{m.Help, m.Quit},
+		{m.Visit, m.Reports, m.Help, m.Quit},
 	}
 }

@@ -1,0 +1,99 @@
+package journal
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Hist counts values in integer bins; it is how medians survive roll-ups
+// (the median of merged histograms is the median of the whole, to a bin).
+type Hist map[int]int64
+
+// ParseHist reads "bin:count,bin:count"; malformed parts are skipped (a
+// roll-up is a summary, not a source of truth to fail on).
+func ParseHist(s string) Hist {
+	h := Hist{}
+	for _, part := range strings.Split(s, ",") {
+		b, n, ok := strings.Cut(part, ":")
+		if !ok {
+			continue
+		}
+		bin, err1 := strconv.Atoi(strings.TrimSpace(b))
+		cnt, err2 := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		if err1 == nil && err2 == nil && cnt > 0 {
+			h[bin] += cnt
+		}
+	}
+	return h
+}
+
+// String writes the histogram, bins in order.
+func (h Hist) String() string {
+	bins := make([]int, 0, len(h))
+	for b, n := range h {
+		if n > 0 {
+			bins = append(bins, b)
+		}
+	}
+	sort.Ints(bins)
+	var sb strings.Builder
+	for i, b := range bins {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(b))
+		sb.WriteByte(':')
+		sb.WriteString(strconv.FormatInt(h[b], 10))
+	}
+	return sb.String()
+}
+
+// Merge adds o into h.
+func (h Hist) Merge(o Hist) {
+	for b, n := range o {
+		h[b] += n
+	}
+}
+
+// Count is the number of values.
+func (h Hist) Count() int64 {
+	var n int64
+	for _, c := range h {
+		n += c
+	}
+	return n
+}
+
+// Median returns the median bin (the lower middle for an even count).
+func (h Hist) Median() (int, bool) {
+	total := h.Count()
+	if total == 0 {
+		return 0, false
+	}
+	bins := make([]int, 0, len(h))
+	for b := range h {
+		bins = append(bins, b)
+	}
+	sort.Ints(bins)
+	half := (total + 1) / 2
+	var seen int64
+	for _, b := range bins {
+		seen += h[b]
+		if seen >= half {
+			return b, true
+		}
+	}
+	return bins[len(bins)-1], true
+}
+
+// AtLeast counts values in bins >= b.
+func (h Hist) AtLeast(b int) int64 {
+	var n int64
+	for bin, c := range h {
+		if bin >= b {
+			n += c
+		}
+	}
+	return n
+}

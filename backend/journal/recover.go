@@ -1,0 +1,200 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+)
+
+// recover closes what a previous run left open (a crash, a power cut):
+// sessions are ended at their last sample with figures rebuilt from their
+// samples, visits at the last thing recorded after their start.
+func (r *Recorder) recover(ctx context.Context, now time.Time) error {
+	db := r.j.db
+	rows, err := db.QueryContext(ctx, `SELECT uuid, device_id, kind, network, mcc, mnc, start_ms, id FROM session WHERE end_ms IS NULL`)
+	if err != nil {
+		return err
+	}
+	type open struct {
+		uuid, dev, kind, network, mcc, mnc string
+		start, id                          int64
+	}
+	var opens []open
+	for rows.Next() {
+		var o open
+		if err := rows.Scan(&o.uuid, &o.dev, &o.kind, &o.network, &o.mcc, &o.mnc, &o.start, &o.id); err != nil {
+			rows.Close()
+			return err
+		}
+		opens = append(opens, o)
+	}
+	rows.Close()
+	var batch []op
+	for _, o := range opens {
+		c, err := rebuild(ctx, db, o.id, o.start)
+		if err != nil {
+			return err
+		}
+		c.uuid, c.dev, c.kind, c.network, c.mcc, c.mnc = o.uuid, o.dev, o.kind, o.network, o.mcc, o.mnc
+		c.day, c.reason = o.start/86400000, "fieldlink stopped unexpectedly"
+		batch = append(batch, c)
+	}
+	vrows, err := db.QueryContext(ctx, `SELECT uuid, device_id, start_ms FROM visit WHERE end_ms IS NULL`)
+	if err != nil {
+		return err
+	}
+	// Read them all before querying further: the writer has one
+	// connection, and an open cursor holds it.
+	type dangling struct {
+		uuid, dev string
+		start     int64
+	}
+	var visits []dangling
+	for vrows.Next() {
+		var v dangling
+		if err := vrows.Scan(&v.uuid, &v.dev, &v.start); err != nil {
+			vrows.Close()
+			return err
+		}
+		visits = append(visits, v)
+	}
+	vrows.Close()
+	for _, v := range visits {
+		batch = append(batch, visitFromSamples(ctx, db, v.uuid, v.dev, v.start))
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return r.commit(ctx, batch)
+}
+
+// rebuild recomputes a session's figures from its samples: each sample's
+// state holds until the next.
+func rebuild(ctx context.Context, db *sql.DB, id, start int64) (opClose, error) {
+	c := opClose{hSignal: Hist{}, hSINR: Hist{}, areas: map[string]*areaAcc{}}
+	rows, err := db.QueryContext(ctx, `SELECT t_ms, level, in_use, strength, rsrp, sinr, rscp, rtt, probe, area FROM sample
+		WHERE session_id = ? ORDER BY t_ms`, id)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	hS, hR, hN, hC, hT := Hist{}, Hist{}, Hist{}, Hist{}, Hist{}
+	var prevT int64 = -1
+	var prevLevel, prevInUse int
+	var prevProbe sql.NullInt64
+	prevArea := ""
+	last := start
+	credit := func(until int64) {
+		if prevT < 0 || until <= prevT {
+			return
+		}
+		dt := time.Duration(until-prevT) * time.Millisecond
+		lv := netstate.Level(prevLevel)
+		work := prevInUse == 1 && lv >= netstate.LevelAmber && (!prevProbe.Valid || prevProbe.Int64 == 1)
+		a := c.areas[prevArea]
+		if a == nil {
+			a = &areaAcc{hSignal: Hist{}}
+			c.areas[prevArea] = a
+		}
+		a.conn += dt
+		switch lv {
+		case netstate.LevelGreen:
+			c.green += dt
+			a.green += dt
+		case netstate.LevelAmber:
+			c.amber += dt
+			a.amber += dt
+		case netstate.LevelRed:
+			c.red += dt
+			a.red += dt
+		}
+		if prevInUse == 1 {
+			c.inUse += dt
+		}
+		if work {
+			c.workable += dt
+			a.workable += dt
+		}
+	}
+	for rows.Next() {
+		var t int64
+		var level, inUse int
+		var strength, rsrp, sinr, rscp, rtt sql.NullFloat64
+		var probe sql.NullInt64
+		var area string
+		if err := rows.Scan(&t, &level, &inUse, &strength, &rsrp, &sinr, &rscp, &rtt, &probe, &area); err != nil {
+			return c, err
+		}
+		credit(t)
+		c.samples++
+		if probe.Valid {
+			c.probes++
+			c.probesOK += probe.Int64
+		}
+		bin := func(h Hist, v sql.NullFloat64, per float64) {
+			if v.Valid {
+				h[int(math.Round(v.Float64/per))]++
+			}
+		}
+		bin(hS, strength, 1)
+		bin(hR, rsrp, 1)
+		bin(hN, sinr, 1)
+		bin(hC, rscp, 1)
+		bin(hT, rtt, 10)
+		if area == "" && c.samples > 1 {
+			area = prevArea // unchanged since the previous sample
+		} else {
+			area = strings.SplitN(area, " cell ", 2)[0]
+		}
+		sig := rsrp
+		if strength.Valid {
+			sig = strength
+		}
+		bin(c.hSignal, sig, 1)
+		bin(c.hSINR, sinr, 1)
+		if c.areas[area] == nil {
+			c.areas[area] = &areaAcc{hSignal: Hist{}}
+		}
+		bin(c.areas[area].hSignal, sig, 1)
+		prevT, prevLevel, prevInUse, prevProbe, prevArea, last = t, level, inUse, probe, area, t
+	}
+	if err := rows.Err(); err != nil {
+		return c, err
+	}
+	c.end = time.UnixMilli(last)
+	c.dur = time.Duration(last-start) * time.Millisecond
+	c.medStrength, c.medRSRP, c.medSINR, c.medRSCP, c.medRTT = median(hS, 1), median(hR, 1), median(hN, 1), median(hC, 1), median(hT, 10)
+	return c, nil
+}
+
+func visitFromSamples(ctx context.Context, db *sql.DB, u, dev string, start int64) opVisitClose {
+	end := start
+	db.QueryRowContext(ctx, `SELECT MAX(t) FROM (SELECT MAX(t_ms) AS t FROM sample WHERE t_ms >= ? UNION ALL
+		SELECT MAX(t_ms) FROM event WHERE t_ms >= ?)`, start, start).Scan(&end)
+	if end < start {
+		end = start
+	}
+	var workable sql.NullInt64
+	// Samples of the link in use, each holding until the next.
+	db.QueryRowContext(ctx, `SELECT SUM(dt) FROM (SELECT (LEAD(t_ms, 1, t_ms) OVER (ORDER BY t_ms) - t_ms) AS dt, level, probe
+		FROM sample WHERE in_use = 1 AND t_ms BETWEEN ? AND ?) WHERE level >= 2 AND (probe IS NULL OR probe = 1)`, start, end).Scan(&workable)
+	return opVisitClose{uuid: u, dev: dev, day: start / 86400000, end: time.UnixMilli(end),
+		total: time.Duration(end-start) * time.Millisecond, workable: time.Duration(workable.Int64) * time.Millisecond}
+}
+
+// retention deletes samples and events older than the retention period;
+// their figures live on in their sessions and the roll-ups.
+func (r *Recorder) retention(ctx context.Context, now time.Time) {
+	cutoff := now.Add(-r.opt.Retention).UnixMilli()
+	if _, err := r.j.db.ExecContext(ctx, `DELETE FROM sample WHERE session_id IN (SELECT id FROM session WHERE start_ms < ?1) AND t_ms < ?1`, cutoff); err != nil {
+		r.setProblem(err)
+		return
+	}
+	if _, err := r.j.db.ExecContext(ctx, `DELETE FROM event WHERE t_ms < ?`, cutoff); err != nil {
+		r.setProblem(err)
+	}
+}

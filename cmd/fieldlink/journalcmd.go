@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/config"
+	"github.com/fieldlink/fieldlink/backend/journal"
+	"github.com/fieldlink/fieldlink/backend/report"
+)
+
+// journalPath is where this front end's journal lives: --db, then the
+// config's journal.path, then the state directory. Demos and scenarios
+// journal apart, so a demo never pollutes the real record.
+func (c *common) journalPath(cfg config.Config) (string, error) {
+	if c.db != "" {
+		return c.db, nil
+	}
+	if cfg.Journal.Path != "" && !c.simulated() {
+		return cfg.Journal.Path, nil
+	}
+	dir, err := c.stateDirectory()
+	if err != nil {
+		return "", err
+	}
+	if c.simulated() {
+		return filepath.Join(dir, "demo-journal.db"), nil
+	}
+	return journal.DefaultPath(dir), nil
+}
+
+// journalOptions are the recorder's settings from the config.
+func journalOptions(cfg config.Config) journal.Options {
+	return journal.Options{
+		SampleEvery: cfg.Journal.SampleInterval.D(),
+		Heartbeat:   cfg.Journal.Heartbeat.D(),
+		Retention:   time.Duration(cfg.Journal.RetentionDays) * 24 * time.Hour,
+	}
+}
+
+// dateFlag parses --since/--until: a date (UTC day) or an RFC 3339 time,
+// or a duration back from now ("30d", "12h").
+type dateFlag struct{ t time.Time }
+
+func (d *dateFlag) String() string {
+	if d.t.IsZero() {
+		return ""
+	}
+	return d.t.Format(time.RFC3339)
+}
+
+func (d *dateFlag) Set(s string) error {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		d.t = t
+		return nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		d.t = t
+		return nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days int
+		if _, err := fmt.Sscanf(n, "%d", &days); err == nil && days > 0 {
+			d.t = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days+1)
+			return nil
+		}
+	}
+	if dur, err := time.ParseDuration(s); err == nil && dur > 0 {
+		d.t = time.Now().Add(-dur)
+		return nil
+	}
+	return fmt.Errorf("want a date (2026-11-01), a time (2026-11-01T09:00:00Z) or a span back from now (30d, 12h)")
+}
+
+// output opens --output, or stdout; files are created 0600 (a report
+// names devices and places).
+func output(path string, stdout io.Writer) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+const reportUsage = `Usage: fieldlink report [flags]
+
+Which operators and areas give workable signal, per device, day and week,
+and the headline managers quote: the share of devices with workable
+signal in at least --device-share of their visits. Reads this device's
+journal, or a fleet's (see 'fieldlink journal import').
+
+Flags:
+`
+
+func cmdReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fieldlink report", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	var since, until dateFlag
+	fs.Var(&since, "since", "first day reported: 2026-11-01, an RFC 3339 time, or back from now: 30d")
+	fs.Var(&until, "until", "report up to (not including) this day or time")
+	format := fs.String("format", "table", "table, csv, json or html (one self-contained file with charts)")
+	out := fs.String("output", "", "write to this file (created 0600) instead of standard output")
+	visitShare := fs.Float64("visit-share", 0, "a visit is workable when its link was workable for this share of it (default: config journal.visit_share, 0.8)")
+	deviceShare := fs.Float64("device-share", 0, "the headline's mark: share of a device's visits that must be workable (default: config journal.device_share, 0.85)")
+	device := fs.String("device", "", "report on one device id only")
+	if err := parse(fs, args, reportUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return err
+	}
+	q := report.Query{Since: since.t, Until: until.t, VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare, Device: *device}
+	if *visitShare != 0 {
+		q.VisitShare = *visitShare
+	}
+	if *deviceShare != 0 {
+		q.DeviceShare = *deviceShare
+	}
+	for name, v := range map[string]float64{"--visit-share": q.VisitShare, "--device-share": q.DeviceShare} {
+		if v <= 0 || v > 1 {
+			return fmt.Errorf("%s %g: want a share between 0 and 1 (0.8 is 80%%)", name, v)
+		}
+	}
+	write := map[string]func(*report.Report, io.Writer) error{
+		"table": (*report.Report).WriteTable, "csv": (*report.Report).WriteCSV,
+		"json": (*report.Report).WriteJSON, "html": (*report.Report).WriteHTML,
+	}[*format]
+	if write == nil {
+		return fmt.Errorf("--format %q: want table, csv, json or html", *format)
+	}
+	path, err := c.journalPath(cfg)
+	if err != nil {
+		return err
+	}
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		if os.IsNotExist(err) || strings.Contains(err.Error(), "no such file") {
+			return fmt.Errorf("no journal at %s yet: fieldlink records one while it runs (or give --db)", path)
+		}
+		return err
+	}
+	defer j.Close()
+	rep, err := report.Build(context.Background(), j.DB(), q)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	w, closeOut, err := output(*out, stdout)
+	if err != nil {
+		return err
+	}
+	if err := write(rep, w); err != nil {
+		closeOut()
+		return err
+	}
+	if err := closeOut(); err != nil {
+		return err
+	}
+	if *out != "" && *out != "-" {
+		fmt.Fprintf(stderr, "fieldlink: report written to %s\n", *out)
+	}
+	return nil
+}
+
+const journalUsage = `Usage: fieldlink journal COMMAND [flags]
+
+The on-device record of connection sessions, signal samples, events and
+visits (no patient data, ever).
+
+Commands:
+  export [--since …] [--format ndjson|csv] [--records …] [--output FILE]
+        records keyed by device id + session/visit UUID, so repeated
+        exports merge without duplicates
+  import FILE…   merge exports (from many devices) into --db
+  check          integrity check and row counts
+  path           where the journal is
+
+Flags (every command):
+`
+
+func cmdJournal(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := flag.NewFlagSet("fieldlink journal", flag.ContinueOnError)
+		var c common
+		c.register(fs)
+		if err := parse(fs, args, journalUsage, stdout, stderr); err != nil {
+			return err
+		}
+		fs.Usage()
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("fieldlink journal "+sub, flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	var since, until dateFlag
+	var format, records, out *string
+	switch sub {
+	case "export":
+		fs.Var(&since, "since", "records from this day or time on: 2026-11-01, RFC 3339, or 30d")
+		fs.Var(&until, "until", "records before this day or time")
+		format = fs.String("format", "ndjson", "ndjson (one JSON record a line, for import) or csv (one record type, default session, for spreadsheets)")
+		records = fs.String("records", "", "comma-separated record types (default all): "+strings.Join(journal.RecordTypes(), ","))
+		out = fs.String("output", "", "write to this file (created 0600) instead of standard output")
+	case "import", "check", "path":
+	default:
+		fmt.Fprintf(stderr, "fieldlink journal: unknown command %q\n\n", sub)
+		fs.SetOutput(stderr)
+		fmt.Fprint(stderr, journalUsage)
+		fs.PrintDefaults()
+		return errUsage
+	}
+	if err := parse(fs, args, journalUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if (sub == "import") != (fs.NArg() > 0) {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return err
+	}
+	path, err := c.journalPath(cfg)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	switch sub {
+	case "path":
+		fmt.Fprintln(stdout, path)
+		return nil
+	case "check":
+		j, err := journal.OpenReadOnly(path)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		res, counts, err := j.Check(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "journal     %s\ndevice      %s (%s)\nintegrity   %s\n", path, j.Device().ID, j.Device().Hostname, res)
+		names := make([]string, 0, len(counts))
+		for n := range counts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(stdout, "%-11s %d\n", n, counts[n])
+		}
+		if res != "ok" {
+			return fmt.Errorf("%s: integrity check failed: %s", path, res)
+		}
+		return nil
+	case "export":
+		j, err := journal.OpenReadOnly(path)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		opt := journal.ExportOptions{Since: since.t, Until: until.t, Format: *format}
+		if *records != "" {
+			opt.Records = strings.Split(*records, ",")
+		} else if *format == "csv" {
+			opt.Records = []string{"session"} // a spreadsheet's usual question
+		}
+		w, closeOut, err := output(*out, stdout)
+		if err != nil {
+			return err
+		}
+		stats, err := j.Export(ctx, w, opt)
+		if cerr := closeOut(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "fieldlink: exported %s\n", stats)
+		return nil
+	default: // import
+		j, err := journal.Open(path)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		for _, name := range fs.Args() {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			stats, err := j.Import(ctx, f, name)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "fieldlink: %s: merged %s\n", name, stats)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/clock"
+	"github.com/fieldlink/fieldlink/backend/failover"
+	"github.com/fieldlink/fieldlink/backend/journal"
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/replay"
+	"github.com/fieldlink/fieldlink/backend/sim"
+)
+
+// recordDemo journals the home-visit scenario (with a visit over its
+// first two minutes) as the instance in charge would.
+func recordDemo(t *testing.T, path string) string {
+	t.Helper()
+	j, err := journal.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	base := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	fc := clock.NewFake(base)
+	r := journal.NewRecorder(j, journal.Options{Clock: fc})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	sc, _ := sim.Builtin("home-visit")
+	p := failover.DefaultPolicy()
+	r.MarkVisit(ctx)
+	var seen uint64
+	for _, m := range replay.Run(sc, base, 3*time.Minute, replay.Options{Thresholds: netstate.DefaultThresholds(), Policy: &p}) {
+		if m.At >= 2*time.Minute && r.VisitOpen() {
+			fc.Advance(base.Add(2 * time.Minute).Sub(fc.Now()))
+			r.MarkVisit(ctx)
+		}
+		var evs []netstate.Event
+		for _, ev := range m.State.Events {
+			if ev.Seq > seen {
+				evs, seen = append(evs, ev), ev.Seq
+			}
+		}
+		s := m.State.Snapshot
+		r.Observe(base.Add(m.At), &s, evs)
+	}
+	r.Flush(ctx)
+	cancel()
+	<-done
+	return j.Device().ID
+}
+
+func TestReportAndJournalCommands(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "journal.db")
+	dev := recordDemo(t, db)
+
+	out, stderr, code := runCLI(t, "report", "--db", db)
+	if code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"100% of devices (1 of 1) had workable signal", "By operator / network", "EE (234-30)", "Wi-Fi NHS-Community", "By area"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = runCLI(t, "report", "--db", db, "--format", "json", "--since", "1d")
+	var doc map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || doc["headline"] == nil {
+		t.Fatalf("report --format json: exit %d\n%s", code, out)
+	}
+	html := filepath.Join(dir, "r.html")
+	if _, stderr, code := runCLI(t, "report", "--db", db, "--format", "html", "--output", html); code != 0 {
+		t.Fatalf("html: %s", stderr)
+	}
+	if st, err := os.Stat(html); err != nil || st.Mode().Perm() != 0o600 || st.Size() < 1000 {
+		t.Fatalf("html report %v %v", st, err)
+	}
+
+	exp := filepath.Join(dir, "export.ndjson")
+	if _, stderr, code := runCLI(t, "journal", "export", "--db", db, "--output", exp); code != 0 || !strings.Contains(stderr, "exported 1 device") {
+		t.Fatalf("export: exit %d %s", code, stderr)
+	}
+	fleet := filepath.Join(dir, "fleet.db")
+	for i := 0; i < 2; i++ {
+		if _, stderr, code := runCLI(t, "journal", "import", "--db", fleet, exp); code != 0 {
+			t.Fatalf("import %d: exit %d %s", i, code, stderr)
+		}
+	}
+	a, _, _ := runCLI(t, "report", "--db", db, "--format", "csv")
+	b, _, _ := runCLI(t, "report", "--db", fleet, "--format", "csv")
+	if a != b || a == "" {
+		t.Fatalf("the fleet's report (two imports) differs from the device's:\n%s\nvs\n%s", b, a)
+	}
+	out, _, code = runCLI(t, "journal", "check", "--db", fleet)
+	if code != 0 || !strings.Contains(out, "integrity   ok") || !strings.Contains(out, "session     3") {
+		t.Fatalf("check: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, dev) {
+		t.Fatalf("the fleet journal took the imported device as its own:\n%s", out)
+	}
+
+	// Bad input says what is wrong, and where.
+	bad := filepath.Join(dir, "bad.ndjson")
+	os.WriteFile(bad, []byte("{\"record\":\"device\",\"device_id\":\"d\",\"hostname\":\"h\",\"created_ms\":1}\n{\"record\":\"visit\"}\n"), 0o600)
+	if _, stderr, code := runCLI(t, "journal", "import", "--db", fleet, bad); code != 1 || !strings.Contains(stderr, "bad.ndjson:2: visit record: field \"device_id\" is missing") {
+		t.Fatalf("bad import: exit %d %q", code, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "--db", filepath.Join(dir, "none.db")}, "no journal at"},
+		{[]string{"report", "--db", db, "--format", "pdf"}, `--format "pdf"`},
+		{[]string{"report", "--db", db, "--visit-share", "80"}, "want a share between 0 and 1"},
+		{[]string{"report", "--db", db, "--since", "last tuesday"}, "want a date"},
+		{[]string{"journal", "export", "--db", db, "--records", "patients"}, `no record type "patients"`},
+		{[]string{"journal", "frobnicate"}, "unknown command"},
+	} {
+		_, stderr, code := runCLI(t, c.args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q (want %q)", c.args, code, stderr, c.want)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+// Package reports draws the TUI's reports view: this device's headline
+// and, per operator or Wi-Fi network, a bar of the time it was green,
+// amber and red, so a clinician or technician can see which networks
+// work here without leaving the screen.
+package reports
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/report"
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+// View renders r in width x height cells. err, if set, is shown instead.
+func View(t *theme.Theme, r *report.Report, err error, width, height int) string {
+	if width <= 0 || height <= 0 {
+		return ""
+	}
+	var lines []string
+	add := func(s string) { lines = append(lines, ansi.Truncate(s, width, t.G.Ellipsis)) }
+	switch {
+	case err != nil:
+		add(t.Warning.Render(" Report unavailable: " + err.Error()))
+		return strings.Join(lines, "\n")
+	case r == nil:
+		add(t.Dim.Render(" Reading the journal..."))
+		return strings.Join(lines, "\n")
+	}
+	period := "all recorded days"
+	if r.Since != "" {
+		period = "since " + r.Since
+	}
+	add(t.Title.Render(" This device, " + period))
+	h := r.Headline
+	if h.Visits > 0 {
+		add(fmt.Sprintf(" Visits with workable signal: %d of %d (%.0f%%)", h.Workable, h.Visits, 100*float64(h.Workable)/float64(h.Visits)))
+	} else {
+		add(t.Dim.Render(" No visits marked yet: press v on arrival and again on leaving."))
+	}
+	if len(r.Networks) == 0 {
+		add(t.Dim.Render(" No connection sessions recorded yet."))
+		return strings.Join(lines, "\n")
+	}
+	add("")
+	nameW := 0
+	for _, n := range r.Networks {
+		nameW = max(nameW, ansi.StringWidth(n.Key))
+	}
+	nameW = min(nameW, max(10, width/3))
+	// name, bar, then " 72% 20%  8%  12.5 h"
+	tail := 28
+	barW := width - nameW - tail - 3
+	if barW < 6 {
+		barW = 6
+	}
+	for _, n := range r.Networks {
+		if len(lines) >= height-1 {
+			break
+		}
+		name := ansi.Truncate(n.Key, nameW, t.G.Ellipsis)
+		name += strings.Repeat(" ", nameW-ansi.StringWidth(name))
+		add(" " + name + " " + bar(t, n, barW) + fmt.Sprintf(" %3.0f%%G %3.0f%%A %3.0f%%R %5.1fh", n.GreenPct, n.AmberPct, n.RedPct, n.ConnectedHours))
+	}
+	if len(lines) < height {
+		add(t.Dim.Render(" G/A/R: share of connected time green (GO), amber (MARGINAL), red (DO NOT PROCEED)"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// bar draws the green/amber/red shares as one bar; each share has its
+// own glyph as well as its color, so it reads without color.
+func bar(t *theme.Theme, n report.Row, w int) string {
+	g := int(n.GreenPct/100*float64(w) + 0.5)
+	a := int(n.AmberPct/100*float64(w) + 0.5)
+	if g+a > w {
+		a = w - g
+	}
+	r := w - g - a
+	if n.GreenPct+n.AmberPct+n.RedPct == 0 {
+		return t.Dim.Render(strings.Repeat(t.G.BarEmpty, w))
+	}
+	glyph := map[netstate.Level]string{netstate.LevelGreen: "█", netstate.LevelAmber: "▒", netstate.LevelRed: "░"}
+	if t.ASCII {
+		glyph = map[netstate.Level]string{netstate.LevelGreen: "#", netstate.LevelAmber: "=", netstate.LevelRed: "."}
+	}
+	part := func(l netstate.Level, k int) string {
+		if k <= 0 {
+			return ""
+		}
+		return t.Fg[l].Render(strings.Repeat(glyph[l], k))
+	}
+	return part(netstate.LevelGreen, g) + part(netstate.LevelAmber, a) + part(netstate.LevelRed, r)
+}

@@ -1,0 +1,61 @@
+package reports
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/backend/report"
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+func sample() *report.Report {
+	return &report.Report{Since: "2026-10-25",
+		Headline: report.Headline{Visits: 10, Workable: 8},
+		Networks: []report.Row{
+			{Key: "Wi-Fi NHS-Community", Kind: "wifi", GreenPct: 80, AmberPct: 15, RedPct: 5, ConnectedHours: 30.5},
+			{Key: "EE (234-30)", Kind: "cellular", GreenPct: 40, AmberPct: 40, RedPct: 20, ConnectedHours: 12},
+		}}
+}
+
+func TestViewShowsHeadlineAndBars(t *testing.T) {
+	for _, ascii := range []bool{false, true} {
+		th := theme.New(theme.Options{ASCII: ascii, NoColor: true})
+		out := ansi.Strip(View(th, sample(), nil, 80, 12))
+		for _, want := range []string{"since 2026-10-25", "8 of 10 (80%)", "Wi-Fi NHS-Community", "EE (234-30)", "80%G", "20%R", "30.5h"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("ascii=%v: %q missing from\n%s", ascii, want, out)
+			}
+		}
+		for i, l := range strings.Split(out, "\n") {
+			if w := ansi.StringWidth(l); w > 80 {
+				t.Errorf("line %d is %d cells wide", i, w)
+			}
+		}
+		green, amber := "█", "▒"
+		if ascii {
+			green, amber = "#", "="
+		}
+		wifi := strings.Split(out, "\n")[3]
+		if g, a := strings.Count(wifi, green), strings.Count(wifi, amber); g <= 3*a || a == 0 {
+			t.Errorf("ascii=%v: Wi-Fi bar has %d green and %d amber cells for 80%%/15%%: %q", ascii, g, a, wifi)
+		}
+	}
+}
+
+func TestViewEmptyAndError(t *testing.T) {
+	th := theme.New(theme.Options{NoColor: true})
+	if out := ansi.Strip(View(th, &report.Report{}, nil, 40, 12)); !strings.Contains(out, "press v") || !strings.Contains(out, "No connection sessions") {
+		t.Fatalf("empty report:\n%s", out)
+	}
+	if out := ansi.Strip(View(th, nil, errors.New("no journal yet"), 40, 12)); !strings.Contains(out, "no journal yet") {
+		t.Fatalf("error:\n%s", out)
+	}
+	for w := 0; w < 50; w += 7 {
+		for h := 0; h < 8; h++ {
+			View(th, sample(), nil, w, h) // must not panic
+		}
+	}
+}
