@@ -258,12 +258,15 @@ func (e *Engine) TakeActions() ([]failover.Action, time.Time) {
 // warnings, the holder's decisions seen by an observer).
 func (e *Engine) AddEvents(evs ...netstate.Event) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.appendEvents(evs)
 	e.state.Seq++
 	if e.opt.Recorder != nil && e.havePic && len(evs) > 0 {
 		e.opt.Recorder.Observe(evs[len(evs)-1].Time, &e.state.Snapshot, evs)
 	}
+	e.mu.Unlock()
+	// An added event (a visit marked, the journal failing) is news on its
+	// own: the screen must not wait for the network to change.
+	e.publish()
 }
 
 // SetWarning sets (or, with "", clears) a standing warning and wakes the

@@ -161,3 +161,22 @@ var errBoom = &boomErr{}
 type boomErr struct{}
 
 func (*boomErr) Error() string { return "boom" }
+
+// An added event (a visit marked, a journal warning) reaches the screen at
+// once, without waiting for the network to change.
+func TestAddEventsPublishes(t *testing.T) {
+	e := New(chanSource{}, Options{Thresholds: netstate.DefaultThresholds()})
+	e.Ingest(wifi(80), base)
+	ch, stop := e.Subscribe()
+	defer stop()
+	<-ch
+	e.AddEvents(netstate.Event{Time: base, Kind: netstate.EventVisit, Text: "Visit started"})
+	select {
+	case s := <-ch:
+		if n := len(s.Events); n == 0 || s.Events[n-1].Text != "Visit started" {
+			t.Fatalf("published events %+v", s.Events)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("AddEvents did not publish")
+	}
+}

@@ -43,6 +43,7 @@ func View(t *theme.Theme, r *report.Report, err error, width, height int) string
 	}
 	if len(r.Networks) == 0 {
 		add(t.Dim.Render(" No connection sessions recorded yet."))
+		add(t.Dim.Render(" A session counts here once it ends (the one in progress is not in yet)."))
 		return strings.Join(lines, "\n")
 	}
 	add("")
@@ -66,7 +67,7 @@ func View(t *theme.Theme, r *report.Report, err error, width, height int) string
 		add(" " + name + " " + bar(t, n, barW) + fmt.Sprintf(" %3.0f%%G %3.0f%%A %3.0f%%R %5.1fh", n.GreenPct, n.AmberPct, n.RedPct, n.ConnectedHours))
 	}
 	if len(lines) < height {
-		add(t.Dim.Render(" G/A/R: share of connected time green (GO), amber (MARGINAL), red (DO NOT PROCEED)"))
+		add(t.Dim.Render(" G/A/R: share of connected time at GO / MARGINAL / DO NOT PROCEED"))
 	}
 	return strings.Join(lines, "\n")
 }
