@@ -375,6 +375,12 @@ func (c *Conn) WatchName(ctx context.Context, name string) error {
 	return c.AddMatch(ctx, nameRule(name))
 }
 
+// UnwatchName drops WatchName's rule (rules are counted: another watcher
+// of the same name keeps it).
+func (c *Conn) UnwatchName(ctx context.Context, name string) error {
+	return c.RemoveMatch(ctx, nameRule(name))
+}
+
 func nameRule(name string) Match {
 	return Match{Sender: busName, Interface: busName, Member: "NameOwnerChanged", Arg0: name}
 }

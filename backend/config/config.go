@@ -19,8 +19,10 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/fieldlink/fieldlink/backend/failover"
+	"github.com/fieldlink/fieldlink/backend/launch"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
+	"github.com/fieldlink/fieldlink/backend/vpn"
 )
 
 // Config is the whole config file. Every field has a default; an empty or
@@ -37,6 +39,48 @@ type Config struct {
 	Probe      Probe      `toml:"probe" comment:"Reachability checks, bound to each link's interface."`
 	Failover   Failover   `toml:"failover"`
 	Journal    Journal    `toml:"journal" comment:"The on-device record of sessions, samples, events and visits."`
+	VPN        VPN        `toml:"vpn" comment:"The VPN profile to bring up once the path is workable."`
+	App        App        `toml:"app" comment:"The clinical application."`
+	Agent      Agent      `toml:"agent" comment:"Answering NetworkManager's requests for Wi-Fi keys, 802.1X and VPN passwords at the screen."`
+	Kiosk      Kiosk      `toml:"kiosk" comment:"fieldlink --kiosk, on the boot console."`
+	Technician Technician `toml:"technician" comment:"A second fieldlink (a technician over SSH) while one is in charge."`
+}
+
+// VPN configures the VPN keeper.
+type VPN struct {
+	Profile           string   `toml:"profile" comment:"NetworkManager VPN or WireGuard profile (name or UUID); empty: no VPN."`
+	Auto              bool     `toml:"auto" comment:"Bring it up by itself once the path is at least amber with probes passing; false: only on 'c'."`
+	ActivationTimeout Duration `toml:"activation_timeout"`
+	RetryMin          Duration `toml:"retry_min" comment:"First wait after a failure; doubled each time up to retry_max."`
+	RetryMax          Duration `toml:"retry_max"`
+}
+
+// App configures the clinical application.
+type App struct {
+	Name       string            `toml:"name" comment:"What the screen calls it."`
+	Command    []string          `toml:"command" comment:"Program and arguments, as a list: no shell is involved."`
+	Launch     string            `toml:"launch" comment:"manual ('a' starts it) or on-vpn-up (started when the VPN comes up; with no VPN, when the path is workable)."`
+	Terminal   bool              `toml:"terminal" comment:"true: a terminal program, run in place of the screen until it exits; false: a graphical one, started detached."`
+	Env        map[string]string `toml:"env" comment:"Environment variables set for it."`
+	PassEnv    []string          `toml:"pass_env" comment:"Variables passed on from fieldlink's environment; nothing else is."`
+	SecretArgs bool              `toml:"secret_args" comment:"Never write its arguments to the journal or the screen."`
+	Dir        string            `toml:"dir" comment:"Working directory; empty: fieldlink's."`
+}
+
+// Agent configures the secret agent.
+type Agent struct {
+	Enabled       bool     `toml:"enabled" comment:"Register with NetworkManager as a secret agent (the instance in charge, with a screen)."`
+	PromptTimeout Duration `toml:"prompt_timeout" comment:"How long a prompt waits for an answer (NetworkManager gives up at 2 minutes)."`
+}
+
+// Kiosk configures kiosk mode.
+type Kiosk struct {
+	AdminKeys []string `toml:"admin_keys" comment:"Keys that, pressed in order, quit the kiosk (for IT). Honored only from a root-owned config no one else can write. Empty: no way out."`
+}
+
+// Technician configures observers.
+type Technician struct {
+	Act bool `toml:"act" comment:"Let an observer ask the instance in charge to (re)connect the VPN. Off: observers change nothing."`
 }
 
 // ProbeTarget is one thing the probes try to reach; exactly one of URL,
@@ -198,6 +242,11 @@ func Default() Config {
 			VisitShare: 0.8, DeviceShare: 0.85},
 		Cellular: Cellular{SignalRate: Duration(5 * time.Second), Location: true, Providers: "/usr/share/mobile-broadband-provider-info/serviceproviders.xml"},
 		Links:    Links{Prefer: []string{"ethernet", "wifi", "cellular"}},
+		VPN: VPN{Auto: true, ActivationTimeout: Duration(60 * time.Second), RetryMin: Duration(10 * time.Second),
+			RetryMax: Duration(5 * time.Minute)},
+		App: App{Launch: "manual", Terminal: true,
+			PassEnv: []string{"HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "PATH", "DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR"}},
+		Agent: Agent{Enabled: true, PromptTimeout: Duration(90 * time.Second)},
 		Thresholds: Thresholds{
 			WiFi:    Percent{t.WiFi.Green, t.WiFi.Amber},
 			LTE:     lte(t.LTE),
@@ -371,7 +420,99 @@ func (c *Config) Validate() []FieldError {
 	}
 	pct("thresholds.probe.fail_loss_pct", t.Probe.FailLossPct)
 	pct("thresholds.probe.recover_loss_pct", t.Probe.RecoverLossPct)
+	v := c.VPN
+	if strings.ContainsAny(v.Profile, "\n\r\x00") || len(v.Profile) > 200 {
+		bad("vpn.profile", "%q is not a profile name", v.Profile)
+	}
+	if v.ActivationTimeout.D() < time.Second || v.ActivationTimeout.D() > 10*time.Minute {
+		bad("vpn.activation_timeout", "%s is outside 1s…10m", v.ActivationTimeout.D())
+	}
+	if v.RetryMin.D() < time.Second || v.RetryMax < v.RetryMin || v.RetryMax.D() > time.Hour {
+		bad("vpn.retry_min", "want 1s ≤ retry_min ≤ retry_max ≤ 1h, got %s and %s", v.RetryMin.D(), v.RetryMax.D())
+	}
+	a := c.App
+	if a.Launch != "manual" && a.Launch != "on-vpn-up" {
+		bad("app.launch", "want manual or on-vpn-up, got %q", a.Launch)
+	}
+	if len(a.Command) > 0 && strings.TrimSpace(a.Command[0]) == "" {
+		bad("app.command", "the program (the first item) is empty")
+	}
+	if len(a.Command) == 1 && strings.ContainsAny(a.Command[0], " \t") && !strings.Contains(a.Command[0], "/") {
+		bad("app.command", "%q has spaces: give the program and each argument as separate items (no shell is used)", a.Command[0])
+	}
+	if a.Launch == "on-vpn-up" && len(a.Command) == 0 {
+		bad("app.launch", "on-vpn-up with no app.command")
+	}
+	for k := range a.Env {
+		if !envName.MatchString(k) {
+			bad("app.env", "%q is not an environment variable name", k)
+		}
+	}
+	for _, k := range a.PassEnv {
+		if !envName.MatchString(k) {
+			bad("app.pass_env", "%q is not an environment variable name", k)
+		}
+	}
+	if d := c.Agent.PromptTimeout.D(); d < 5*time.Second || d > 2*time.Minute {
+		bad("agent.prompt_timeout", "%s is outside 5s…2m", d)
+	}
+	if n := len(c.Kiosk.AdminKeys); n == 1 || n > 16 {
+		bad("kiosk.admin_keys", "want 2 to 16 keys (one key alone is too easy to press by accident), got %d", n)
+	}
+	for _, k := range c.Kiosk.AdminKeys {
+		if k == "" || strings.ContainsAny(k, " \t") {
+			bad("kiosk.admin_keys", "%q is not a key (write keys as ctrl+x, f12, q)", k)
+		}
+	}
 	return errs
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// VPNPolicy is the VPN keeper's policy.
+func (c *Config) VPNPolicy() vpn.Policy {
+	v := c.VPN
+	return vpn.Policy{Profile: v.Profile, Auto: v.Auto, ActivationTimeout: v.ActivationTimeout.D(),
+		RetryMin: v.RetryMin.D(), RetryMax: v.RetryMax.D()}
+}
+
+// AppSpec is the clinical application as the launcher takes it.
+func (c *Config) AppSpec() launch.Spec {
+	a := c.App
+	return launch.Spec{Name: c.AppName(), Command: a.Command, Terminal: a.Terminal, Env: a.Env, PassEnv: a.PassEnv,
+		SecretArgs: a.SecretArgs, Dir: a.Dir, Launch: a.Launch}
+}
+
+// AppName is what the screen calls the clinical application.
+func (c *Config) AppName() string {
+	if c.App.Name != "" {
+		return c.App.Name
+	}
+	if len(c.App.Command) > 0 {
+		return filepath.Base(c.App.Command[0])
+	}
+	return ""
+}
+
+// TrustedAdminKeys returns the kiosk's admin key sequence if the config it
+// came from may set one: a file owned by root that nobody else can write
+// (a user who could edit it could let themselves out of the kiosk). The
+// string says why the keys were ignored.
+func (c *Config) TrustedAdminKeys() ([]string, string) {
+	if len(c.Kiosk.AdminKeys) == 0 {
+		return nil, ""
+	}
+	if c.Path == "" {
+		return nil, ""
+	}
+	uid, mode, err := owner(c.Path)
+	if err != nil {
+		return nil, fmt.Sprintf("kiosk admin keys ignored: %v", err)
+	}
+	if uid != 0 || mode&0o022 != 0 {
+		return nil, fmt.Sprintf("kiosk admin keys ignored: %s must be owned by root and writable by nobody else", c.Path)
+	}
+	return c.Kiosk.AdminKeys, ""
 }
 
 // Candidates lists where a config is looked for, in order, when no --config

@@ -122,3 +122,53 @@ func TestEffectiveRoundTrips(t *testing.T) {
 		t.Fatalf("durations should be written as text:\n%s", out)
 	}
 }
+
+func TestWorkSections(t *testing.T) {
+	c, err := LoadFile("../../packaging/config.toml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VPN.Profile != "NHS-VPN" || !c.VPN.Auto || c.AppName() != "Clinical records" || c.App.Terminal ||
+		c.App.Env["CLINICAL_SITE"] != "north" || len(c.Kiosk.AdminKeys) != 3 {
+		t.Fatalf("example config read as %+v %+v %+v", c.VPN, c.App, c.Kiosk)
+	}
+	if d := Default(); d.VPN.Profile != "" || d.App.Launch != "manual" || !d.Agent.Enabled || d.Technician.Act {
+		t.Fatalf("defaults %+v %+v %+v %+v", d.VPN, d.App, d.Agent, d.Technician)
+	}
+	for doc, want := range map[string]string{
+		"[app]\nlaunch = \"always\"\n":                     "x.toml:2: app.launch: want manual or on-vpn-up",
+		"[app]\ncommand = [\"emis --kiosk\"]\n":            "x.toml:2: app.command: \"emis --kiosk\" has spaces",
+		"[app]\nlaunch = \"on-vpn-up\"\n":                  "app.launch: on-vpn-up with no app.command",
+		"[app]\nenv = { \"BAD=NAME\" = \"x\" }\n":          "app.env: \"BAD=NAME\" is not an environment variable name",
+		"[agent]\nprompt_timeout = \"1s\"\n":               "x.toml:2: agent.prompt_timeout: 1s is outside 5s…2m",
+		"[kiosk]\nadmin_keys = [\"q\"]\n":                  "kiosk.admin_keys: want 2 to 16 keys",
+		"[vpn]\nretry_min = \"1m\"\nretry_max = \"10s\"\n": "vpn.retry_min: want 1s ≤ retry_min ≤ retry_max ≤ 1h",
+		"[vpn]\nprofil = \"x\"\n":                          "x.toml:2:1: unknown key \"vpn.profil\"",
+	} {
+		_, err := Parse("x.toml", []byte(doc))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", doc, err, want)
+		}
+	}
+}
+
+func TestAdminKeysOnlyFromARootOwnedFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(p, []byte("[kiosk]\nadmin_keys = [\"ctrl+x\", \"q\"]\n"), 0o644)
+	c, err := LoadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, why := c.TrustedAdminKeys()
+	if os.Geteuid() == 0 {
+		if len(keys) != 2 || why != "" {
+			t.Fatalf("root-owned 0644: %v %q", keys, why)
+		}
+	} else if keys != nil || !strings.Contains(why, "must be owned by root") {
+		t.Fatalf("user-owned: %v %q", keys, why)
+	}
+	os.Chmod(p, 0o666)
+	if keys, why := c.TrustedAdminKeys(); keys != nil || !strings.Contains(why, "writable by nobody else") {
+		t.Fatalf("world-writable: %v %q", keys, why)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
+	"github.com/fieldlink/fieldlink/backend/vpn"
 )
 
 // Source produces updates of the network picture. The real NetworkManager
@@ -84,6 +85,9 @@ type State struct {
 	// Warnings are standing problems to show until they clear, such as a
 	// journal that cannot be written.
 	Warnings []string `json:"warnings,omitempty"`
+	// Work is the VPN and the clinical application (the holder's, as an
+	// observer is told it).
+	Work netstate.Work `json:"work,omitzero"`
 }
 
 // Options configure an engine.
@@ -108,6 +112,8 @@ type Options struct {
 	ActionTimeout time.Duration
 	// Recorder journals every picture and event (the holder's only).
 	Recorder Recorder
+	// VPN keeps the configured VPN up (the holder's only).
+	VPN *vpn.Keeper
 }
 
 // Engine ties a source to its watchers.
@@ -126,6 +132,10 @@ type Engine struct {
 	actions  []failover.Action
 	next     time.Time
 	warnings map[string]string
+	wake     chan struct{}
+	// early are events added before the first picture: the journal gets
+	// them with it (a recorder needs a picture to write against).
+	early []netstate.Event
 }
 
 // New returns an engine for src.
@@ -148,6 +158,7 @@ func New(src Source, opt Options) *Engine {
 		probes:   map[string]netstate.Probe{},
 		watchers: map[chan State]struct{}{},
 		ready:    make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 		state:    State{Role: opt.Role, Holder: opt.Holder, Source: src.Name()},
 	}
 }
@@ -211,7 +222,14 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 
 	var evs []netstate.Event
 	if e.havePic {
-		evs = deriveEvents(&e.state.Snapshot, &snap, now)
+		kept := ""
+		if e.opt.VPN != nil && e.opt.Role == Holder {
+			kept = e.opt.VPN.Kept(&snap)
+			if kept == "" {
+				kept = e.opt.VPN.Kept(&e.state.Snapshot)
+			}
+		}
+		evs = deriveEvents(&e.state.Snapshot, &snap, now, kept)
 	} else {
 		evs = []netstate.Event{{Time: now, Kind: netstate.EventLevel, Link: snap.Primary, Level: snap.Level,
 			Text: snap.Level.Word() + ": " + snap.Reason}}
@@ -224,13 +242,27 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 		evs = append(evs, out.Events...)
 		urgent = urgent || len(out.Events) > 0 || len(out.Actions) > 0
 	}
+	if k := e.opt.VPN; k != nil && e.opt.Role == Holder {
+		out := k.Step(now, &snap)
+		e.actions = append(e.actions, out.Actions...)
+		if !out.Next.IsZero() && (e.next.IsZero() || out.Next.Before(e.next)) {
+			e.next = out.Next
+		}
+		evs = append(evs, out.Events...)
+		urgent = urgent || len(out.Events) > 0 || len(out.Actions) > 0
+		if st := k.Status(); st != e.state.Work.VPN {
+			e.state.Work.VPN = st
+			urgent = true
+		}
+	}
 	// The source's own words (scenario notes) come before what we derived
 	// from the change they describe.
 	all := append(append([]netstate.Event(nil), srcEvents...), evs...)
 	e.appendEvents(all)
 	e.state.Snapshot = snap
 	if e.opt.Recorder != nil {
-		e.opt.Recorder.Observe(now, &snap, all)
+		e.opt.Recorder.Observe(now, &snap, append(e.early, all...))
+		e.early = nil
 	}
 	e.state.Seq++
 	if !e.havePic {
@@ -260,8 +292,12 @@ func (e *Engine) AddEvents(evs ...netstate.Event) {
 	e.mu.Lock()
 	e.appendEvents(evs)
 	e.state.Seq++
-	if e.opt.Recorder != nil && e.havePic && len(evs) > 0 {
-		e.opt.Recorder.Observe(evs[len(evs)-1].Time, &e.state.Snapshot, evs)
+	if e.opt.Recorder != nil && len(evs) > 0 {
+		if e.havePic {
+			e.opt.Recorder.Observe(evs[len(evs)-1].Time, &e.state.Snapshot, evs)
+		} else {
+			e.early = append(e.early, evs...)
+		}
 	}
 	e.mu.Unlock()
 	// An added event (a visit marked, the journal failing) is news on its
@@ -308,6 +344,42 @@ func (e *Engine) appendEvents(evs []netstate.Event) {
 		all = append([]netstate.Event(nil), all[n:]...)
 	}
 	e.state.Events = all
+}
+
+// ConnectVPN asks for the VPN now (a key press): it clears a hold and
+// skips any back-off. It reports false when this instance keeps no VPN.
+func (e *Engine) ConnectVPN() bool {
+	k := e.opt.VPN
+	if k == nil || e.opt.Role != Holder {
+		return false
+	}
+	e.mu.Lock()
+	k.Connect(e.opt.Clock.Now())
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// SetApp publishes the clinical application's status.
+func (e *Engine) SetApp(st netstate.AppStatus) {
+	e.mu.Lock()
+	e.state.Work.App = st
+	e.state.Seq++
+	e.mu.Unlock()
+	e.publish()
+}
+
+// SetWork replaces the work status wholesale: an observer is told the
+// holder's.
+func (e *Engine) SetWork(w netstate.Work) {
+	e.mu.Lock()
+	e.state.Work = w
+	e.state.Seq++
+	e.mu.Unlock()
+	e.publish()
 }
 
 // Current returns a copy of the latest state.
@@ -464,9 +536,26 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-tick.C():
 			now := c.Now()
 			after(e.Tick(now), now)
+		case <-e.wake:
+			now := c.Now()
+			e.Tick(now)
+			after(true, now) // a key was pressed: show what came of it now
 		case r := <-done:
+			if r.err != nil && e.opt.VPN != nil && e.opt.VPN.Owns(r.a) {
+				e.mu.Lock()
+				evs := e.opt.VPN.Failed(r.a, r.err, r.at)
+				e.state.Work.VPN = e.opt.VPN.Status()
+				e.mu.Unlock()
+				e.AddEvents(evs...)
+				// The back-off needs a timer.
+				now := c.Now()
+				after(e.Tick(now), now)
+				continue
+			}
 			if r.err != nil {
-				e.opt.Failover.Failed(r.a, r.at)
+				if e.opt.Failover != nil {
+					e.opt.Failover.Failed(r.a, r.at)
+				}
 				e.AddEvents(netstate.Event{Time: r.at, Kind: netstate.EventDecision, Link: r.a.Link, Level: netstate.LevelRed,
 					Text: fmt.Sprintf("Could not %s: %v", r.a, r.err)})
 				e.publish()
@@ -495,6 +584,11 @@ func (e *Engine) do(ctx context.Context, a failover.Action) error {
 		return act.SetDemoted(ctx, a.Link, true)
 	case failover.Restore:
 		return act.SetDemoted(ctx, a.Link, false)
+	case failover.Reconnect:
+		// Not being active is fine: NetworkManager may have dropped it
+		// with its base link already.
+		_ = act.Deactivate(ctx, a.Profile)
+		return act.Activate(ctx, a.Profile)
 	}
 	return fmt.Errorf("unknown action %s", a.Kind)
 }

@@ -180,3 +180,35 @@ func TestAddEventsPublishes(t *testing.T) {
 		t.Fatal("AddEvents did not publish")
 	}
 }
+
+type recorded struct {
+	mu  sync.Mutex
+	evs []netstate.Event
+}
+
+func (r *recorded) Observe(_ time.Time, _ *netstate.Snapshot, evs []netstate.Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, evs...)
+	r.mu.Unlock()
+}
+
+// TestEventsBeforeTheFirstPictureAreJournaled: a prompt answered while the
+// engine still waits for NetworkManager's picture reaches the journal with
+// the first picture.
+func TestEventsBeforeTheFirstPictureAreJournaled(t *testing.T) {
+	var rec recorded
+	e := New(chanSource{}, Options{Thresholds: netstate.DefaultThresholds(), Recorder: &rec})
+	e.AddEvents(netstate.Event{Kind: netstate.EventCredential, Text: "asked early"})
+	if len(rec.evs) != 0 {
+		t.Fatal("journaled without a picture")
+	}
+	e.Ingest(netstate.Update{Snapshot: netstate.Snapshot{}}, time.Now())
+	e.AddEvents(netstate.Event{Kind: netstate.EventCredential, Text: "asked later"})
+	var texts []string
+	for _, ev := range rec.evs {
+		texts = append(texts, ev.Text)
+	}
+	if len(texts) < 2 || texts[0] != "asked early" || texts[len(texts)-1] != "asked later" {
+		t.Fatalf("journaled %q", texts)
+	}
+}

@@ -9,9 +9,25 @@ import (
 
 // deriveEvents turns the difference between two classified snapshots into
 // events a person can read in the events pane.
-func deriveEvents(prev, next *netstate.Snapshot, now time.Time) []netstate.Event {
+//
+// The link named by kept (a VPN the keeper tells the story of) is left to
+// the keeper; other VPNs' comings and goings are vpn-up and vpn-down.
+func deriveEvents(prev, next *netstate.Snapshot, now time.Time, kept string) []netstate.Event {
 	var out []netstate.Event
 	add := func(kind netstate.EventKind, link string, level netstate.Level, format string, a ...any) {
+		if link != "" && link == kept && kind != netstate.EventLevel {
+			return
+		}
+		if l := next.Link(link); l != nil && l.Kind == netstate.KindVPN {
+			switch kind {
+			case netstate.EventLinkUp, netstate.EventLinkAdded:
+				kind = netstate.EventVPNUp
+			case netstate.EventLinkDown, netstate.EventLinkGone:
+				kind = netstate.EventVPNDown
+			}
+		} else if l := prev.Link(link); l != nil && l.Kind == netstate.KindVPN && kind == netstate.EventLinkGone {
+			kind = netstate.EventVPNDown
+		}
 		out = append(out, netstate.Event{Time: now, Kind: kind, Link: link, Level: level, Text: fmt.Sprintf(format, a...)})
 	}
 	d := netstate.Diff(prev, next)

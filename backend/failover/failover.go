@@ -92,6 +92,9 @@ const (
 	Deactivate ActionKind = "deactivate"
 	Demote     ActionKind = "demote"
 	Restore    ActionKind = "restore"
+	// Reconnect takes a profile down and brings it up again (a VPN moving
+	// to the new path after a failover), in that order.
+	Reconnect ActionKind = "reconnect"
 )
 
 // Action is one thing to do, with the reason for it.
@@ -418,11 +421,11 @@ func (m *Machine) Step(now time.Time, s *netstate.Snapshot) Output {
 	}
 	// 3. Fail over when the link in charge is dead (or there is none).
 	if cur == nil || dead[cur.ID] {
-		why, since := "no working link", now
-		name := "the link"
+		// With no link in charge there is no one to blame: just say so.
+		why, since, name := "no link was working", now, ""
 		if cur != nil {
 			t := m.links[cur.ID]
-			why, since, name = t.deadWhy, t.deadSince, cur.Kind.Label()
+			why, since, name = t.deadWhy, t.deadSince, cur.Kind.Label()+" "
 		}
 		var best *netstate.Link
 		for _, l := range ordered {
@@ -436,11 +439,11 @@ func (m *Machine) Step(now time.Time, s *netstate.Snapshot) Output {
 			if m.demoted[best.ID] || best.Demoted {
 				act(Action{Kind: Restore, Link: best.ID, Reason: "taking over"})
 			}
-			say(netstate.EventFailover, best.ID, best.Level, "Switched to %s: %s %s %s", label(best), name, why, ago(now.Sub(since)))
+			say(netstate.EventFailover, best.ID, best.Level, "Switched to %s: %s%s %s", label(best), name, why, ago(now.Sub(since)))
 			m.switchTo(s, best.ID, now, false)
 			m.nothing = ""
 		default:
-			m.bringUp(now, ordered, name+" "+why, act, say, next)
+			m.bringUp(now, ordered, name+why, act, say, next)
 		}
 	} else {
 		m.nothing = ""

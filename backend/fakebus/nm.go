@@ -80,6 +80,7 @@ type fakeActive struct {
 	device  *fakeDevice
 	state   uint32
 	vpn     bool
+	base    dbus.ObjectPath // a VPN's base active connection
 }
 
 // NM is a fake NetworkManager.
@@ -88,11 +89,21 @@ type NM struct {
 	// ActivationDelay is how long an activation takes (default 50 ms).
 	ActivationDelay time.Duration
 
+	// VPNFail, when set, is the NMActiveConnectionStateReason every VPN
+	// activation fails with; VPNPassword, when set, is the only password
+	// the VPN server accepts (others fail with login-failed).
+	VPNFail     uint32
+	VPNPassword string
+	// SecretTimeout is how long the fake waits for an agent (default 2 min).
+	SecretTimeout time.Duration
+
 	mu       sync.Mutex
 	n        int
 	devices  []*fakeDevice
 	profiles []*Profile
 	actives  []*fakeActive
+	agents   []agentReg
+	given    []SecretsGiven
 }
 
 // NewNM starts a fake NetworkManager on the bus at addr, connected and
@@ -102,7 +113,7 @@ func NewNM(addr string) (*NM, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &NM{Service: s, ActivationDelay: 50 * time.Millisecond}
+	n := &NM{Service: s, ActivationDelay: 50 * time.Millisecond, SecretTimeout: 2 * time.Minute}
 	s.Add(NMPath, map[string]map[string]any{nmIface: {
 		"Devices": []dbus.ObjectPath{}, "AllDevices": []dbus.ObjectPath{}, "Checkpoints": []dbus.ObjectPath{},
 		"NetworkingEnabled": true, "WirelessEnabled": true, "WirelessHardwareEnabled": true,
@@ -116,6 +127,7 @@ func NewNM(addr string) (*NM, error) {
 		"Connections": []dbus.ObjectPath{}, "Hostname": "toughbook", "CanModify": true, "VersionId": uint64(1),
 	}})
 	n.handlers()
+	n.agentHandlers()
 	return n, nil
 }
 
@@ -475,6 +487,9 @@ func (n *NM) Activate(profile, device dbus.ObjectPath) (dbus.ObjectPath, error) 
 	if p == nil {
 		return "", dbus.NewError("org.freedesktop.NetworkManager.UnknownConnection", []any{"Connection '" + string(profile) + "' is not available"})
 	}
+	if t := p.str("connection", "type"); t == "vpn" || t == "wireguard" {
+		return n.activateVPN(p)
+	}
 	n.mu.Lock()
 	var d *fakeDevice
 	for _, dd := range n.devices {
@@ -516,7 +531,15 @@ func (n *NM) Activate(profile, device dbus.ObjectPath) (dbus.ObjectPath, error) 
 	n.Set(d.path, NMDevice, map[string]any{"ActiveConnection": a.path})
 	n.SetDeviceState(d.path, StatePrepare, 0)
 	n.Set(NMPath, nmIface, map[string]any{"ActiveConnections": n.activePaths(), "ActivatingConnection": a.path})
+	timeout := n.SecretTimeout
 	go func() {
+		if setting, hints := needsSecrets(p); setting != "" {
+			if _, err := n.AskSecrets(p, setting, hints, 1, timeout); err != nil {
+				n.SetDeviceState(d.path, 120, 7) // failed: no secrets
+				n.Deactivate(a.path)
+				return
+			}
+		}
 		time.Sleep(delay)
 		n.finishActivation(a)
 	}()
@@ -580,12 +603,21 @@ func (n *NM) Deactivate(active dbus.ObjectPath) error {
 		n.mu.Unlock()
 		return dbus.NewError("org.freedesktop.NetworkManager.ConnectionNotActive", []any{"The connection was not active."})
 	}
+	if a.vpn {
+		n.actives = append(n.actives, a) // endVPN takes it out
+		n.mu.Unlock()
+		n.endVPN(a, ReasonUserDisconnected)
+		return nil
+	}
 	a.state = 4
 	d := a.device
 	if d.active == active {
 		d.active = ""
 	}
 	n.mu.Unlock()
+	for _, v := range n.vpnsOver(a.path) {
+		n.endVPN(v, ReasonDeviceDisconnected)
+	}
 	n.Set(a.path, NMActive, map[string]any{"State": uint32(4)})
 	n.Emit(a.path, NMActive+".StateChanged", uint32(4), uint32(2))
 	n.Remove(a.path)

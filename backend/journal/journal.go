@@ -85,9 +85,13 @@ func Open(path string) (*Journal, error) {
 // OpenReadOnly opens a journal for reading (reports, observers, export);
 // it never writes, even to migrate.
 func OpenReadOnly(path string) (*Journal, error) {
-	if _, err := os.Stat(path); err != nil {
+	// Opened once by hand so that "not yours to read" is said as such,
+	// not as SQLite's "unable to open database file".
+	f, err := os.Open(path)
+	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	f.Close()
 	db, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)

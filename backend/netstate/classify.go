@@ -193,6 +193,11 @@ func classify(l *Link, t Thresholds) verdict {
 	if l.State != StateConnected {
 		return notConnected(l)
 	}
+	if l.Kind == KindVPN && l.Probe.IsZero() {
+		// A tunnel is not probed itself: it is as good as the path under
+		// it, which the light shows.
+		return verdict{LevelGreen, "tunnel up"}
+	}
 	if l.Carrier == No {
 		return verdict{LevelRed, "no carrier"}
 	}

@@ -32,11 +32,21 @@ type Client struct {
 
 	mu       sync.Mutex
 	profiles map[dbus.ObjectPath]Profile
+	ended    map[string]Ended
+}
+
+// Ended is how a VPN connection last ended. NetworkManager says why only in
+// the StateChanged signal of an active connection it then removes, so the
+// client keeps it for the screen and the VPN keeper.
+type Ended struct {
+	ID     string
+	UUID   string
+	Reason uint32
 }
 
 // New returns a client on conn; Run starts following.
 func New(conn *bus.Conn) *Client {
-	c := &Client{profiles: map[dbus.ObjectPath]Profile{}}
+	c := &Client{profiles: map[dbus.ObjectPath]Profile{}, ended: map[string]Ended{}}
 	m := bus.NewMirror(conn, Name, Root)
 	m.Namespace = Path
 	m.Extra = []bus.Match{
@@ -44,6 +54,7 @@ func New(conn *bus.Conn) *Client {
 		{Interface: ifaceWireless},
 		{Interface: ifaceSettings, Path: SettingsPath},
 		{Interface: ifaceConnection, Member: "Updated"},
+		{Interface: ifaceActive, Member: "StateChanged"},
 	}
 	m.OnSignal = c.onSignal
 	m.Loaded = c.loadProfiles
@@ -120,7 +131,51 @@ func (c *Client) onSignal(ctx context.Context, s *dbus.Signal) {
 		}
 	case ifaceConnection + ".Updated":
 		c.loadProfile(ctx, s.Path)
+	case ifaceActive + ".StateChanged":
+		c.activeStateChanged(s)
 	}
+}
+
+// activeStateChanged keeps why a VPN ended, and forgets it when the VPN
+// starts again.
+func (c *Client) activeStateChanged(s *dbus.Signal) {
+	if len(s.Body) < 2 {
+		return
+	}
+	state, ok1 := s.Body[0].(uint32)
+	reason, ok2 := s.Body[1].(uint32)
+	if !ok1 || !ok2 {
+		return
+	}
+	var a Active
+	var found bool
+	c.m.Read(func(objs bus.Objects) {
+		o := Decode(objs)
+		a, found = o.Actives[s.Path]
+	})
+	if !found || (!a.VPN && a.Type != "wireguard") {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch state {
+	case 1:
+		delete(c.ended, a.ID)
+	case 4:
+		c.ended[a.ID] = Ended{ID: a.ID, UUID: a.UUID, Reason: reason}
+	}
+}
+
+// EndedVPNs returns how VPN connections that are not active now last
+// ended, by profile ID.
+func (c *Client) EndedVPNs() map[string]Ended {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]Ended, len(c.ended))
+	for k, v := range c.ended {
+		out[k] = v
+	}
+	return out
 }
 
 func (c *Client) fetchDevice(ctx context.Context, p dbus.ObjectPath) {

@@ -95,3 +95,24 @@ func Kind(t uint32) (netstate.Kind, bool) {
 	}
 	return netstate.KindOther, false
 }
+
+// activeReasons are NMActiveConnectionStateReason values (VPN connections
+// share the first twelve with NMVpnConnectionStateReason), worded for the
+// person at the screen.
+var activeReasons = map[uint32]string{
+	0: "unknown reason", 1: "no reason given", 2: "disconnected by the user",
+	3: "the link it ran over disconnected", 4: "the VPN service stopped",
+	5: "the VPN server gave an invalid IP configuration", 6: "the VPN server did not answer in time",
+	7: "the VPN service did not start in time", 8: "the VPN service failed to start",
+	9: "no secrets: the password or code was not given", 10: "login failed: the VPN server refused the credentials",
+	11: "the profile was deleted", 12: "a connection it depends on failed",
+	13: "the device could not be created", 14: "the device it ran over was removed",
+}
+
+// ActiveReason words why an active connection (a VPN) ended.
+func ActiveReason(r uint32) string {
+	if s, ok := activeReasons[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("reason %d", r)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/sim"
+	"github.com/fieldlink/fieldlink/backend/vpn"
 )
 
 // Moment is the engine's state right after the changes at one time.
@@ -35,6 +36,8 @@ type Options struct {
 	Thresholds netstate.Thresholds
 	// Policy enables failover; nil replays the scenario as scripted.
 	Policy *failover.Policy
+	// VPN keeps a VPN profile up (the scenario's VPN link).
+	VPN *vpn.Policy
 }
 
 // Run replays sc from scenario time 0 to until; base is the wall time of
@@ -47,6 +50,11 @@ func Run(sc *sim.Scenario, base time.Time, until time.Duration, opt Options) []M
 		machine = failover.New(*opt.Policy)
 		eo.Failover = machine
 	}
+	var keeper *vpn.Keeper
+	if opt.VPN != nil {
+		keeper = vpn.New(*opt.VPN)
+		eo.VPN = keeper
+	}
 	eng := engine.New(named(sc.Title), eo)
 	var out []Moment
 	var at time.Duration
@@ -58,7 +66,7 @@ func Run(sc *sim.Scenario, base time.Time, until time.Duration, opt Options) []M
 		eng.Ingest(netstate.Update{Snapshot: p.Snapshot(now), Events: events}, now)
 		// Carry out what failover decided, and look again at the same
 		// instant, until it has nothing more to do.
-		for i := 0; machine != nil && i < 10; i++ {
+		for i := 0; (machine != nil || keeper != nil) && i < 10; i++ {
 			acts, n := eng.TakeActions()
 			next = n
 			if len(acts) == 0 {
@@ -75,8 +83,15 @@ func Run(sc *sim.Scenario, base time.Time, until time.Duration, opt Options) []M
 					err = p.SetDemoted(a.Link, true)
 				case failover.Restore:
 					err = p.SetDemoted(a.Link, false)
+				case failover.Reconnect:
+					p.Deactivate(a.Profile, now)
+					_, err = p.Activate(a.Profile, now)
 				}
-				if err != nil {
+				switch {
+				case err == nil:
+				case keeper != nil && keeper.Owns(a):
+					eng.AddEvents(keeper.Failed(a, err, now)...)
+				case machine != nil:
 					machine.Failed(a, now)
 				}
 			}

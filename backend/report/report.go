@@ -29,6 +29,8 @@ type Query struct {
 	DeviceShare float64
 	// Device limits the report to one device ("" for all).
 	Device string
+	// Recent asks for this many of the newest sessions too.
+	Recent int
 }
 
 // Row is one line of a breakdown.
@@ -76,6 +78,9 @@ type Report struct {
 	Devices   []Row     `json:"by_device"`
 	Days      []Row     `json:"by_day"`
 	Weeks     []Row     `json:"by_week"`
+	// Recent are the newest sessions, when the query asks for them (the
+	// TUI's reports view).
+	Recent []Session `json:"recent_sessions,omitempty"`
 }
 
 type acc struct {
@@ -442,6 +447,13 @@ func Build(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		rep.Days = append(rep.Days, days[d].finish(q))
 	}
 	rep.Weeks = finishAll(weeks, q, func(a, b Row) bool { return a.Key < b.Key })
+	if q.Recent > 0 {
+		r, err := Recent(ctx, db, q.Device, q.Recent)
+		if err != nil {
+			return nil, err
+		}
+		rep.Recent = r
+	}
 	return rep, nil
 }
 

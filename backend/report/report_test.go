@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,5 +174,36 @@ func TestRenderings(t *testing.T) {
 	}
 	if !strings.Contains(h.String(), "50% of devices (1 of 2)") || !strings.Contains(h.String(), "@media print") {
 		t.Fatal("HTML lacks the headline or print styles")
+	}
+}
+
+func TestRecentSessions(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ctx := context.Background()
+	base := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC).UnixMilli()
+	for i, s := range []struct {
+		kind, network string
+		end           any
+	}{{"wifi", "NHS-Community", base + 600_000}, {"cellular", "EE", base + 1_800_000}, {"wifi", "Cafe", nil}} {
+		_, err := j.DB().ExecContext(ctx, `INSERT INTO session (uuid, device_id, link, kind, network, start_ms, end_ms, end_reason, green_ms, red_ms)
+			VALUES (?, ?, 'x', ?, ?, ?, ?, 'carrier lost', 450000, 150000)`, fmt.Sprint("u", i), j.Device().ID, s.kind, s.network, base+int64(i)*60_000, s.end)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Recent(ctx, j.DB(), j.Device().ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Network != "Cafe" || !got[0].End.IsZero() || got[1].Network != "EE" || got[1].Green != 450*time.Second {
+		t.Fatalf("recent %+v", got)
+	}
+	rep, err := Build(ctx, j.DB(), Query{Device: j.Device().ID, Recent: 5})
+	if err != nil || len(rep.Recent) != 3 {
+		t.Fatalf("report recent %v %v", rep, err)
 	}
 }

@@ -851,3 +851,20 @@ func tokenize(line string) ([]string, error) {
 	}
 	return toks, nil
 }
+
+// VPNProfile is the profile of the scenario's first VPN link, or "": the
+// demo keeps it up as the config's [vpn] profile would be.
+func (sc *Scenario) VPNProfile() string {
+	for _, l := range sc.Links {
+		if l.Kind != netstate.KindVPN {
+			continue
+		}
+		if l.Profile != "" {
+			return l.Profile
+		}
+		if len(l.Profiles) > 0 {
+			return l.Profiles[0]
+		}
+	}
+	return ""
+}

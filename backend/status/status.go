@@ -39,6 +39,9 @@ type Doc struct {
 	Links        []netstate.Link       `json:"links"`
 	// Events are the newest events, oldest first (at most MaxEvents).
 	Events []netstate.Event `json:"events"`
+	// Work is the VPN and the clinical application, as the instance in
+	// charge reports them (absent when neither is configured).
+	Work netstate.Work `json:"work,omitzero"`
 }
 
 // MaxEvents bounds the events in a document.
@@ -63,7 +66,7 @@ func FromState(s engine.State) Doc {
 		Scenario: snap.Scenario, Role: s.Role.String(), Holder: s.Holder,
 		Level: snap.Level, Word: snap.Level.Word(), Reason: snap.Reason, Path: snap.Path,
 		Primary: snap.Primary, Connectivity: snap.Connectivity, Services: snap.Services,
-		Links: links, Events: evs,
+		Links: links, Events: evs, Work: s.Work,
 	}
 }
 
@@ -93,6 +96,26 @@ func WriteText(w io.Writer, d Doc, loc *time.Location) error {
 	fmt.Fprintf(&b, "time:    %s\n", d.Time.In(loc).Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(&b, "light:   %s: %s\n", d.Word, d.Reason)
 	fmt.Fprintf(&b, "path:    %s\n", d.Path)
+	if v := d.Work.VPN; v.Profile != "" {
+		line := fmt.Sprintf("vpn:     %s %s", v.Profile, v.Phase)
+		if v.Phase == netstate.VPNUp && !v.Since.IsZero() {
+			line += " since " + v.Since.Local().Format("15:04:05")
+		}
+		if v.Via != "" {
+			line += " over " + v.Via
+		}
+		if v.Reason != "" {
+			line += ": " + v.Reason
+		}
+		fmt.Fprintln(&b, line)
+	}
+	if a := d.Work.App; a.Name != "" {
+		line := fmt.Sprintf("app:     %s %s", a.Name, a.Phase)
+		if a.Reason != "" {
+			line += ": " + a.Reason
+		}
+		fmt.Fprintln(&b, line)
+	}
 	for _, s := range d.Services {
 		if !s.Running {
 			fmt.Fprintf(&b, "warning: %s is not running\n", s.Name)

@@ -65,7 +65,7 @@ func New(opt Options) (*Source, error) {
 		conn, err = bus.System()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the system D-Bus (is dbus running?): %w", err)
+		return nil, fmt.Errorf("%w (is dbus running?): %w", ErrNoBus, err)
 	}
 	if opt.Timeout > 0 {
 		conn.Timeout = opt.Timeout
@@ -80,6 +80,9 @@ func New(opt Options) (*Source, error) {
 		wake: make(chan struct{}, 1), since: map[string]sinceEntry{}, demoted: map[string]bool{},
 		reported: map[string]bool{}}, nil
 }
+
+// ErrNoBus is wrapped by New's error when there is no system bus.
+var ErrNoBus = errors.New("cannot reach the system D-Bus")
 
 // Name describes the source.
 func (s *Source) Name() string { return "this device" }
@@ -161,7 +164,7 @@ func (s *Source) update(now time.Time) netstate.Update {
 	if mmUp {
 		s.mmSeen = true
 	}
-	in := Input{NM: n, NMRunning: nmUp, Profiles: s.nm.Profiles(), MM: m, MMRunning: mmUp,
+	in := Input{NM: n, NMRunning: nmUp, Profiles: s.nm.Profiles(), MM: m, MMRunning: mmUp, EndedVPNs: s.nm.EndedVPNs(),
 		TrackMM: s.mmSeen, Demoted: copySet(s.demoted)}
 	s.mu.Unlock()
 	snap := Build(in, now)
@@ -222,6 +225,8 @@ type Input struct {
 	// NetworkManager has a modem): a laptop without a modem need not run it.
 	TrackMM bool
 	Demoted map[string]bool
+	// EndedVPNs says how VPNs that are not active last ended.
+	EndedVPNs map[string]nm.Ended
 }
 
 // Build merges NetworkManager's and ModemManager's views into a snapshot.
@@ -328,6 +333,16 @@ func Build(in Input, now time.Time) netstate.Snapshot {
 		}
 		snap.Links = append(snap.Links, l)
 	}
+	// A VPN that failed or dropped stays on the list, down, with
+	// NetworkManager's reason: the one thing the user needs to read.
+	for _, id := range sortedKeys(in.EndedVPNs) {
+		if !in.NMRunning || snap.Link("vpn:"+id) != nil {
+			continue
+		}
+		e := in.EndedVPNs[id]
+		snap.Links = append(snap.Links, netstate.Link{ID: "vpn:" + id, Kind: netstate.KindVPN, Profile: id, ProfileUUID: e.UUID,
+			State: netstate.StateDisconnected, StateReason: nm.ActiveReason(e.Reason)})
+	}
 
 	// Wired, Wi-Fi, cellular, VPN: the order a clinician reads the list in,
 	// stable whatever order the daemons list their objects.
@@ -359,6 +374,15 @@ func Build(in Input, now time.Time) netstate.Snapshot {
 		}
 	}
 	return snap
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func sortedActives(m map[dbus.ObjectPath]nm.Active) []nm.Active {

@@ -23,15 +23,7 @@ import (
 // points with strength bars, a modem with operator, technology and
 // RSRP/SINR.
 func TestTUIOnFakeBus(t *testing.T) {
-	d := fakebus.StartDaemon(t)
-	n, err := fakebus.NewNM(d.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := fakebus.NewMM(d.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, n, m := fakeDaemons(t)
 	wlan := n.AddDevice(fakebus.DeviceSpec{Interface: "wlan0", Type: fakebus.DevWiFi})
 	ap := n.AddAP(wlan, fakebus.APSpec{SSID: "NHS-Community", Strength: 72, Frequency: 5180, RsnFlags: 0x100})
 	n.AddAP(wlan, fakebus.APSpec{SSID: "BT-Hub-7A2F", Strength: 45, Frequency: 2412, RsnFlags: 0x100})
@@ -89,15 +81,7 @@ drawn:
 }
 
 func TestAPNCreatesProfileForSIM(t *testing.T) {
-	d := fakebus.StartDaemon(t)
-	n, err := fakebus.NewNM(d.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := fakebus.NewMM(d.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, n, m := fakeDaemons(t)
 	modem := m.AddModem(fakebus.ModemSpec{PrimaryPort: "cdc-wdm0", State: 8, Tech: fakebus.TechLTE,
 		Operator: "EE", OperatorCode: "23430", Registration: 1, SimCode: "23430", SimOperator: "EE"})
 	n.AddDevice(fakebus.DeviceSpec{Interface: "cdc-wdm0", Type: fakebus.DevModem, Udi: string(modem)})
@@ -139,4 +123,20 @@ func TestAPNCreatesProfileForSIM(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "no modem nope") {
 		t.Fatalf("unknown modem: %d %q", code, stderr)
 	}
+}
+
+// fakeDaemons starts a private bus with fake NetworkManager and
+// ModemManager on it.
+func fakeDaemons(t testing.TB) (*fakebus.Daemon, *fakebus.NM, *fakebus.MM) {
+	t.Helper()
+	d := fakebus.StartDaemon(t)
+	n, err := fakebus.NewNM(d.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := fakebus.NewMM(d.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, n, m
 }

@@ -29,7 +29,7 @@ func TestStatusDemoJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if d.Version != 1 || !d.Simulated || d.Word != "GO" || d.Primary != "wlan0" || len(d.Links) != 3 || d.Scenario != "home-visit" {
+	if d.Version != 1 || !d.Simulated || d.Word != "GO" || d.Primary != "wlan0" || len(d.Links) != 4 || d.Scenario != "home-visit" {
 		t.Fatalf("doc %+v", d)
 	}
 	// The documented top-level keys are all there.

@@ -85,6 +85,7 @@ type ptyProc struct {
 	want   string
 	start  time.Time
 	first  time.Duration
+	done   chan struct{} // closed when the process has exited
 }
 
 func startOnPTY(tb testing.TB, want string, args ...string) *ptyProc {
@@ -96,13 +97,19 @@ func startOnPTY(tb testing.TB, want string, args ...string) *ptyProc {
 // instances can share a lock.
 func startOnPTYIn(tb testing.TB, state, want string, args ...string) *ptyProc {
 	tb.Helper()
+	return startOnPTYEnv(tb, state, want, []string{"TERM=xterm-256color", "LANG=C.UTF-8"}, args...)
+}
+
+// startOnPTYEnv starts fieldlink on a terminal of the given kind.
+func startOnPTYEnv(tb testing.TB, state, want string, env []string, args ...string) *ptyProc {
+	tb.Helper()
 	master, slave, err := openPTY(80, 24)
 	if err != nil {
 		tb.Skipf("no pseudo-terminal here: %v", err)
 	}
 	cmd := exec.Command(binary(tb), args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "LANG=C.UTF-8", "XDG_STATE_HOME="+state)
+	cmd.Env = append(append(os.Environ(), env...), "XDG_STATE_HOME="+state)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	p := &ptyProc{cmd: cmd, master: master, seen: make(chan struct{}), want: want}
 	p.start = time.Now()
@@ -110,6 +117,8 @@ func startOnPTYIn(tb testing.TB, state, want string, args ...string) *ptyProc {
 		tb.Fatal(err)
 	}
 	slave.Close()
+	p.done = make(chan struct{})
+	go func() { cmd.Wait(); close(p.done) }()
 	go p.read()
 	tb.Cleanup(p.stop)
 	return p
@@ -149,6 +158,16 @@ func (p *ptyProc) waitFirstFrame(tb testing.TB) time.Duration {
 	}
 }
 
+// exited reports whether the process has ended.
+func (p *ptyProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // screen returns everything written so far.
 func (p *ptyProc) screen() string {
 	p.mu.Lock()
@@ -172,13 +191,11 @@ func (p *ptyProc) waitFor(tb testing.TB, s string) {
 func (p *ptyProc) stop() {
 	if p.cmd.Process != nil {
 		p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(3 * time.Second):
 			p.cmd.Process.Kill()
-			<-done
+			<-p.done
 		}
 	}
 	p.master.Close()

@@ -12,12 +12,10 @@ func TestTUIStartsAndQuitsOnQ(t *testing.T) {
 	if _, err := p.master.Write([]byte("q")); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v", err)
+	case <-p.done:
+		if !p.cmd.ProcessState.Success() {
+			t.Fatalf("exit: %v", p.cmd.ProcessState)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("q did not quit")

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/engine"
@@ -24,6 +26,9 @@ type common struct {
 	stateDir string
 	ascii    bool
 	db       string
+	// noProbe leaves probing to NetworkManager's connectivity check: for
+	// tests on fake daemons, whose interfaces do not exist.
+	noProbe bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -73,6 +78,26 @@ func (c *common) setup() (config.Config, engine.Source, error) {
 		return cfg, nil, err
 	}
 	return cfg, sim.New(sc, sim.Options{Speed: c.speed}), nil
+}
+
+// setupWaiting is setup for the kiosk, which may start before the system
+// bus is up at boot: it waits for the bus instead of giving up, saying so
+// on the console once. (With the bus up and NetworkManager not yet, the
+// screen itself says so and fieldlink picks NetworkManager up when it
+// comes.)
+func (c *common) setupWaiting(stderr io.Writer) (config.Config, engine.Source, error) {
+	said := false
+	for {
+		cfg, src, err := c.setup()
+		if err == nil || c.simulated() || !errors.Is(err, system.ErrNoBus) {
+			return cfg, src, err
+		}
+		if !said {
+			fmt.Fprintf(stderr, "fieldlink: waiting for the system bus (%v)\n", err)
+			said = true
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func (c *common) loadScenario() (*sim.Scenario, error) {

@@ -14,7 +14,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/fieldlink/fieldlink/backend/agent"
 	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/launch"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/ui/components/banner"
@@ -22,7 +24,9 @@ import (
 	"github.com/fieldlink/fieldlink/ui/components/events"
 	"github.com/fieldlink/fieldlink/ui/components/light"
 	"github.com/fieldlink/fieldlink/ui/components/links"
+	"github.com/fieldlink/fieldlink/ui/components/prompt"
 	"github.com/fieldlink/fieldlink/ui/components/reports"
+	"github.com/fieldlink/fieldlink/ui/components/work"
 	"github.com/fieldlink/fieldlink/ui/keys"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
@@ -56,6 +60,24 @@ type Options struct {
 	// Report builds this device's report for the reports view; nil where
 	// there is no journal to read.
 	Report func() (*report.Report, error)
+	// Now is the clock for uptimes and prompt countdowns (default
+	// time.Now).
+	Now func() time.Time
+	// Kiosk: no quit key; AdminKeys (from a root-owned config), pressed in
+	// order, are the only way out.
+	Kiosk     bool
+	AdminKeys []string
+	// ConnectVPN asks for the VPN now and says what came of it; nil where
+	// this instance may not (an observer, unless technicians may act).
+	ConnectVPN func() string
+	// App is the clinical application; nil or unconfigured for none, and
+	// nil on an observer (the application runs where the clinician is).
+	App *launch.Runner
+	// Prompts delivers NetworkManager's requests for secrets; Answer and
+	// Cancel reply to them. Nil where this instance is not the agent.
+	Prompts <-chan agent.Request
+	Answer  func(id uint64, values map[string]string) error
+	Cancel  func(id uint64)
 }
 
 // reportMsg carries a built report (or why there is none).
@@ -66,6 +88,12 @@ type reportMsg struct {
 
 // flashMsg is a one-line answer to a key, shown above the footer.
 type flashMsg string
+
+// promptMsg carries a request for secrets (or its withdrawal).
+type promptMsg agent.Request
+
+// tickMsg redraws uptimes and countdowns.
+type tickMsg struct{}
 
 // StateMsg carries a new engine state into the model.
 type StateMsg engine.State
@@ -99,6 +127,11 @@ type Model struct {
 	rep    *report.Report
 	repErr error
 	flash  string
+	// prompt is the open request for secrets; queued ones wait their turn.
+	prompt   *prompt.Model
+	queued   []agent.Request
+	ticking  bool
+	adminPos int
 }
 
 // Err is the error that ended the program, if any.
@@ -120,11 +153,85 @@ func New(opt Options) *Model {
 	}
 	h.Ellipsis = t.G.Ellipsis
 	h.ShortSeparator = t.G.Sep
-	return &Model{opt: opt, keys: keys.New(t.ASCII), help: h, width: fullWidth, height: fullHeight}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	km := keys.New(t.ASCII)
+	if opt.Kiosk {
+		km.Quit.SetEnabled(false) // and so gone from the help too
+	}
+	return &Model{opt: opt, keys: km, help: h, width: fullWidth, height: fullHeight}
 }
 
-// Init starts watching the engine.
-func (m *Model) Init() tea.Cmd { return m.wait() }
+// Init starts watching the engine and NetworkManager's prompts.
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.wait(), m.waitPrompt()) }
+
+func (m *Model) waitPrompt() tea.Cmd {
+	ch := m.opt.Prompts
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		r, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return promptMsg(r)
+	}
+}
+
+// needTick reports whether something on screen counts time.
+func (m *Model) needTick() bool {
+	w := m.state.Work
+	return m.prompt != nil || w.VPN.Phase == netstate.VPNUp || w.VPN.Phase == netstate.VPNRetrying ||
+		w.App.Phase == netstate.AppRunning
+}
+
+func (m *Model) tick() tea.Cmd {
+	if m.ticking || !m.needTick() {
+		return nil
+	}
+	m.ticking = true
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+// pathWorkable reports whether work can go over the path now.
+func (m *Model) pathWorkable() bool {
+	l := m.state.Snapshot.PrimaryLink()
+	return l != nil && l.Workable()
+}
+
+// launch starts the clinical application: a terminal one in place of the
+// screen (Bubble Tea hands it the terminal and takes it back), a graphical
+// one detached.
+func (m *Model) launch() tea.Cmd {
+	r := m.opt.App
+	if r.Running() {
+		m.flash = r.Status().Name + " is already running."
+		return nil
+	}
+	if !r.Terminal() {
+		if err := r.StartDetached(); err != nil {
+			m.flash = "Could not start " + r.Status().Name + ": " + err.Error()
+		}
+		return m.tick()
+	}
+	cmd, err := r.Command()
+	if err != nil {
+		m.flash = r.Failed(err)
+		return nil
+	}
+	r.Started(0)
+	return tea.ExecProcess(cmd, func(err error) tea.Msg { return flashMsg(r.Exited(err)) })
+}
+
+func (m *Model) openNext() {
+	m.prompt = nil
+	if len(m.queued) > 0 {
+		m.prompt = prompt.New(m.queued[0])
+		m.queued = m.queued[1:]
+	}
+}
 
 func (m *Model) wait() tea.Cmd {
 	ch := m.opt.States
@@ -145,7 +252,40 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case StateMsg:
 		m.state, m.have = engine.State(msg), true
-		return m, m.wait()
+		cmds := []tea.Cmd{m.wait(), m.tick()}
+		if r := m.opt.App; r != nil && m.state.Role == engine.Holder && r.Due(m.state.Work, m.pathWorkable(), m.opt.Kiosk) {
+			cmds = append(cmds, m.launch())
+		}
+		return m, tea.Batch(cmds...)
+	case promptMsg:
+		r := agent.Request(msg)
+		if r.Withdrawn {
+			if m.prompt != nil && m.prompt.Req.ID == r.ID {
+				m.prompt.Clear()
+				m.flash = "Prompt withdrawn (" + r.Reason + "): " + m.prompt.Req.Title
+				m.openNext()
+			}
+			for i, q := range m.queued {
+				if q.ID == r.ID {
+					m.queued = append(m.queued[:i:i], m.queued[i+1:]...)
+					break
+				}
+			}
+			return m, m.waitPrompt()
+		}
+		if m.prompt == nil {
+			m.prompt = prompt.New(r)
+		} else {
+			m.queued = append(m.queued, r)
+		}
+		return m, tea.Batch(m.waitPrompt(), m.tick())
+	case tickMsg:
+		m.ticking = false
+		return m, m.tick()
+	case tea.PasteMsg:
+		if m.prompt != nil {
+			m.prompt.Paste(msg.Content)
+		}
 	case FatalMsg:
 		m.err = msg.Err
 		return m, tea.Quit
@@ -157,17 +297,95 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
 	case tea.KeyPressMsg:
+		if m.prompt != nil {
+			return m, m.promptKey(msg)
+		}
 		return m, m.key(msg)
 	}
 	return m, nil
 }
 
+func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
+	p := m.prompt
+	switch p.Key(msg) {
+	case prompt.Submit:
+		vals := p.Values()
+		p.Clear()
+		if m.opt.Answer != nil {
+			if err := m.opt.Answer(p.Req.ID, vals); err != nil {
+				m.flash = err.Error()
+			} else {
+				m.flash = "Given to NetworkManager."
+			}
+		}
+		clear(vals)
+		m.openNext()
+	case prompt.Cancel:
+		if m.opt.Cancel != nil {
+			m.opt.Cancel(p.Req.ID)
+		}
+		m.flash = "Cancelled: NetworkManager was told."
+		m.openNext()
+	}
+	return nil
+}
+
+// admin follows the kiosk's admin key sequence and reports a complete one.
+func (m *Model) admin(msg tea.KeyPressMsg) bool {
+	seq := m.opt.AdminKeys
+	if !m.opt.Kiosk || len(seq) == 0 {
+		return false
+	}
+	k := msg.String()
+	switch {
+	case k == seq[m.adminPos]:
+		m.adminPos++
+	case k == seq[0]:
+		m.adminPos = 1
+	default:
+		m.adminPos = 0
+	}
+	if m.adminPos == len(seq) {
+		m.adminPos = 0
+		return true
+	}
+	return false
+}
+
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
 	m.flash = ""
+	if m.admin(msg) {
+		return tea.Quit
+	}
 	switch {
+	case m.opt.Kiosk && (msg.String() == "q" || msg.String() == "ctrl+c" || msg.String() == "ctrl+z"):
+		m.flash = "This is a kiosk: fieldlink stays on screen."
+		return nil
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
+	case key.Matches(msg, k.VPN):
+		switch {
+		case m.state.Work.VPN.Profile == "":
+			m.flash = "No VPN is configured ([vpn] profile in the config)."
+		case m.state.Work.VPN.Phase == netstate.VPNUp:
+			m.flash = "The VPN is up."
+		case m.state.Work.VPN.Phase == netstate.VPNConnecting:
+			m.flash = "The VPN is connecting."
+		case m.opt.ConnectVPN == nil:
+			m.flash = "An observer cannot connect the VPN: the fieldlink in charge does ([technician] act allows it)."
+		default:
+			m.flash = m.opt.ConnectVPN()
+		}
+	case key.Matches(msg, k.App):
+		switch {
+		case m.opt.App == nil && m.state.Role == engine.Observer:
+			m.flash = "The app is started on the fieldlink in charge, where the clinician works."
+		case m.opt.App == nil || !m.opt.App.Configured():
+			m.flash = "No application is configured ([app] command in the config)."
+		default:
+			return m.launch()
+		}
 	case key.Matches(msg, k.Visit):
 		mark := m.opt.MarkVisit
 		if mark == nil {
@@ -257,6 +475,12 @@ func (m *Model) Render() string {
 	var top []string
 	top = append(top, banner.Lines(t, m.bannerInfo(), w, compact)...)
 	top = append(top, light.View(t, s, w, compact))
+	if wl := m.workLines(w); len(wl) > 0 && (!compact || h >= 16) {
+		if !compact {
+			top = append(top, "")
+		}
+		top = append(top, wl...)
+	}
 	footer := m.footer(w)
 	used := countLines(top) + 1
 	rest := h - used
@@ -266,12 +490,14 @@ func (m *Model) Render() string {
 
 	var body string
 	switch {
+	case m.prompt != nil:
+		body = m.prompt.View(t, m.opt.Now(), w, rest)
 	case m.screen == screenHelp:
 		body = m.helpView(w, rest)
 	case m.screen == screenDetail:
 		body = m.detailView(w, rest, compact)
 	case m.screen == screenReports:
-		body = reports.View(t, m.rep, m.repErr, w, rest)
+		body = reports.View(t, m.rep, m.repErr, m.opt.Location, w, rest)
 	case w >= wideWidth && h >= wideHeight:
 		body = m.wideBody(w, rest)
 	default:
@@ -283,6 +509,29 @@ func (m *Model) Render() string {
 	}
 	parts = append(parts, fitHeight(body, rest), footer)
 	return clip(strings.Join(parts, "\n"), w, h)
+}
+
+// workLines draws the VPN and the app, when configured.
+func (m *Model) workLines(w int) []string {
+	s := &m.state.Snapshot
+	via := func(id string) string {
+		l := s.Link(id)
+		if l == nil {
+			return id
+		}
+		name := l.Profile
+		switch {
+		case l.Kind == netstate.KindWiFi && l.WiFi.SSID != "":
+			name = l.WiFi.SSID
+		case l.Kind == netstate.KindCellular && l.Cell.Operator != "":
+			name = l.Cell.Operator
+		}
+		if name == "" {
+			name = l.ID
+		}
+		return l.Kind.Label() + " " + name
+	}
+	return work.Lines(m.opt.Theme, m.state.Work, via, m.opt.Now(), w, m.state.Role == engine.Observer, w < fullWidth || m.height < fullHeight)
 }
 
 func (m *Model) bannerInfo() banner.Info {
@@ -360,12 +609,15 @@ func (m *Model) helpView(w, rows int) string {
 	lines := []string{section(t, "KEYS", w)}
 	for _, group := range m.keys.FullHelp() {
 		for _, b := range group {
+			if !b.Enabled() {
+				continue
+			}
 			h := b.Help()
 			lines = append(lines, " "+t.Key.Render(padRight(h.Key, 8))+" "+h.Desc)
 		}
 	}
 	word := func(l netstate.Level) string {
-		return " " + t.Fg[l].Render(padRight(t.Symbol(l)+" "+l.Word(), 17))
+		return " " + t.Fg[l].Render(padRight(t.Symbol(l)+" "+l.Word(), 19))
 	}
 	lines = append(lines, "", section(t, "WHAT THE LIGHT MEANS", w),
 		word(netstate.LevelGreen)+" the link is good enough for the VPN and your work",
@@ -393,6 +645,9 @@ func (m *Model) footer(w int) string {
 	}
 	if m.flash != "" {
 		return " " + m.opt.Theme.Bold.Render(m.flash)
+	}
+	if m.prompt != nil {
+		return " " + m.opt.Theme.Bold.Render("NetworkManager is waiting for an answer")
 	}
 	return " " + m.help.ShortHelpView(bindings)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	replaypkg "github.com/fieldlink/fieldlink/backend/replay"
 	"github.com/fieldlink/fieldlink/backend/sim"
+	"github.com/fieldlink/fieldlink/backend/vpn"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
 
@@ -40,8 +41,12 @@ func replay(t testing.TB, name string, until time.Duration) []moment {
 		t.Fatal(err)
 	}
 	p := failover.DefaultPolicy()
+	opt := replaypkg.Options{Thresholds: netstate.DefaultThresholds(), Policy: &p}
+	if name := sc.VPNProfile(); name != "" {
+		opt.VPN = &vpn.Policy{Profile: name, Auto: true}
+	}
 	var out []moment
-	for i, m := range replaypkg.Run(sc, base, until, replaypkg.Options{Thresholds: netstate.DefaultThresholds(), Policy: &p}) {
+	for i, m := range replaypkg.Run(sc, base, until, opt) {
 		if i == 0 || len(m.Notes) > 0 {
 			note := ""
 			if len(m.Notes) > 0 {
@@ -68,7 +73,8 @@ var modes = []mode{
 // render draws a state at a size through a pinned color profile, as the
 // terminal would receive it.
 func render(t testing.TB, st engine.State, md mode, w, h int) string {
-	m := New(Options{Theme: theme.New(md.opts), Thresholds: netstate.DefaultThresholds(), Location: time.UTC})
+	m := New(Options{Theme: theme.New(md.opts), Thresholds: netstate.DefaultThresholds(), Location: time.UTC,
+		Now: func() time.Time { return st.Snapshot.Time }})
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	m.Update(StateMsg(st))
 	var buf bytes.Buffer
@@ -188,10 +194,12 @@ func TestKeys(t *testing.T) {
 	}
 	press("down")
 	press("down")
+	press("down")
 	press("down") // past the end stays on the last
-	if l := m.links.Selected(&m.state.Snapshot); l.ID != "wwan0" {
+	if l := m.links.Selected(&m.state.Snapshot); l.ID != "tun0" {
 		t.Fatalf("selection after moving down %s", l.ID)
 	}
+	press("k")
 	press("enter")
 	plain := ansi.Strip(m.Render())
 	for _, want := range []string{"Cellular wwan0", "Operator      EE", "MCC-MNC       234-30", "RSRP          -95 dBm", "SINR          14 dB", "TAC           1A2B", "esc back"} {

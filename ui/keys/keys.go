@@ -13,6 +13,8 @@ type Map struct {
 	Back    key.Binding
 	Visit   key.Binding
 	Reports key.Binding
+	VPN     key.Binding
+	App     key.Binding
 	Help    key.Binding
 	Quit    key.Binding
 }
@@ -32,6 +34,8 @@ func New(ascii bool) Map {
 		Back:    key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back")),
 		Visit:   key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "visit in/out")),
 		Reports: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reports")),
+		VPN:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect the VPN now")),
+		App:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "start the app")),
 		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -46,6 +50,6 @@ func (m Map) ShortHelp() []key.Binding {
 func (m Map) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.Up, m.Down, m.Details, m.Back},
-		{m.Visit, m.Reports, m.Help, m.Quit},
+		{m.Visit, m.Reports, m.VPN, m.App, m.Help, m.Quit},
 	}
 }

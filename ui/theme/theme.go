@@ -40,6 +40,7 @@ type Glyphs struct {
 	Down     string
 	Busy     string
 	Absent   string // a figure the hardware does not report
+	Mask     string // one typed character of a secret
 }
 
 var unicodeGlyphs = Glyphs{
@@ -60,6 +61,7 @@ var unicodeGlyphs = Glyphs{
 	Down:     "✕",
 	Busy:     "◌",
 	Absent:   "—",
+	Mask:     "•",
 }
 
 var asciiGlyphs = Glyphs{
@@ -80,6 +82,7 @@ var asciiGlyphs = Glyphs{
 	Down:     "x",
 	Busy:     "~",
 	Absent:   "-",
+	Mask:     "*",
 }
 
 // Theme is a set of glyphs and styles.

@@ -7,6 +7,7 @@ package reports
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -16,7 +17,7 @@ import (
 )
 
 // View renders r in width x height cells. err, if set, is shown instead.
-func View(t *theme.Theme, r *report.Report, err error, width, height int) string {
+func View(t *theme.Theme, r *report.Report, err error, loc *time.Location, width, height int) string {
 	if width <= 0 || height <= 0 {
 		return ""
 	}
@@ -44,6 +45,7 @@ func View(t *theme.Theme, r *report.Report, err error, width, height int) string
 	if len(r.Networks) == 0 {
 		add(t.Dim.Render(" No connection sessions recorded yet."))
 		add(t.Dim.Render(" A session counts here once it ends (the one in progress is not in yet)."))
+		recent(t, r.Recent, loc, width, height, add, func() int { return len(lines) })
 		return strings.Join(lines, "\n")
 	}
 	add("")
@@ -69,7 +71,59 @@ func View(t *theme.Theme, r *report.Report, err error, width, height int) string
 	if len(lines) < height {
 		add(t.Dim.Render(" G/A/R: share of connected time at GO / MARGINAL / DO NOT PROCEED"))
 	}
+	recent(t, r.Recent, loc, width, height, add, func() int { return len(lines) })
 	return strings.Join(lines, "\n")
+}
+
+// recent lists the newest sessions, one a line, as far as there is room:
+// when, which link, how long, the share at each level, and how it ended.
+func recent(t *theme.Theme, ss []report.Session, loc *time.Location, width, height int, add func(string), n func() int) {
+	if len(ss) == 0 || n()+3 > height {
+		return
+	}
+	add("")
+	line := " " + t.Title.Render("RECENT SESSIONS") + " "
+	if fill := width - ansi.StringWidth(line); fill > 0 {
+		line += t.Dim.Render(strings.Repeat(t.G.Rule, fill))
+	}
+	add(line)
+	for _, s := range ss {
+		if n() >= height {
+			return
+		}
+		end, how := s.End, s.EndReason
+		if end.IsZero() {
+			end, how = time.Now(), "open"
+		}
+		total := end.Sub(s.Start)
+		pct := func(d time.Duration) float64 {
+			if total <= 0 {
+				return 0
+			}
+			return 100 * float64(d) / float64(total)
+		}
+		name := s.Network
+		if name == "" {
+			name = s.Interface
+		}
+		kind, _ := netstate.ParseKind(s.Kind)
+		rtt := ""
+		if s.MedRTT > 0 {
+			rtt = fmt.Sprintf(" %4.0fms", s.MedRTT)
+		}
+		add(fmt.Sprintf(" %s %-8s %-16s %7s %3.0f%%G %3.0f%%A %3.0f%%R%s  %s", s.Start.In(loc).Format("01-02 15:04"),
+			kind.Label(), ansi.Truncate(name, 16, t.G.Ellipsis), fmtDur(total), pct(s.Green), pct(s.Amber), pct(s.Red), rtt, how))
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
 // bar draws the green/amber/red shares as one bar; each share has its

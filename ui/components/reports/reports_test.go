@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -23,7 +24,7 @@ func sample() *report.Report {
 func TestViewShowsHeadlineAndBars(t *testing.T) {
 	for _, ascii := range []bool{false, true} {
 		th := theme.New(theme.Options{ASCII: ascii, NoColor: true})
-		out := ansi.Strip(View(th, sample(), nil, 80, 12))
+		out := ansi.Strip(View(th, sample(), nil, time.UTC, 80, 12))
 		for _, want := range []string{"since 2026-10-25", "8 of 10 (80%)", "Wi-Fi NHS-Community", "EE (234-30)", "80%G", "20%R", "30.5h"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("ascii=%v: %q missing from\n%s", ascii, want, out)
@@ -47,15 +48,33 @@ func TestViewShowsHeadlineAndBars(t *testing.T) {
 
 func TestViewEmptyAndError(t *testing.T) {
 	th := theme.New(theme.Options{NoColor: true})
-	if out := ansi.Strip(View(th, &report.Report{}, nil, 40, 12)); !strings.Contains(out, "press v") || !strings.Contains(out, "No connection sessions") {
+	if out := ansi.Strip(View(th, &report.Report{}, nil, time.UTC, 40, 12)); !strings.Contains(out, "press v") || !strings.Contains(out, "No connection sessions") {
 		t.Fatalf("empty report:\n%s", out)
 	}
-	if out := ansi.Strip(View(th, nil, errors.New("no journal yet"), 40, 12)); !strings.Contains(out, "no journal yet") {
+	if out := ansi.Strip(View(th, nil, errors.New("no journal yet"), time.UTC, 40, 12)); !strings.Contains(out, "no journal yet") {
 		t.Fatalf("error:\n%s", out)
 	}
 	for w := 0; w < 50; w += 7 {
 		for h := 0; h < 8; h++ {
-			View(th, sample(), nil, w, h) // must not panic
+			View(th, sample(), nil, time.UTC, w, h) // must not panic
+		}
+	}
+}
+
+func TestRecentSessionsListed(t *testing.T) {
+	th := theme.New(theme.Options{})
+	start := time.Date(2026, 11, 23, 9, 5, 0, 0, time.UTC)
+	r := &report.Report{Recent: []report.Session{
+		{Kind: "wifi", Network: "NHS-Community", Start: start, End: start.Add(40 * time.Minute), EndReason: "carrier lost",
+			Green: 30 * time.Minute, Amber: 6 * time.Minute, Red: 4 * time.Minute, MedRTT: 41},
+		{Kind: "cellular", Network: "EE", Start: start.Add(-time.Hour), End: start.Add(-30 * time.Minute), EndReason: "deactivated",
+			Green: 30 * time.Minute},
+	}}
+	out := ansi.Strip(View(th, r, nil, time.UTC, 100, 20))
+	for _, want := range []string{"RECENT SESSIONS", "11-23 09:05 Wi-Fi    NHS-Community        40m  75%G  15%A  10%R   41ms  carrier lost",
+		"11-23 08:05 Cellular EE                   30m 100%G   0%A   0%R  deactivated"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("view lacks %q:\n%s", want, out)
 		}
 	}
 }

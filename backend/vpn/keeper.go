@@ -1,0 +1,374 @@
+// Package vpn keeps the configured VPN profile up over whatever path the
+// work takes: it asks NetworkManager to activate it once the path is
+// workable, re-activates it on the new path after every failover (a VPN's
+// tunnel and its route to the VPN server stay on the link it was started
+// over), and says in words why it waits or failed. Like failover it is a
+// pure machine: snapshot and time in, actions and events out.
+package vpn
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/failover"
+	"github.com/fieldlink/fieldlink/backend/netstate"
+)
+
+// LinkPrefix starts the link ID of a VPN ("vpn:" + profile name).
+const LinkPrefix = "vpn:"
+
+// Policy configures the keeper.
+type Policy struct {
+	// Profile is the NetworkManager VPN or WireGuard profile (ID or UUID).
+	Profile string
+	// Auto brings the VPN up by itself; without it only Connect does.
+	Auto bool
+	// ActivationTimeout bounds a connection attempt (default 60 s).
+	ActivationTimeout time.Duration
+	// RetryMin and RetryMax bound the back-off after a failure (10 s, 5 min).
+	RetryMin, RetryMax time.Duration
+}
+
+// Output is what one Step decided.
+type Output struct {
+	Actions []failover.Action
+	Events  []netstate.Event
+	// Next is when to Step again if nothing arrives; zero for never.
+	Next time.Time
+}
+
+// Keeper is the machine. It is not safe for concurrent use: the engine
+// calls it under its lock.
+type Keeper struct {
+	p        Policy
+	phase    netstate.VPNPhase
+	since    time.Time
+	via      string // the path it went (or goes) over
+	reason   string
+	retry    time.Time
+	failures int
+	asked    time.Time // when activation was last asked for
+	seen     bool      // the attempt has shown up in NetworkManager
+	wanted   bool      // Connect was called: try once whatever Auto says
+	// dropWait: a reconnect was asked for and the old tunnel has not gone
+	// yet, so "connected" is still the old one.
+	dropWait bool
+	// gone is when the VPN was first seen down without a reason: the
+	// reason comes in a signal of its own, so it is given a moment.
+	gone time.Time
+	// downVia and downAt: the link a VPN that just dropped ran over. The
+	// VPN's end and its link's can arrive in either order, so the keeper
+	// does not restart it over that link at once.
+	downVia string
+	downAt  time.Time
+}
+
+// settle is how long a VPN that dropped waits before starting again over
+// the link it dropped on (a new path is taken at once).
+const settle = 2 * time.Second
+
+// reasonGrace is how long a VPN seen down waits for NetworkManager's reason.
+const reasonGrace = 2 * time.Second
+
+// New returns a keeper; a Policy without a profile keeps nothing.
+func New(p Policy) *Keeper {
+	if p.ActivationTimeout <= 0 {
+		p.ActivationTimeout = 60 * time.Second
+	}
+	if p.RetryMin <= 0 {
+		p.RetryMin = 10 * time.Second
+	}
+	if p.RetryMax < p.RetryMin {
+		p.RetryMax = max(5*time.Minute, p.RetryMin)
+	}
+	return &Keeper{p: p, phase: netstate.VPNWaiting}
+}
+
+// LinkID is the ID the VPN's link has in a snapshot.
+func (k *Keeper) LinkID() string { return LinkPrefix + k.p.Profile }
+
+// find returns the VPN's link: by ID on the real system, else the VPN link
+// that holds the profile (by name or UUID; a scenario names its own links).
+func (k *Keeper) find(s *netstate.Snapshot) *netstate.Link {
+	if l := s.Link(k.LinkID()); l != nil {
+		return l
+	}
+	for i := range s.Links {
+		l := &s.Links[i]
+		if l.Kind != netstate.KindVPN {
+			continue
+		}
+		if l.Profile == k.p.Profile || l.ProfileUUID == k.p.Profile {
+			return l
+		}
+		for _, p := range l.Profiles {
+			if p == k.p.Profile {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+// Kept returns the ID of the VPN's link in s, or "" when s has none.
+func (k *Keeper) Kept(s *netstate.Snapshot) string {
+	if l := k.find(s); l != nil {
+		return l.ID
+	}
+	return ""
+}
+
+// Owns reports whether an action came from this keeper.
+func (k *Keeper) Owns(a failover.Action) bool { return a.Link == k.LinkID() }
+
+// Status is the VPN as the screen shows it.
+func (k *Keeper) Status() netstate.VPNStatus {
+	if k.p.Profile == "" {
+		return netstate.VPNStatus{}
+	}
+	return netstate.VPNStatus{Profile: k.p.Profile, Phase: k.phase, Since: k.since, Via: k.via,
+		Reason: k.reason, Retry: k.retry, Auto: k.p.Auto}
+}
+
+// Connect asks for the VPN now (a key press): it clears a hold and skips
+// the back-off, and with Auto off it is the only way the VPN comes up.
+func (k *Keeper) Connect(now time.Time) {
+	k.wanted = true
+	if k.phase == netstate.VPNHeld || k.phase == netstate.VPNRetrying {
+		k.set(netstate.VPNWaiting, now, "")
+		k.retry = time.Time{}
+	}
+}
+
+func (k *Keeper) set(phase netstate.VPNPhase, now time.Time, reason string) {
+	if phase != k.phase {
+		k.since = now
+	}
+	k.phase, k.reason = phase, reason
+}
+
+// Failed is told that an action of this keeper could not be carried out.
+func (k *Keeper) Failed(a failover.Action, err error, now time.Time) []netstate.Event {
+	if k.phase != netstate.VPNConnecting {
+		return nil
+	}
+	return k.fail(now, actionReason(err))
+}
+
+// actionReason words a refused ActivateConnection.
+func actionReason(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "no saved profile"), strings.Contains(s, "unknown profile"), strings.Contains(s, "UnknownConnection"):
+		return "NetworkManager has no saved profile of that name"
+	case strings.Contains(s, "not authorized"), strings.Contains(s, "PermissionDenied"):
+		return "not allowed to start it: " + s
+	}
+	return s
+}
+
+// held reports whether a failure needs the user rather than another try:
+// retrying refused credentials locks accounts, and a cancelled prompt
+// means the user chose not to.
+func held(reason string) bool {
+	for _, s := range []string{"secrets", "login failed", "no saved profile", "not allowed", "cancelled"} {
+		if strings.Contains(reason, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *Keeper) fail(now time.Time, reason string) []netstate.Event {
+	k.failures++
+	k.seen = false
+	name := k.p.Profile
+	if held(reason) {
+		k.set(netstate.VPNHeld, now, reason)
+		k.retry = time.Time{}
+		return []netstate.Event{{Time: now, Kind: netstate.EventVPNDown, Link: k.LinkID(), Level: netstate.LevelRed,
+			Text: fmt.Sprintf("VPN %s failed: %s; press c to try again", name, reason)}}
+	}
+	wait := k.p.RetryMin << min(k.failures-1, 10)
+	wait = min(wait, k.p.RetryMax)
+	k.set(netstate.VPNRetrying, now, reason)
+	k.retry = now.Add(wait)
+	return []netstate.Event{{Time: now, Kind: netstate.EventVPNDown, Link: k.LinkID(), Level: netstate.LevelRed,
+		Text: fmt.Sprintf("VPN %s failed: %s; trying again in %s", name, reason, wait.Round(time.Second))}}
+}
+
+// Step looks at a classified snapshot (after failover's own step).
+func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output {
+	var out Output
+	if k.p.Profile == "" {
+		return out
+	}
+	id := k.LinkID()
+	vl := k.find(s)
+	state := netstate.StateDisconnected
+	if vl != nil {
+		state = vl.State
+	}
+	prim := s.PrimaryLink()
+	path := ""
+	pathOK := false
+	if prim != nil && prim.Kind != netstate.KindVPN {
+		path = netstate.Describe(prim)
+		pathOK = prim.Workable()
+	}
+	event := func(kind netstate.EventKind, level netstate.Level, format string, a ...any) {
+		out.Events = append(out.Events, netstate.Event{Time: now, Kind: kind, Link: id, Level: level, Text: fmt.Sprintf(format, a...)})
+	}
+	activate := func(kind failover.ActionKind, why string) {
+		out.Actions = append(out.Actions, failover.Action{Kind: kind, Link: id, Profile: k.p.Profile, Reason: why})
+		k.asked, k.seen, k.wanted = now, false, false
+		k.dropWait = kind == failover.Reconnect
+		k.via = prim.ID
+		k.set(netstate.VPNConnecting, now, why)
+		out.Next = now.Add(k.p.ActivationTimeout)
+	}
+
+	if state != netstate.StateConnected {
+		k.dropWait = false
+	}
+	if state == netstate.StateConnected || state == netstate.StateConnecting {
+		k.gone = time.Time{}
+	}
+	switch {
+	case state == netstate.StateConnected:
+		if k.dropWait && now.Sub(k.asked) < k.p.ActivationTimeout {
+			out.Next = k.asked.Add(k.p.ActivationTimeout)
+			return out
+		}
+		k.dropWait = false
+		if k.phase != netstate.VPNUp {
+			took := ""
+			if !k.asked.IsZero() && k.phase == netstate.VPNConnecting {
+				took = fmt.Sprintf(" in %.1f s", now.Sub(k.asked).Seconds())
+			}
+			if k.via == "" && prim != nil {
+				k.via = prim.ID
+			}
+			k.set(netstate.VPNUp, now, "")
+			if vl != nil && !vl.Since.IsZero() && k.asked.IsZero() {
+				k.since = vl.Since // up before fieldlink started: its real uptime
+			}
+			k.failures, k.retry = 0, time.Time{}
+			over := ""
+			if path != "" {
+				over = " over " + path
+			}
+			event(netstate.EventVPNUp, netstate.LevelGreen, "VPN %s up%s%s", k.p.Profile, over, took)
+		}
+		// The tunnel's route to its server stays on the link it started
+		// over; after a failover that link is demoted or gone, so the VPN
+		// is started again over the new path.
+		if prim != nil && k.via != "" && prim.ID != k.via && pathOK {
+			was := k.via
+			if l := s.Link(was); l != nil {
+				was = netstate.Describe(l)
+			}
+			why := fmt.Sprintf("the work moved from %s to %s", was, path)
+			event(netstate.EventDecision, netstate.LevelAmber, "Reconnecting VPN %s: %s", k.p.Profile, why)
+			activate(failover.Reconnect, why)
+		}
+		return out
+	case state == netstate.StateConnecting:
+		if k.phase != netstate.VPNConnecting {
+			// Started by someone else (the user with nmcli, autoconnect).
+			k.asked = now
+			if prim != nil {
+				k.via = prim.ID
+			}
+			k.set(netstate.VPNConnecting, now, "")
+		}
+		k.seen = true
+		if now.Sub(k.asked) >= k.p.ActivationTimeout {
+			out.Events = append(out.Events, k.fail(now, fmt.Sprintf("did not connect within %s", k.p.ActivationTimeout))...)
+			out.Actions = append(out.Actions, failover.Action{Kind: failover.Deactivate, Link: id, Profile: k.p.Profile, Reason: "timed out"})
+			out.Next = k.retry
+			return out
+		}
+		out.Next = k.asked.Add(k.p.ActivationTimeout)
+		return out
+	}
+
+	// Not up, not coming up.
+	reason := ""
+	if vl != nil && vl.StateReason != "" {
+		reason = vl.StateReason
+	}
+	if reason == "" && (k.phase == netstate.VPNUp || (k.phase == netstate.VPNConnecting && k.seen)) {
+		if k.gone.IsZero() {
+			k.gone = now
+		}
+		if now.Sub(k.gone) < reasonGrace {
+			out.Next = k.gone.Add(reasonGrace)
+			return out
+		}
+	}
+	k.gone = time.Time{}
+	switch k.phase {
+	case netstate.VPNUp:
+		up := now.Sub(k.since).Round(time.Second)
+		if reason == "" {
+			reason = "NetworkManager took it down"
+		}
+		event(netstate.EventVPNDown, netstate.LevelRed, "VPN %s down after %s: %s", k.p.Profile, up, reason)
+		k.set(netstate.VPNWaiting, now, reason)
+		k.downVia, k.downAt = k.via, now
+		k.via = ""
+	case netstate.VPNConnecting:
+		// Either it has come and gone (failed), or it has not shown up yet.
+		if k.seen || now.Sub(k.asked) >= 5*time.Second {
+			if reason == "" {
+				reason = "NetworkManager could not start it"
+			}
+			if !k.seen {
+				reason = "NetworkManager did not start it"
+			}
+			out.Events = append(out.Events, k.fail(now, reason)...)
+		} else {
+			out.Next = k.asked.Add(5 * time.Second)
+			return out
+		}
+	}
+
+	switch k.phase {
+	case netstate.VPNHeld:
+		return out
+	case netstate.VPNRetrying:
+		if now.Before(k.retry) {
+			out.Next = k.retry
+			return out
+		}
+	}
+	if !k.p.Auto && !k.wanted {
+		k.set(netstate.VPNWaiting, now, "press c to connect")
+		return out
+	}
+	if !pathOK {
+		why := "no path to the network yet"
+		if prim != nil && prim.Kind != netstate.KindVPN {
+			why = fmt.Sprintf("%s is %s: %s", path, prim.Level.Word(), prim.Reason)
+			if prim.Level >= netstate.LevelAmber && !prim.Verified() {
+				why = path + " is not yet known to reach the network"
+			}
+		}
+		k.set(netstate.VPNWaiting, now, "waiting for a workable path: "+why)
+		return out
+	}
+	if prim.ID == k.downVia && now.Sub(k.downAt) < settle {
+		k.set(netstate.VPNWaiting, now, "it dropped; waiting to see whether "+path+" stays")
+		out.Next = k.downAt.Add(settle)
+		return out
+	}
+	retrying := k.phase == netstate.VPNRetrying
+	event(netstate.EventDecision, netstate.LevelGreen, "Starting VPN %s over %s", k.p.Profile, path)
+	activate(failover.Activate, "the path is workable")
+	if retrying {
+		out.Events[len(out.Events)-1].Text += fmt.Sprintf(" (attempt %d)", k.failures+1)
+	}
+	return out
+}

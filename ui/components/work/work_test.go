@@ -1,0 +1,60 @@
+package work
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/ui/theme"
+)
+
+var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+func via(id string) string { return map[string]string{"wlan0": "Wi-Fi NHS-Community"}[id] }
+
+func lines(w netstate.Work, observer bool) string {
+	return ansi.Strip(strings.Join(Lines(theme.New(theme.Options{}), w, via, now, 100, observer, false), "\n"))
+}
+
+func TestEveryPhaseInWords(t *testing.T) {
+	vpn := func(p netstate.VPNPhase, reason string) netstate.Work {
+		return netstate.Work{VPN: netstate.VPNStatus{Profile: "NHS-VPN", Phase: p, Since: now.Add(-62 * time.Minute), Via: "wlan0",
+			Reason: reason, Retry: now.Add(20 * time.Second)}}
+	}
+	for _, c := range []struct {
+		w    netstate.Work
+		want string
+	}{
+		{vpn(netstate.VPNUp, ""), "VPN  NHS-VPN            ● UP 1h02m over Wi-Fi NHS-Community"},
+		{vpn(netstate.VPNConnecting, ""), "◌ CONNECTING over Wi-Fi NHS-Community"},
+		{vpn(netstate.VPNRetrying, "the VPN service stopped"), "✕ FAILED the VPN service stopped; again in 20s"},
+		{vpn(netstate.VPNHeld, "login failed"), "✕ FAILED login failed · c to connect"},
+		{vpn(netstate.VPNWaiting, "waiting for a workable path: Wi-Fi is DO NOT PROCEED"), "○ DOWN waiting for a workable path: Wi-Fi is DO NOT PROCEED"},
+		{vpn(netstate.VPNWaiting, "press c to connect"), "○ DOWN c to connect"},
+		{netstate.Work{App: netstate.AppStatus{Name: "Clinical records", Phase: netstate.AppRunning, Since: now.Add(-3 * time.Minute)}}, "App  Clinical records   ● RUNNING 3m"},
+		{netstate.Work{App: netstate.AppStatus{Name: "Clinical records", Phase: netstate.AppIdle, Launch: "on-vpn-up"}}, "○ NOT STARTED starts when the VPN is up · a to start"},
+		{netstate.Work{App: netstate.AppStatus{Name: "Clinical records", Phase: netstate.AppFailed, Reason: "exited with status 3"}}, "✕ STOPPED exited with status 3 · a to start"},
+	} {
+		if got := lines(c.w, false); !strings.Contains(got, c.want) {
+			t.Errorf("want %q in\n%s", c.want, got)
+		}
+	}
+	if got := lines(vpn(netstate.VPNHeld, "login failed"), true); strings.Contains(got, "c to") {
+		t.Errorf("an observer is offered a key it cannot use: %s", got)
+	}
+	if got := lines(netstate.Work{}, false); got != "" {
+		t.Errorf("nothing configured, yet: %q", got)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{42 * time.Second: "42s", 12 * time.Minute: "12m", 62 * time.Minute: "1h02m",
+		51 * time.Hour: "2d03h", -time.Second: "0s"} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
