@@ -18,8 +18,9 @@ import (
 const daemonUsage = `Usage: fieldlink daemon [flags]
 
 Runs fieldlink without a screen, for a systemd service or a script: it
-holds the lock, probes every link, fails over and back, and logs each
-event and decision as one line on stderr. A TUI started later becomes an
+holds the lock, probes every link, fails over and back, keeps the
+configured VPN up ([vpn] profile), and logs each event and decision as one
+line on stderr. It asks no passwords (that needs a screen: the TUI does). A TUI started later becomes an
 observer of it. Stops cleanly on SIGTERM or SIGINT.
 
 Flags:

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldlink/fieldlink/backend/fakebus"
+	"github.com/fieldlink/fieldlink/backend/integration"
 )
 
 // TestKioskOnTheConsole runs the real binary as the kiosk would on tty1
@@ -60,5 +63,38 @@ func TestKioskAdminKeysNeedARootOwnedConfig(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if p.exited() {
 		t.Fatal("admin keys from a world-writable config ended the kiosk")
+	}
+}
+
+// TestKioskWaitsForTheBusAndNetworkManager: at boot the kiosk may start
+// before the system bus: it says so on the console and waits, then shows
+// NetworkManager as not running until it comes, and picks it up.
+func TestKioskWaitsForTheBusAndNetworkManager(t *testing.T) {
+	integration.NeedCommands(t, "dbus-daemon")
+	dir := t.TempDir()
+	addr := "unix:path=" + filepath.Join(dir, "system_bus_socket")
+	p := startOnPTYEnv(t, dir, "waiting for the system bus", []string{"TERM=linux", "LANG=C.UTF-8", "DBUS_SYSTEM_BUS_ADDRESS=" + addr}, "--kiosk")
+	p.waitFirstFrame(t)
+	time.Sleep(300 * time.Millisecond)
+	if p.exited() {
+		t.Fatal("the kiosk gave up without a system bus")
+	}
+	d, err := fakebus.Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	p.waitFor(t, "NetworkManager is not running")
+	n, err := fakebus.NewNM(d.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	wlan := n.AddDevice(fakebus.DeviceSpec{Interface: "wlan0", Type: fakebus.DevWiFi})
+	n.AddAP(wlan, fakebus.APSpec{SSID: "NHS-Community", Strength: 72, Frequency: 5180, RsnFlags: 0x100})
+	p.waitFor(t, "NetworkManager is running")
+	p.waitFor(t, "Wi-Fi wlan0 appeared")
+	if p.exited() {
+		t.Fatal("the kiosk ended")
 	}
 }

@@ -17,8 +17,9 @@ const usage = `fieldlink: is this laptop's connection good enough to work?
 Usage:
   fieldlink [flags]                 full-screen traffic light on this device
   fieldlink --demo                  the same, on a built-in simulated scenario
+  fieldlink --kiosk                 the same on the boot console: no quit key, the app started by itself
   fieldlink status [flags]          one snapshot as a table (or --json, --watch)
-  fieldlink daemon [flags]          no screen: probe, fail over, log decisions
+  fieldlink daemon [flags]          no screen: probe, fail over, keep the VPN up, log decisions
   fieldlink report [flags]          operators, areas, visits: where signal is workable
   fieldlink journal export|import|check   the on-device record, for the fleet
   fieldlink config check [FILE]     validate a config and print effective values

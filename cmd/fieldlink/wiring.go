@@ -93,7 +93,7 @@ func (c *common) setupWaiting(stderr io.Writer) (config.Config, engine.Source, e
 			return cfg, src, err
 		}
 		if !said {
-			fmt.Fprintf(stderr, "fieldlink: waiting for the system bus (%v)\n", err)
+			fmt.Fprintln(stderr, "fieldlink: waiting for the system bus (D-Bus) to start...")
 			said = true
 		}
 		time.Sleep(time.Second)
