@@ -565,14 +565,24 @@ func (n *NM) Connect(profile, device dbus.ObjectPath) dbus.ObjectPath {
 	panic("fakebus: activation did not finish")
 }
 
-func (n *NM) finishActivation(a *fakeActive) {
+// activated marks an activation done, unless it was given up meanwhile,
+// and names its IP4Config object.
+func (n *NM) activated(a *fakeActive) (dbus.ObjectPath, bool) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if a.state != 1 {
-		n.mu.Unlock()
-		return
+		return "", false
 	}
 	a.state = 2
-	ip := dbus.ObjectPath(fmt.Sprintf("/org/freedesktop/NetworkManager/IP4Config/%d", n.next()))
+	return dbus.ObjectPath(fmt.Sprintf("/org/freedesktop/NetworkManager/IP4Config/%d", n.next())), true
+}
+
+func (n *NM) finishActivation(a *fakeActive) {
+	ip, ok := n.activated(a)
+	if !ok {
+		return
+	}
+	n.mu.Lock()
 	octet := len(n.actives) % 250
 	d := a.device
 	n.mu.Unlock()

@@ -238,14 +238,10 @@ func (n *NM) activateVPN(p *Profile) (dbus.ObjectPath, error) {
 			n.endVPN(a, fail)
 			return
 		}
-		n.mu.Lock()
-		if a.state != 1 {
-			n.mu.Unlock()
+		ip, ok := n.activated(a)
+		if !ok {
 			return
 		}
-		a.state = 2
-		ip := dbus.ObjectPath(fmt.Sprintf("/org/freedesktop/NetworkManager/IP4Config/%d", n.next()))
-		n.mu.Unlock()
 		n.Add(ip, map[string]map[string]any{NMIP4: {
 			"AddressData": []map[string]dbus.Variant{{"address": dbus.MakeVariant("10.200.0.7"), "prefix": dbus.MakeVariant(uint32(32))}},
 			"Gateway":     "",
