@@ -168,6 +168,12 @@ func actionReason(err error) string {
 	return s
 }
 
+// linkLost reports whether NetworkManager ended the VPN because the link
+// under it went (NMActiveConnectionStateReason 3 and 14, as worded by nm).
+func linkLost(reason string) bool {
+	return strings.Contains(reason, "the link it ran over") || strings.Contains(reason, "the device it ran over")
+}
+
 // held reports whether a failure needs the user rather than another try:
 // retrying refused credentials locks accounts, and a cancelled prompt
 // means the user chose not to.
@@ -321,7 +327,15 @@ func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output {
 		k.via = ""
 	case netstate.VPNConnecting:
 		// Either it has come and gone (failed), or it has not shown up yet.
-		if k.seen || now.Sub(k.asked) >= 5*time.Second {
+		switch {
+		case k.seen && k.via != "" && (linkLost(reason) || prim == nil || prim.ID != k.via):
+			// Its link went while it came up: not the VPN's fault, so no
+			// back-off; it starts again over the next path.
+			event(netstate.EventVPNDown, netstate.LevelAmber, "VPN %s stopped while connecting: %s", k.p.Profile, reason)
+			k.set(netstate.VPNWaiting, now, reason)
+			k.downVia, k.downAt = k.via, now
+			k.via, k.seen = "", false
+		case k.seen || now.Sub(k.asked) >= 5*time.Second:
 			if reason == "" {
 				reason = "NetworkManager could not start it"
 			}
@@ -329,7 +343,7 @@ func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output {
 				reason = "NetworkManager did not start it"
 			}
 			out.Events = append(out.Events, k.fail(now, reason)...)
-		} else {
+		default:
 			out.Next = k.asked.Add(5 * time.Second)
 			return out
 		}

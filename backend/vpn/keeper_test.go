@@ -217,3 +217,23 @@ func TestDropSettles(t *testing.T) {
 	none(t, k.Step(t0.Add(time.Minute), snap("wlan0", netstate.LevelGreen, true, netstate.StateDisconnected, "the VPN service stopped")))
 	only(t, k.Step(t0.Add(time.Minute+2*time.Second), snap("wlan0", netstate.LevelGreen, true, netstate.StateDisconnected, "")), failover.Activate)
 }
+
+// TestLinkLostWhileConnecting: the link under a VPN that is still coming
+// up goes away (a failover mid-activation). That is no VPN failure: no
+// back-off, and it starts again over the new path at once.
+func TestLinkLostWhileConnecting(t *testing.T) {
+	k := New(Policy{Profile: "NHS-VPN", Auto: true})
+	only(t, k.Step(t0, snap("wlan0", netstate.LevelGreen, true, netstate.StateUnknown, "")), failover.Activate)
+	k.Step(t0.Add(10*time.Millisecond), snap("wlan0", netstate.LevelGreen, true, netstate.StateConnecting, ""))
+	// NetworkManager ends it before the Wi-Fi's own end is seen.
+	out := k.Step(t0.Add(20*time.Millisecond), snap("wlan0", netstate.LevelGreen, true, netstate.StateDisconnected, "the link it ran over disconnected"))
+	none(t, out)
+	if st := k.Status(); st.Phase != netstate.VPNWaiting || !st.Retry.IsZero() {
+		t.Fatalf("status %+v: a lost link is not a VPN failure", st)
+	}
+	out = k.Step(t0.Add(80*time.Millisecond), snap("wwan0", netstate.LevelGreen, true, netstate.StateDisconnected, "the link it ran over disconnected"))
+	only(t, out, failover.Activate)
+	if k.Status().Via != "wwan0" {
+		t.Fatalf("via %q", k.Status().Via)
+	}
+}

@@ -44,7 +44,7 @@ func View(t *theme.Theme, r *report.Report, err error, loc *time.Location, width
 	}
 	if len(r.Networks) == 0 {
 		add(t.Dim.Render(" No connection sessions recorded yet."))
-		add(t.Dim.Render(" A session counts here once it ends (the one in progress is not in yet)."))
+		add(t.Dim.Render(" A session counts here once it ends; the ones in progress are listed below."))
 		recent(t, r.Recent, loc, width, height, add, func() int { return len(lines) })
 		return strings.Join(lines, "\n")
 	}
@@ -93,7 +93,7 @@ func recent(t *theme.Theme, ss []report.Session, loc *time.Location, width, heig
 		}
 		end, how := s.End, s.EndReason
 		if end.IsZero() {
-			end, how = time.Now(), "open"
+			end, how = time.Now(), ""
 		}
 		total := end.Sub(s.Start)
 		pct := func(d time.Duration) float64 {
@@ -111,8 +111,13 @@ func recent(t *theme.Theme, ss []report.Session, loc *time.Location, width, heig
 		if s.MedRTT > 0 {
 			rtt = fmt.Sprintf(" %4.0fms", s.MedRTT)
 		}
-		add(fmt.Sprintf(" %s %-8s %-16s %7s %3.0f%%G %3.0f%%A %3.0f%%R%s  %s", s.Start.In(loc).Format("01-02 15:04"),
-			kind.Label(), ansi.Truncate(name, 16, t.G.Ellipsis), fmtDur(total), pct(s.Green), pct(s.Amber), pct(s.Red), rtt, how))
+		shares := fmt.Sprintf("%3.0f%%G %3.0f%%A %3.0f%%R", pct(s.Green), pct(s.Amber), pct(s.Red))
+		if s.End.IsZero() {
+			// An open session's time at each level is counted when it ends.
+			shares = fmt.Sprintf("%-15s", "in progress")
+		}
+		add(fmt.Sprintf(" %s %-8s %-16s %7s %s%s  %s", s.Start.In(loc).Format("01-02 15:04"),
+			kind.Label(), ansi.Truncate(name, 16, t.G.Ellipsis), fmtDur(total), shares, rtt, how))
 	}
 }
 

@@ -69,10 +69,11 @@ func TestRecentSessionsListed(t *testing.T) {
 			Green: 30 * time.Minute, Amber: 6 * time.Minute, Red: 4 * time.Minute, MedRTT: 41},
 		{Kind: "cellular", Network: "EE", Start: start.Add(-time.Hour), End: start.Add(-30 * time.Minute), EndReason: "deactivated",
 			Green: 30 * time.Minute},
+		{Kind: "wifi", Network: "Cafe", Start: time.Now().Add(-5 * time.Minute)},
 	}}
 	out := ansi.Strip(View(th, r, nil, time.UTC, 100, 20))
 	for _, want := range []string{"RECENT SESSIONS", "11-23 09:05 Wi-Fi    NHS-Community        40m  75%G  15%A  10%R   41ms  carrier lost",
-		"11-23 08:05 Cellular EE                   30m 100%G   0%A   0%R  deactivated"} {
+		"11-23 08:05 Cellular EE                   30m 100%G   0%A   0%R  deactivated", "Cafe                  5m in progress"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("view lacks %q:\n%s", want, out)
 		}
