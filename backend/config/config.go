@@ -287,10 +287,62 @@ type FieldError struct {
 
 func (e FieldError) Error() string { return e.Key + ": " + e.Msg }
 
-// Validate checks values that TOML types alone cannot.
+// Validate checks values that TOML types alone cannot, section by section.
 func (c *Config) Validate() []FieldError {
-	var errs []FieldError
-	bad := func(key, format string, a ...any) { errs = append(errs, FieldError{key, fmt.Sprintf(format, a...)}) }
+	v := &validator{}
+	c.validateLinks(v)
+	c.validateThresholds(v)
+	c.validateProbe(v)
+	c.validateJournal(v)
+	c.validateFailover(v)
+	c.validateSystem(v)
+	c.validateWork(v)
+	c.validateScreen(v)
+	return v.errs
+}
+
+// validator collects field errors and holds the checks sections share.
+type validator struct{ errs []FieldError }
+
+func (v *validator) bad(key, format string, a ...any) {
+	v.errs = append(v.errs, FieldError{key, fmt.Sprintf(format, a...)})
+}
+
+// order checks that a green bound is not below its amber bound.
+func (v *validator) order(key, greenName, amberName string, green, amber float64) {
+	if green < amber {
+		v.bad(key+"."+greenName, "green bound %g is below the amber bound %s = %g", green, amberName, amber)
+	}
+}
+
+func (v *validator) pct(key string, x float64) {
+	if x < 0 || x > 100 {
+		v.bad(key, "%g is outside 0–100", x)
+	}
+}
+
+// within checks a duration against its bounds.
+func (v *validator) within(key string, d Duration, lo, hi time.Duration) {
+	if d.D() < lo || d.D() > hi {
+		v.bad(key, "%s is outside %s…%s", d.D(), short(lo), short(hi))
+	}
+}
+
+// short writes a bound as a config file would ("1h", not "1h0m0s").
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "h0m0s") {
+		return strings.TrimSuffix(s, "0m0s")
+	}
+	if strings.HasSuffix(s, "m0s") {
+		return strings.TrimSuffix(s, "0s")
+	}
+	return s
+}
+
+// validateLinks checks the preference order: kinds or interface names,
+// each once.
+func (c *Config) validateLinks(v *validator) {
 	seen := map[netstate.Kind]bool{}
 	seenID := map[string]bool{}
 	for _, s := range c.Links.Prefer {
@@ -299,172 +351,187 @@ func (c *Config) Validate() []FieldError {
 			// Not a kind: an interface name ("veth0") is allowed, to rank
 			// two links of one kind.
 			if !isIfaceName(s) {
-				bad("links.prefer", "%q is neither a link kind (ethernet, wifi, cellular) nor an interface name", s)
+				v.bad("links.prefer", "%q is neither a link kind (ethernet, wifi, cellular) nor an interface name", s)
 			} else if seenID[s] {
-				bad("links.prefer", "%q is listed twice", s)
+				v.bad("links.prefer", "%q is listed twice", s)
 			}
 			seenID[s] = true
 			continue
 		}
 		if seen[k] {
-			bad("links.prefer", "%q is listed twice", s)
+			v.bad("links.prefer", "%q is listed twice", s)
 		}
 		seen[k] = true
 	}
 	if len(c.Links.Prefer) == 0 {
-		bad("links.prefer", "must list at least one kind")
+		v.bad("links.prefer", "must list at least one kind")
 	}
-	order := func(key, greenName, amberName string, green, amber float64) {
-		if green < amber {
-			bad(key+"."+greenName, "green bound %g is below the amber bound %s = %g", green, amberName, amber)
-		}
-	}
-	pct := func(key string, v float64) {
-		if v < 0 || v > 100 {
-			bad(key, "%g is outside 0–100", v)
-		}
-	}
+}
+
+// validateThresholds checks that every green bound is at or above its
+// amber bound and that shares are percentages.
+func (c *Config) validateThresholds(v *validator) {
 	t := c.Thresholds
 	for _, p := range []struct {
 		key string
 		b   Percent
 	}{{"thresholds.wifi", t.WiFi}, {"thresholds.quality", t.Quality}} {
-		order(p.key, "green_pct", "amber_pct", p.b.GreenPct, p.b.AmberPct)
-		pct(p.key+".green_pct", p.b.GreenPct)
-		pct(p.key+".amber_pct", p.b.AmberPct)
+		v.order(p.key, "green_pct", "amber_pct", p.b.GreenPct, p.b.AmberPct)
+		v.pct(p.key+".green_pct", p.b.GreenPct)
+		v.pct(p.key+".amber_pct", p.b.AmberPct)
 	}
 	for _, p := range []struct {
 		key string
 		b   LTE
 	}{{"thresholds.lte", t.LTE}, {"thresholds.nr", t.NR}} {
-		order(p.key, "rsrp_green_dbm", "rsrp_amber_dbm", p.b.RSRPGreenDBm, p.b.RSRPAmberDBm)
-		order(p.key, "sinr_green_db", "sinr_amber_db", p.b.SINRGreenDB, p.b.SINRAmberDB)
-		order(p.key, "rsrq_green_db", "rsrq_amber_db", p.b.RSRQGreenDB, p.b.RSRQAmberDB)
+		v.order(p.key, "rsrp_green_dbm", "rsrp_amber_dbm", p.b.RSRPGreenDBm, p.b.RSRPAmberDBm)
+		v.order(p.key, "sinr_green_db", "sinr_amber_db", p.b.SINRGreenDB, p.b.SINRAmberDB)
+		v.order(p.key, "rsrq_green_db", "rsrq_amber_db", p.b.RSRQGreenDB, p.b.RSRQAmberDB)
 	}
-	order("thresholds.umts", "rscp_green_dbm", "rscp_amber_dbm", t.UMTS.RSCPGreenDBm, t.UMTS.RSCPAmberDBm)
+	v.order("thresholds.umts", "rscp_green_dbm", "rscp_amber_dbm", t.UMTS.RSCPGreenDBm, t.UMTS.RSCPAmberDBm)
 	if t.Probe.FailRTT < t.Probe.RecoverRTT {
-		bad("thresholds.probe.fail_rtt", "%s is below recover_rtt = %s", t.Probe.FailRTT.D(), t.Probe.RecoverRTT.D())
+		v.bad("thresholds.probe.fail_rtt", "%s is below recover_rtt = %s", t.Probe.FailRTT.D(), t.Probe.RecoverRTT.D())
 	}
 	if t.Probe.FailLossPct < t.Probe.RecoverLossPct {
-		bad("thresholds.probe.fail_loss_pct", "%g is below recover_loss_pct = %g", t.Probe.FailLossPct, t.Probe.RecoverLossPct)
+		v.bad("thresholds.probe.fail_loss_pct", "%g is below recover_loss_pct = %g", t.Probe.FailLossPct, t.Probe.RecoverLossPct)
 	}
+	v.pct("thresholds.probe.fail_loss_pct", t.Probe.FailLossPct)
+	v.pct("thresholds.probe.recover_loss_pct", t.Probe.RecoverLossPct)
+}
+
+// validateProbe checks the targets (one kind each, well formed), how many
+// must answer, and the intervals.
+func (c *Config) validateProbe(v *validator) {
 	for i, t := range c.Probe.Targets {
 		key := fmt.Sprintf("probe.target[%d]", i)
 		n := 0
-		for _, v := range []string{t.URL, t.TCP, t.DNS} {
-			if v != "" {
+		for _, s := range []string{t.URL, t.TCP, t.DNS} {
+			if s != "" {
 				n++
 			}
 		}
 		switch {
 		case n != 1:
-			bad(key, "set exactly one of url, tcp or dns")
+			v.bad(key, "set exactly one of url, tcp or dns")
 		case t.URL != "" && !strings.HasPrefix(t.URL, "http://") && !strings.HasPrefix(t.URL, "https://"):
-			bad(key+".url", "%q is not an http:// or https:// URL", t.URL)
+			v.bad(key+".url", "%q is not an http:// or https:// URL", t.URL)
 		case t.TCP != "" && !hostPort(t.TCP):
-			bad(key+".tcp", "%q is not host:port", t.TCP)
+			v.bad(key+".tcp", "%q is not host:port", t.TCP)
 		case t.DNS != "" && !hostPort(t.Server):
-			bad(key+".server", "dns targets need a server as host:port")
+			v.bad(key+".server", "dns targets need a server as host:port")
 		}
 	}
 	if len(c.Probe.Targets) == 0 {
-		bad("probe.target", "at least one probe target is needed")
+		v.bad("probe.target", "at least one probe target is needed")
 	}
 	if c.Probe.Reliability < 1 || c.Probe.Reliability > len(c.Probe.Targets) {
-		bad("probe.reliability", "%d is outside 1…%d (the number of targets)", c.Probe.Reliability, len(c.Probe.Targets))
+		v.bad("probe.reliability", "%d is outside 1…%d (the number of targets)", c.Probe.Reliability, len(c.Probe.Targets))
 	}
-	for key, d := range map[string]Duration{"probe.interval_active": c.Probe.IntervalActive, "probe.interval_standby": c.Probe.IntervalStandby,
-		"probe.interval_doubt": c.Probe.IntervalDoubt,
-		"probe.timeout":        c.Probe.Timeout, "probe.metered_interval": c.Probe.MeteredInterval} {
-		if d.D() < 100*time.Millisecond || d.D() > time.Hour {
-			bad(key, "%s is outside 100ms…1h", d.D())
-		}
+	p := c.Probe
+	for _, d := range []struct {
+		key string
+		d   Duration
+	}{{"probe.interval_active", p.IntervalActive}, {"probe.interval_doubt", p.IntervalDoubt},
+		{"probe.interval_standby", p.IntervalStandby}, {"probe.timeout", p.Timeout}, {"probe.metered_interval", p.MeteredInterval}} {
+		v.within(d.key, d.d, 100*time.Millisecond, time.Hour)
 	}
+}
+
+// validateJournal checks retention, sampling and the report's shares.
+func (c *Config) validateJournal(v *validator) {
 	jn := c.Journal
 	if jn.RetentionDays < 1 || jn.RetentionDays > 3650 {
-		bad("journal.retention_days", "%d is outside 1…3650", jn.RetentionDays)
+		v.bad("journal.retention_days", "%d is outside 1…3650", jn.RetentionDays)
 	}
-	if jn.SampleInterval.D() < time.Second || jn.SampleInterval.D() > time.Hour {
-		bad("journal.sample_interval", "%s is outside 1s…1h", jn.SampleInterval.D())
-	}
+	v.within("journal.sample_interval", jn.SampleInterval, time.Second, time.Hour)
 	if jn.Heartbeat < jn.SampleInterval || jn.Heartbeat.D() > time.Hour {
-		bad("journal.heartbeat", "%s is outside sample_interval…1h", jn.Heartbeat.D())
+		v.bad("journal.heartbeat", "%s is outside sample_interval…1h", jn.Heartbeat.D())
 	}
-	for key, v := range map[string]float64{"journal.visit_share": jn.VisitShare, "journal.device_share": jn.DeviceShare} {
-		if v <= 0 || v > 1 {
-			bad(key, "%g is outside 0…1 (a share: 0.8 is 80%%)", v)
+	for _, s := range []struct {
+		key string
+		v   float64
+	}{{"journal.visit_share", jn.VisitShare}, {"journal.device_share", jn.DeviceShare}} {
+		if s.v <= 0 || s.v > 1 {
+			v.bad(s.key, "%g is outside 0…1 (a share: 0.8 is 80%%)", s.v)
 		}
 	}
+}
+
+// validateFailover checks the failover policy.
+func (c *Config) validateFailover(v *validator) {
 	f := c.Failover
 	if f.Down < 1 || f.Down > 100 {
-		bad("failover.down", "%d is outside 1…100", f.Down)
+		v.bad("failover.down", "%d is outside 1…100", f.Down)
 	}
 	if f.CellularStandby != "cold" && f.CellularStandby != "hot" {
-		bad("failover.cellular_standby", "want cold or hot, got %q", f.CellularStandby)
+		v.bad("failover.cellular_standby", "want cold or hot, got %q", f.CellularStandby)
 	}
-	for key, d := range map[string]Duration{"failover.red_hold": f.RedHold, "failover.failback_after": f.FailbackAfter,
-		"failover.min_dwell": f.MinDwell, "failover.flap_window": f.FlapWindow, "failover.max_backoff": f.MaxBackoff,
-		"failover.activation_timeout": f.ActivationTimeout} {
-		if d.D() > 24*time.Hour {
-			bad(key, "%s is longer than a day", d.D())
+	for _, d := range []struct {
+		key string
+		d   Duration
+	}{{"failover.red_hold", f.RedHold}, {"failover.failback_after", f.FailbackAfter}, {"failover.min_dwell", f.MinDwell},
+		{"failover.flap_window", f.FlapWindow}, {"failover.max_backoff", f.MaxBackoff}, {"failover.activation_timeout", f.ActivationTimeout}} {
+		if d.d.D() > 24*time.Hour {
+			v.bad(d.key, "%s is longer than a day", d.d.D())
 		}
 	}
-	if c.DBus.Timeout.D() < 100*time.Millisecond || c.DBus.Timeout.D() > time.Minute {
-		bad("dbus.timeout", "%s is outside 100ms…1m", c.DBus.Timeout.D())
-	}
-	if r := c.Cellular.SignalRate.D(); r < time.Second || r > time.Hour {
-		bad("cellular.signal_rate", "%s is outside 1s…1h", r)
-	}
+}
+
+// validateSystem checks how fieldlink talks to the daemons and the modem.
+func (c *Config) validateSystem(v *validator) {
+	v.within("dbus.timeout", c.DBus.Timeout, 100*time.Millisecond, time.Minute)
+	v.within("cellular.signal_rate", c.Cellular.SignalRate, time.Second, time.Hour)
 	if strings.ContainsAny(c.Cellular.APN, " \t\"'") || len(c.Cellular.APN) > 100 {
-		bad("cellular.apn", "%q is not an APN", c.Cellular.APN)
+		v.bad("cellular.apn", "%q is not an APN", c.Cellular.APN)
 	}
-	pct("thresholds.probe.fail_loss_pct", t.Probe.FailLossPct)
-	pct("thresholds.probe.recover_loss_pct", t.Probe.RecoverLossPct)
-	v := c.VPN
-	if strings.ContainsAny(v.Profile, "\n\r\x00") || len(v.Profile) > 200 {
-		bad("vpn.profile", "%q is not a profile name", v.Profile)
+}
+
+// validateWork checks the VPN and the clinical application.
+func (c *Config) validateWork(v *validator) {
+	vp := c.VPN
+	if strings.ContainsAny(vp.Profile, "\n\r\x00") || len(vp.Profile) > 200 {
+		v.bad("vpn.profile", "%q is not a profile name", vp.Profile)
 	}
-	if v.ActivationTimeout.D() < time.Second || v.ActivationTimeout.D() > 10*time.Minute {
-		bad("vpn.activation_timeout", "%s is outside 1s…10m", v.ActivationTimeout.D())
-	}
-	if v.RetryMin.D() < time.Second || v.RetryMax < v.RetryMin || v.RetryMax.D() > time.Hour {
-		bad("vpn.retry_min", "want 1s ≤ retry_min ≤ retry_max ≤ 1h, got %s and %s", v.RetryMin.D(), v.RetryMax.D())
+	v.within("vpn.activation_timeout", vp.ActivationTimeout, time.Second, 10*time.Minute)
+	if vp.RetryMin.D() < time.Second || vp.RetryMax < vp.RetryMin || vp.RetryMax.D() > time.Hour {
+		v.bad("vpn.retry_min", "want 1s ≤ retry_min ≤ retry_max ≤ 1h, got %s and %s", vp.RetryMin.D(), vp.RetryMax.D())
 	}
 	a := c.App
 	if a.Launch != "manual" && a.Launch != "on-vpn-up" {
-		bad("app.launch", "want manual or on-vpn-up, got %q", a.Launch)
+		v.bad("app.launch", "want manual or on-vpn-up, got %q", a.Launch)
 	}
 	if len(a.Command) > 0 && strings.TrimSpace(a.Command[0]) == "" {
-		bad("app.command", "the program (the first item) is empty")
+		v.bad("app.command", "the program (the first item) is empty")
 	}
 	if len(a.Command) == 1 && strings.ContainsAny(a.Command[0], " \t") && !strings.Contains(a.Command[0], "/") {
-		bad("app.command", "%q has spaces: give the program and each argument as separate items (no shell is used)", a.Command[0])
+		v.bad("app.command", "%q has spaces: give the program and each argument as separate items (no shell is used)", a.Command[0])
 	}
 	if a.Launch == "on-vpn-up" && len(a.Command) == 0 {
-		bad("app.launch", "on-vpn-up with no app.command")
+		v.bad("app.launch", "on-vpn-up with no app.command")
 	}
 	for k := range a.Env {
 		if !envName.MatchString(k) {
-			bad("app.env", "%q is not an environment variable name", k)
+			v.bad("app.env", "%q is not an environment variable name", k)
 		}
 	}
 	for _, k := range a.PassEnv {
 		if !envName.MatchString(k) {
-			bad("app.pass_env", "%q is not an environment variable name", k)
+			v.bad("app.pass_env", "%q is not an environment variable name", k)
 		}
 	}
-	if d := c.Agent.PromptTimeout.D(); d < 5*time.Second || d > 2*time.Minute {
-		bad("agent.prompt_timeout", "%s is outside 5s…2m", d)
-	}
+}
+
+// validateScreen checks the prompts and the kiosk's way out.
+func (c *Config) validateScreen(v *validator) {
+	v.within("agent.prompt_timeout", c.Agent.PromptTimeout, 5*time.Second, 2*time.Minute)
 	if n := len(c.Kiosk.AdminKeys); n == 1 || n > 16 {
-		bad("kiosk.admin_keys", "want 2 to 16 keys (one key alone is too easy to press by accident), got %d", n)
+		v.bad("kiosk.admin_keys", "want 2 to 16 keys (one key alone is too easy to press by accident), got %d", n)
 	}
 	for _, k := range c.Kiosk.AdminKeys {
-		if k == "" || strings.ContainsAny(k, " \t") {
-			bad("kiosk.admin_keys", "%q is not a key (write keys as ctrl+x, f12, q)", k)
+		if why := CheckKey(k); why != "" {
+			v.bad("kiosk.admin_keys", "%s", why)
 		}
 	}
-	return errs
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -494,46 +561,36 @@ func (c *Config) AppName() string {
 	return ""
 }
 
-// TrustedAdminKeys returns the kiosk's admin key sequence if the config it
-// came from may set one: a file owned by root that nobody else can write
-// (a user who could edit it could let themselves out of the kiosk). The
-// string says why the keys were ignored.
-func (c *Config) TrustedAdminKeys() ([]string, string) {
-	if len(c.Kiosk.AdminKeys) == 0 {
-		return nil, ""
-	}
-	if c.Path == "" {
-		return nil, ""
-	}
-	uid, mode, err := owner(c.Path)
-	if err != nil {
-		return nil, fmt.Sprintf("kiosk admin keys ignored: %v", err)
-	}
-	if uid != 0 || mode&0o022 != 0 {
-		return nil, fmt.Sprintf("kiosk admin keys ignored: %s must be owned by root and writable by nobody else", c.Path)
-	}
-	return c.Kiosk.AdminKeys, ""
-}
+// SystemPath is the device's config file.
+const SystemPath = "/etc/fieldlink/config.toml"
 
 // Candidates lists where a config is looked for, in order, when no --config
-// is given.
-func Candidates() []string {
+// is given. A system process (root, the kiosk) reads only the device's
+// file: XDG_CONFIG_HOME is one account's setting and may point anywhere.
+func Candidates(system bool) []string {
+	if system {
+		return []string{SystemPath}
+	}
 	var out []string
 	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
 		out = append(out, filepath.Join(x, "fieldlink", "config.toml"))
 	} else if h, err := os.UserHomeDir(); err == nil {
 		out = append(out, filepath.Join(h, ".config", "fieldlink", "config.toml"))
 	}
-	return append(out, "/etc/fieldlink/config.toml")
+	return append(out, SystemPath)
 }
 
 // Load reads the config at explicit if given (it must exist), else the first
 // candidate that exists, else returns the defaults.
-func Load(explicit string) (Config, error) {
+func Load(explicit string) (Config, error) { return LoadFor(explicit, false) }
+
+// LoadFor is Load for a system process (root, the kiosk) when system is
+// true: see Candidates.
+func LoadFor(explicit string, system bool) (Config, error) {
 	if explicit != "" {
 		return LoadFile(explicit)
 	}
-	for _, p := range Candidates() {
+	for _, p := range Candidates(system) {
 		if _, err := os.Stat(p); err == nil {
 			return LoadFile(p)
 		} else if !errors.Is(err, fs.ErrNotExist) {
@@ -562,6 +619,9 @@ func Parse(name string, b []byte) (Config, error) {
 	c := Default()
 	c.Links.Prefer = nil
 	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
+	if err := checkDurations(name, b); err != nil {
+		return Config{}, err
+	}
 	if err := dec.Decode(&c); err != nil {
 		return Config{}, describe(name, err)
 	}

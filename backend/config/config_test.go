@@ -1,6 +1,7 @@
 package config
 
 import (
+	tea "charm.land/bubbletea/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,23 +153,131 @@ func TestWorkSections(t *testing.T) {
 	}
 }
 
-func TestAdminKeysOnlyFromARootOwnedFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "config.toml")
-	os.WriteFile(p, []byte("[kiosk]\nadmin_keys = [\"ctrl+x\", \"q\"]\n"), 0o644)
-	c, err := LoadFile(p)
-	if err != nil {
+// TestTrust: a config that others could change may not run a program or
+// widen who acts when fieldlink runs as root or in the kiosk (finding: a
+// 0666 config's [app] command ran as root, and config check called it OK).
+func TestTrust(t *testing.T) {
+	risky := "[app]\ncommand = [\"/bin/sh\", \"-c\", \"id > /tmp/owned\"]\n[kiosk]\nadmin_keys = [\"ctrl+x\", \"q\"]\n[technician]\nact = true\n[vpn]\nprofile = \"NHS-VPN\"\n"
+	write := func(t *testing.T, dir string, mode os.FileMode) string {
+		p := filepath.Join(dir, "config.toml")
+		os.WriteFile(p, []byte(risky), 0o600)
+		os.Chmod(p, mode)
+		return p
+	}
+	load := func(t *testing.T, p string) Config {
+		c, err := LoadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if os.Geteuid() != 0 {
+		// Only root can make the files a trusted config needs.
+		c := load(t, write(t, t.TempDir(), 0o644))
+		if why := c.Restrict(); !strings.Contains(why, "not by root") || len(c.App.Command) != 0 {
+			t.Fatalf("a user's own file: %q %v", why, c.App.Command)
+		}
+		return
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	trusted := load(t, write(t, dir, 0o644))
+	if why := trusted.Restrict(); why != "" || len(trusted.App.Command) != 3 || len(trusted.Kiosk.AdminKeys) != 2 || !trusted.Technician.Act {
+		t.Fatalf("root-owned 0644 in a root-owned 0755 directory: %q %+v", why, trusted.App)
+	}
+	cases := map[string]struct {
+		prep func(t *testing.T) string
+		want string
+	}{
+		"world-writable file": {func(t *testing.T) string { d := t.TempDir(); os.Chmod(d, 0o755); return write(t, d, 0o666) },
+			"is owned by root but writable by others (mode 0666)"},
+		"group-writable file": {func(t *testing.T) string { d := t.TempDir(); os.Chmod(d, 0o755); return write(t, d, 0o664) },
+			"writable by others (mode 0664)"},
+		"another account's file": {func(t *testing.T) string {
+			d := t.TempDir()
+			os.Chmod(d, 0o755)
+			p := write(t, d, 0o644)
+			os.Chown(p, 65534, 65534)
+			return p
+		}, "is owned by"},
+		"a directory others can write": {func(t *testing.T) string {
+			d := t.TempDir()
+			os.Chmod(d, 0o777)
+			return write(t, d, 0o644)
+		}, "which others can write (mode 0777)"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := tc.prep(t)
+			c := load(t, p)
+			why := c.Restrict()
+			if !strings.Contains(why, tc.want) || !strings.Contains(why, p) {
+				t.Fatalf("restrict: %q, want %q naming %s", why, tc.want, p)
+			}
+			if len(c.App.Command) != 0 || len(c.Kiosk.AdminKeys) != 0 || c.Technician.Act {
+				t.Fatalf("kept from an untrusted file: app %v, keys %v, act %v", c.App.Command, c.Kiosk.AdminKeys, c.Technician.Act)
+			}
+			if c.VPN.Profile != "NHS-VPN" {
+				t.Fatalf("the rest of the file is still used: vpn %q", c.VPN.Profile)
+			}
+		})
+	}
+}
+
+// TestAdminKeysAreKeysTheScreenReceives: a sequence that can never be
+// typed would leave IT no way out of the kiosk (finding: ["Ctrl+X",
+// "F12"], "banana" and "f99" passed config check).
+func TestAdminKeysAreKeysTheScreenReceives(t *testing.T) {
+	for k, want := range map[string]string{
+		"Ctrl+X": `write "ctrl+x"`, "F12": `write "f12"`, "banana": "is not a key", "f99": "is not a key",
+		"ctrl+i": "is not a key", "ctrl+": "is not a key", "": "is not a key", " ": "is not a key",
+	} {
+		if got := CheckKey(k); !strings.Contains(got, want) {
+			t.Errorf("%q: %q, want %q", k, got, want)
+		}
+	}
+	for _, k := range []string{"ctrl+x", "f12", "f1", "f20", "q", "X", "?", "esc", "enter", "alt+q", "alt+f4", "shift+tab", "space"} {
+		if got := CheckKey(k); got != "" {
+			t.Errorf("%q refused: %s", k, got)
+		}
+	}
+	// The names are the ones Bubble Tea gives the keys a terminal sends.
+	for k, want := range map[tea.Key]string{
+		{Code: 'x', Mod: tea.ModCtrl}: "ctrl+x", {Code: tea.KeyF12}: "f12", {Code: 'q', Text: "q"}: "q",
+		{Code: 'q', Mod: tea.ModAlt}: "alt+q", {Code: tea.KeyEscape}: "esc", {Code: tea.KeyTab, Mod: tea.ModShift}: "shift+tab",
+		{Code: tea.KeyF20}: "f20",
+	} {
+		if k.String() != want || CheckKey(want) != "" {
+			t.Errorf("%+v is %q, want %q accepted", k, k.String(), want)
+		}
+	}
+	_, err := Parse("x.toml", []byte("[kiosk]\nadmin_keys = [\"Ctrl+X\", \"F12\"]\n"))
+	if err == nil || !strings.Contains(err.Error(), `x.toml:2: kiosk.admin_keys: "Ctrl+X" is not a key name the screen receives: write "ctrl+x"`) {
+		t.Fatalf("parse: %v", err)
+	}
+}
+
+// TestDurationsNeedUnits: `timeout = 5` was read as 5 ns and reported as
+// "5ns is outside …".
+func TestDurationsNeedUnits(t *testing.T) {
+	_, err := Parse("x.toml", []byte("[probe]\ninterval_active = \"1s\"\n\n[dbus]\ntimeout = 5\n"))
+	if err == nil || !strings.Contains(err.Error(), `x.toml:5: dbus.timeout: expected a duration like "30s" or "500ms", found a bare number (5)`) ||
+		strings.Contains(err.Error(), "5ns") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Parse("x.toml", []byte("[failover]\nred_hold = 2.5\n")); err == nil || !strings.Contains(err.Error(), "failover.red_hold") {
+		t.Fatalf("a float: %v", err)
+	}
+	if _, err := Parse("x.toml", []byte("[dbus]\ntimeout = \"5s\"\n")); err != nil {
 		t.Fatal(err)
 	}
-	keys, why := c.TrustedAdminKeys()
-	if os.Geteuid() == 0 {
-		if len(keys) != 2 || why != "" {
-			t.Fatalf("root-owned 0644: %v %q", keys, why)
+}
+
+func TestBoundsAreWrittenAsInTheFile(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Hour: "1h", 10 * time.Minute: "10m", 2 * time.Minute: "2m",
+		100 * time.Millisecond: "100ms", 5 * time.Second: "5s", 90 * time.Minute: "1h30m"} {
+		if got := short(d); got != want {
+			t.Errorf("%v: %q, want %q", d, got, want)
 		}
-	} else if keys != nil || !strings.Contains(why, "must be owned by root") {
-		t.Fatalf("user-owned: %v %q", keys, why)
-	}
-	os.Chmod(p, 0o666)
-	if keys, why := c.TrustedAdminKeys(); keys != nil || !strings.Contains(why, "writable by nobody else") {
-		t.Fatalf("world-writable: %v %q", keys, why)
 	}
 }

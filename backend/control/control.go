@@ -1,10 +1,11 @@
-// Package control lets observers see what the instance in charge sees and
-// decides. The holder serves a unix socket in the state directory that
-// streams its probe results and failover decisions as JSON lines; an
-// observer (a technician over SSH while the kiosk runs) folds them into
-// its own picture, which it otherwise reads from NetworkManager itself.
-// The only thing that flows the other way is a request (connect the VPN),
-// and the holder carries it out only when its config lets technicians act.
+// Package control connects the fieldlink in charge of a device with every
+// other fieldlink on it (its clients). The holder serves a unix socket
+// that streams its probe results, decisions and work state as JSON lines;
+// a client folds them into its own picture, which it otherwise reads from
+// NetworkManager itself. Requests (connect the VPN, mark a visit, read the
+// report) flow the other way, and the holder decides on each by the
+// account the kernel says sent it (SO_PEERCRED), never by what the
+// client claims.
 package control
 
 import (
@@ -18,16 +19,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
-)
-
-// SocketName is the socket's file name in the state directory; demos use
-// their own, as they use their own lock.
-const (
-	SocketName     = "control.sock"
-	DemoSocketName = "demo-control.sock"
 )
 
 // Message is one line on the socket.
@@ -38,42 +34,94 @@ type Message struct {
 	Link   string          `json:"link,omitempty"`
 	Probe  *netstate.Probe `json:"probe,omitempty"`
 	Work   *netstate.Work  `json:"work,omitempty"`
-	// Op is a request's operation (OpConnectVPN); Text a reply's words.
-	Op   string `json:"op,omitempty"`
-	Text string `json:"text,omitempty"`
+	// Op is a request's operation; Text a reply's words, Data its payload
+	// (a report as JSON), Refused whether the holder said no.
+	Op      string          `json:"op,omitempty"`
+	Text    string          `json:"text,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
+	Refused bool            `json:"refused,omitempty"`
 }
 
-// OpConnectVPN asks the holder to connect the VPN now.
-const OpConnectVPN = "vpn-connect"
+// Requests a client may make.
+const (
+	OpConnectVPN = "vpn-connect" // connect the VPN now
+	OpVisit      = "visit"       // start a visit, or end the one in progress
+	OpReport     = "report"      // this device's report over the last 30 days
+)
 
-// Handler carries out an observer's request and says what came of it.
-// A nil Handler refuses every request.
-type Handler func(op string) string
+// Peer is who is at the other end of a connection, as the kernel says.
+type Peer struct {
+	PID, UID, GID int
+}
+
+// Reply is what the holder answers to a request.
+type Reply struct {
+	Text    string
+	Data    []byte
+	Refused bool
+}
+
+// Handler carries out a client's request and says what came of it. A nil
+// Handler refuses every request.
+type Handler func(p Peer, op string) Reply
 
 // shared are the event kinds only the holder knows: its decisions and what
-// came of them. Link and level events an observer derives itself.
+// came of them. Link and level events a client derives itself.
 var shared = map[netstate.EventKind]bool{
 	netstate.EventFailover: true, netstate.EventFailback: true, netstate.EventDecision: true,
 	netstate.EventVPNUp: true, netstate.EventVPNDown: true, netstate.EventApp: true, netstate.EventJournal: true,
 	netstate.EventVisit: true, netstate.EventCredential: true,
 }
 
-// Serve streams the engine's decisions and probe results to every client
-// until ctx ends. The socket is created 0600: only the same user (or
-// root) may watch.
-func Serve(ctx context.Context, path, holder string, eng *engine.Engine, h Handler) error {
-	_ = os.Remove(path) // left by a holder that died; the lock says we are in charge
-	old := umask(0o177)
+// ServeOptions configure Serve.
+type ServeOptions struct {
+	// Holder describes this instance for the hello line.
+	Holder string
+	// Mode of the socket file: 0666 where any account may watch (requests
+	// are still authorized by peer credentials), 0600 for one account.
+	Mode os.FileMode
+	// Handle answers requests.
+	Handle Handler
+	// MaxClients bounds the connections served at once (default 32): a
+	// local user cannot exhaust the holder.
+	MaxClients int
+}
+
+// Serve streams the engine's decisions, probe results and work to every
+// client until ctx ends.
+func Serve(ctx context.Context, path string, eng *engine.Engine, opt ServeOptions) error {
+	if opt.Mode == 0 {
+		opt.Mode = 0o600
+	}
+	if opt.MaxClients <= 0 {
+		opt.MaxClients = 32
+	}
+	// A socket left by a holder that died; we are in charge now. Only a
+	// socket is removed: anything else there is not ours.
+	if st, err := os.Lstat(path); err == nil {
+		if st.Mode()&os.ModeSocket == 0 {
+			return fmt.Errorf("%s exists and is not a socket", path)
+		}
+		_ = os.Remove(path)
+	}
+	old := unix.Umask(0o177)
 	l, err := net.Listen("unix", path)
-	umask(old)
+	unix.Umask(old)
 	if err != nil {
 		return err
+	}
+	if opt.Mode != 0o600 {
+		if err := os.Chmod(path, opt.Mode); err != nil {
+			l.Close()
+			return err
+		}
 	}
 	go func() {
 		<-ctx.Done()
 		l.Close()
 		os.Remove(path)
 	}()
+	slots := make(chan struct{}, opt.MaxClients)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -84,16 +132,51 @@ func Serve(ctx context.Context, path, holder string, eng *engine.Engine, h Handl
 			}
 			return err
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			c.Close() // too many watchers
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			defer c.Close()
-			serveOne(ctx, c, holder, eng, h)
+			peer, err := PeerOf(c)
+			if err != nil {
+				return
+			}
+			serveOne(ctx, c, peer, eng, opt)
 		}()
 	}
 }
 
-func serveOne(ctx context.Context, c net.Conn, holder string, eng *engine.Engine, h Handler) {
+// PeerOf returns the credentials of the process at the other end of a
+// unix socket connection.
+func PeerOf(c net.Conn) (Peer, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return Peer{}, errors.New("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return Peer{}, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return Peer{}, err
+	}
+	if cerr != nil {
+		return Peer{}, cerr
+	}
+	return Peer{PID: int(cred.Pid), UID: int(cred.Uid), GID: int(cred.Gid)}, nil
+}
+
+func serveOne(ctx context.Context, c net.Conn, peer Peer, eng *engine.Engine, opt ServeOptions) {
 	enc := json.NewEncoder(c)
 	var wmu sync.Mutex
 	send := func(m Message) bool {
@@ -102,22 +185,23 @@ func serveOne(ctx context.Context, c net.Conn, holder string, eng *engine.Engine
 		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		return enc.Encode(m) == nil
 	}
-	if !send(Message{Type: "hello", Holder: holder}) {
+	if !send(Message{Type: "hello", Holder: opt.Holder}) {
 		return
 	}
 	// Requests come in on the same connection.
 	go func() {
 		sc := bufio.NewScanner(c)
+		sc.Buffer(make([]byte, 4<<10), 64<<10)
 		for sc.Scan() {
 			var m Message
 			if json.Unmarshal(sc.Bytes(), &m) != nil || m.Type != "request" {
 				continue
 			}
-			text := "The fieldlink in charge does not let technicians act ([technician] act = true in its config allows it)."
-			if h != nil {
-				text = h(m.Op)
+			r := Reply{Text: "The fieldlink in charge takes no requests.", Refused: true}
+			if opt.Handle != nil {
+				r = opt.Handle(peer, m.Op)
 			}
-			if !send(Message{Type: "reply", Op: m.Op, Text: text}) {
+			if !send(Message{Type: "reply", Op: m.Op, Text: r.Text, Data: r.Data, Refused: r.Refused}) {
 				return
 			}
 		}
@@ -168,17 +252,55 @@ func serveOne(ctx context.Context, c net.Conn, holder string, eng *engine.Engine
 	}
 }
 
-// Follow connects an observer's engine to the holder's socket and folds in
-// what it streams, reconnecting while ctx lasts. It returns when ctx ends.
-func Follow(ctx context.Context, path string, eng *engine.Engine, now func() time.Time) {
-	backoff := 500 * time.Millisecond
+// Locator finds the holder's socket now, and the pid that must be serving
+// it (0: do not check); ok is false while nobody is in charge.
+type Locator func(ctx context.Context) (path string, pid int, ok bool, err error)
+
+// ErrNobody is returned when nobody is in charge to answer.
+var ErrNobody = errors.New("no fieldlink is in charge of this device")
+
+// dial connects to the holder's socket and checks, by the kernel's word,
+// that the process serving it is the one in charge: a socket file is only
+// a name, and another process could have bound it.
+func dial(ctx context.Context, locate Locator) (net.Conn, error) {
+	path, pid, ok, err := locate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNobody
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if pid != 0 {
+		p, err := PeerOf(c)
+		if err != nil || p.PID != pid {
+			c.Close()
+			return nil, fmt.Errorf("%s is not served by the fieldlink in charge (pid %d)", path, pid)
+		}
+	}
+	return c, nil
+}
+
+// Follow connects a client's engine to the holder's socket and folds in
+// what it streams, finding the holder afresh at each reconnection (it may
+// have restarted), while ctx lasts. status, if not nil, is told whether
+// the client is following.
+func Follow(ctx context.Context, locate Locator, eng *engine.Engine, now func() time.Time, status func(following bool, err error)) {
+	backoff := 250 * time.Millisecond
 	for ctx.Err() == nil {
-		err := followOnce(ctx, path, eng, now)
+		err := followOnce(ctx, locate, eng, now, status)
 		if ctx.Err() != nil {
 			return
 		}
+		if status != nil {
+			status(false, err)
+		}
 		if err != nil {
-			backoff = min(2*backoff, 10*time.Second)
+			backoff = min(2*backoff, 5*time.Second)
 		}
 		select {
 		case <-ctx.Done():
@@ -188,9 +310,8 @@ func Follow(ctx context.Context, path string, eng *engine.Engine, now func() tim
 	}
 }
 
-func followOnce(ctx context.Context, path string, eng *engine.Engine, now func() time.Time) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+func followOnce(ctx context.Context, locate Locator, eng *engine.Engine, now func() time.Time, status func(bool, error)) error {
+	c, err := dial(ctx, locate)
 	if err != nil {
 		return err
 	}
@@ -199,6 +320,9 @@ func followOnce(ctx context.Context, path string, eng *engine.Engine, now func()
 		<-ctx.Done()
 		c.Close()
 	}()
+	if status != nil {
+		status(true, nil)
+	}
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -207,16 +331,17 @@ func followOnce(ctx context.Context, path string, eng *engine.Engine, now func()
 			continue // a newer holder may send kinds this one does not know
 		}
 		switch m.Type {
+		case "hello":
+			eng.SetHolder(m.Holder)
 		case "event":
 			if m.Event != nil {
 				ev := *m.Event
 				ev.Text = "[in charge] " + ev.Text
 				eng.AddEvents(ev)
-				eng.Notify()
 			}
 		case "work":
 			if m.Work != nil {
-				eng.SetWork(*m.Work)
+				eng.SetRemoteWork(*m.Work)
 			}
 		case "probe":
 			if m.Probe != nil && m.Link != "" {
@@ -231,33 +356,34 @@ func followOnce(ctx context.Context, path string, eng *engine.Engine, now func()
 	return errors.New("the instance in charge closed the connection")
 }
 
-// Request asks the holder to do something (OpConnectVPN) and returns its
-// answer in words.
-func Request(ctx context.Context, path, op string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+// Request asks the holder to do something and returns its answer.
+func Request(ctx context.Context, locate Locator, op string) (Reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	c, err := dial(ctx, locate)
 	if err != nil {
-		return "", fmt.Errorf("cannot reach the fieldlink in charge: %w", err)
+		if errors.Is(err, ErrNobody) {
+			return Reply{}, err
+		}
+		return Reply{}, fmt.Errorf("cannot reach the fieldlink in charge: %w", err)
 	}
 	defer c.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
 	if err := json.NewEncoder(c).Encode(Message{Type: "request", Op: op}); err != nil {
-		return "", err
+		return Reply{}, err
 	}
 	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var m Message
 		if json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == "reply" && m.Op == op {
-			return m.Text, nil
+			return Reply{Text: m.Text, Data: m.Data, Refused: m.Refused}, nil
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return "", err
+		return Reply{}, err
 	}
-	return "", errors.New("the fieldlink in charge did not answer")
+	return Reply{}, errors.New("the fieldlink in charge did not answer")
 }

@@ -136,6 +136,8 @@ type Engine struct {
 	// early are events added before the first picture: the journal gets
 	// them with it (a recorder needs a picture to write against).
 	early []netstate.Event
+	// localApp: the application shown is this instance's own.
+	localApp bool
 }
 
 // New returns an engine for src.
@@ -363,19 +365,46 @@ func (e *Engine) ConnectVPN() bool {
 	return true
 }
 
-// SetApp publishes the clinical application's status.
+// SetApp publishes the clinical application's status. Once set, the
+// application shown is this instance's own, whatever the holder says: a
+// client at the clinician's screen runs the application there.
 func (e *Engine) SetApp(st netstate.AppStatus) {
 	e.mu.Lock()
 	e.state.Work.App = st
+	e.localApp = true
 	e.state.Seq++
 	e.mu.Unlock()
 	e.publish()
 }
 
-// SetWork replaces the work status wholesale: an observer is told the
-// holder's.
-func (e *Engine) SetWork(w netstate.Work) {
+// SetHolder says which instance is in charge, for a client's banner.
+func (e *Engine) SetHolder(h string) {
 	e.mu.Lock()
+	changed := e.state.Holder != h
+	e.state.Holder = h
+	e.state.Seq++
+	e.mu.Unlock()
+	if changed {
+		e.publish()
+	}
+}
+
+// SetVisit publishes the visit in progress.
+func (e *Engine) SetVisit(v netstate.VisitStatus) {
+	e.mu.Lock()
+	e.state.Work.Visit = v
+	e.state.Seq++
+	e.mu.Unlock()
+	e.publish()
+}
+
+// SetRemoteWork takes the work status the holder reports: its VPN and
+// visit, and its application unless this instance runs its own.
+func (e *Engine) SetRemoteWork(w netstate.Work) {
+	e.mu.Lock()
+	if e.localApp {
+		w.App = e.state.Work.App
+	}
 	e.state.Work = w
 	e.state.Seq++
 	e.mu.Unlock()

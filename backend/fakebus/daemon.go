@@ -17,6 +17,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	fieldlink "github.com/fieldlink/fieldlink"
 	"github.com/fieldlink/fieldlink/backend/integration"
 )
 
@@ -45,6 +46,7 @@ const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Con
     <allow receive_type="error"/>
   </policy>
   <limit name="max_match_rules_per_connection">4096</limit>
+  %s
 </busconfig>
 `
 
@@ -61,11 +63,18 @@ func StartDaemon(tb testing.TB) *Daemon {
 	return d
 }
 
-// Start starts a private dbus-daemon with its socket in dir.
+// Start starts a private dbus-daemon with its socket in dir. It applies
+// fieldlink's packaged bus policy, as a device does: only root may own the
+// name that puts a fieldlink in charge.
 func Start(dir string) (*Daemon, error) {
 	sock := filepath.Join(dir, "system_bus_socket")
 	conf := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(busConfig, sock)), 0o600); err != nil {
+	policy := filepath.Join(dir, "fieldlink-policy.conf")
+	if err := os.WriteFile(policy, fieldlink.BusPolicy, 0o644); err != nil {
+		return nil, err
+	}
+	include := fmt.Sprintf(`<include ignore_missing="no">%s</include>`, policy)
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(busConfig, sock, include)), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,9 +59,16 @@ func Open(path string) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("journal directory: %w", err)
 	}
+	// A symbolic link planted where the journal goes would have fieldlink
+	// (root, for the service) write wherever it points.
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if st, err := os.Lstat(p); err == nil && st.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("journal %s: %s is a symbolic link; refusing to follow it", path, p)
+		}
+	}
 	// Create the file ourselves so it is 0600 from the first byte; SQLite
 	// gives its -wal and -shm files the same mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -114,6 +122,10 @@ func OpenReadOnly(path string) (*Journal, error) {
 		}
 	}
 	db = j.db
+	if v > len(migrations) {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, newerError(v))
+	}
 	if v != len(migrations) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: schema version %d, this fieldlink reads %d (open it once with the instance in charge to migrate)", path, v, len(migrations))
@@ -163,7 +175,7 @@ func (j *Journal) migrate(ctx context.Context) error {
 		return err
 	}
 	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this fieldlink (%d)", v, len(migrations))
+		return newerError(v)
 	}
 	for i := v; i < len(migrations); i++ {
 		tx, err := j.db.BeginTx(ctx, nil)
@@ -185,6 +197,15 @@ func (j *Journal) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ErrNewer is wrapped by the error for a journal a newer fieldlink wrote:
+// this one must neither read nor write it, as it cannot know what the
+// newer schema means.
+var ErrNewer = errors.New("written by a newer fieldlink")
+
+func newerError(v int) error {
+	return fmt.Errorf("%w (schema version %d; this fieldlink knows up to %d): refused; use that fieldlink or a newer one", ErrNewer, v, len(migrations))
 }
 
 func splitSQL(s string) []string {

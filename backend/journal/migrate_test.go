@@ -3,11 +3,13 @@ package journal
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -138,10 +140,38 @@ func TestMigrations(t *testing.T) {
 		}
 		j.db.Exec(fmt.Sprintf("PRAGMA user_version = %d", len(migrations)+1))
 		j.Close()
-		if _, err := Open(path); err == nil {
-			t.Fatal("a journal from a newer fieldlink must not be written by an older one")
+		if _, err := Open(path); !errors.Is(err, ErrNewer) {
+			t.Fatalf("a journal from a newer fieldlink must not be written by an older one: %v", err)
+		}
+		// Reports, checks and exports read it read-only: refused too, in
+		// words that do not send the user off to "migrate" it.
+		_, err = OpenReadOnly(path)
+		if !errors.Is(err, ErrNewer) || strings.Contains(err.Error(), "migrate") || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("read-only open of a newer journal: %v", err)
 		}
 	})
+}
+
+// TestOpenRefusesSymlinks: a link planted where the journal (or its WAL)
+// goes must not make fieldlink write where it points.
+func TestOpenRefusesSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious"), 0o600)
+	for _, name := range []string{"j.db", "j.db-wal"} {
+		d := filepath.Join(dir, name+".d")
+		os.Mkdir(d, 0o700)
+		if err := os.Symlink(victim, filepath.Join(d, name)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(filepath.Join(d, "j.db"))
+		if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+			t.Fatalf("%s planted as a link: %v", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("the link's target was written: %q", b)
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {

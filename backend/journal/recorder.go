@@ -38,6 +38,9 @@ type Options struct {
 	Clock     clock.Clock
 	// OnStatus is told when writing fails and when it recovers.
 	OnStatus func(Status)
+	// OnVisit is told when a visit starts or ends, so that every screen can
+	// show the visit in progress.
+	OnVisit func(netstate.VisitStatus)
 }
 
 // Status says whether the journal is being written.
@@ -83,11 +86,12 @@ type Recorder struct {
 	j      *Journal
 	opener func() (*Journal, error)
 
-	mu        sync.Mutex
-	status    Status
-	lost      int64 // observations dropped because Run fell behind
-	visitOpen bool
-	lastTry   time.Time
+	mu         sync.Mutex
+	status     Status
+	lost       int64 // observations dropped because Run fell behind
+	visitOpen  bool
+	visitSince time.Time
+	lastTry    time.Time
 
 	// Owned by Run.
 	open       map[string]*openSession
@@ -216,6 +220,13 @@ func (r *Recorder) VisitOpen() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.visitOpen
+}
+
+// Visit is the visit in progress, if any.
+func (r *Recorder) Visit() netstate.VisitStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return netstate.VisitStatus{Open: r.visitOpen, Since: r.visitSince}
 }
 
 // Flush writes everything queued so far and returns the write's error.
@@ -630,7 +641,7 @@ func (r *Recorder) toggleVisit(now time.Time) VisitResult {
 		}
 		r.visit = &openVisit{uuid: uuid.NewString(), start: now, lastT: now, workable: workable}
 		r.queue = append(r.queue, opVisitOpen{uuid: r.visit.uuid, dev: r.dev(), start: now})
-		r.setVisitOpen(true)
+		r.setVisitOpen(true, now)
 		return VisitResult{Started: true}
 	}
 	v := r.visit
@@ -646,15 +657,18 @@ func (r *Recorder) closeVisit(now time.Time) {
 	v := r.visit
 	v.advance(now)
 	r.visit = nil
-	r.setVisitOpen(false)
+	r.setVisitOpen(false, time.Time{})
 	r.queue = append(r.queue, opVisitClose{uuid: v.uuid, dev: r.dev(), day: dayOf(v.start), end: now,
 		total: v.total, workable: v.workTime})
 }
 
-func (r *Recorder) setVisitOpen(open bool) {
+func (r *Recorder) setVisitOpen(open bool, since time.Time) {
 	r.mu.Lock()
-	r.visitOpen = open
+	r.visitOpen, r.visitSince = open, since
 	r.mu.Unlock()
+	if r.opt.OnVisit != nil {
+		r.opt.OnVisit(netstate.VisitStatus{Open: open, Since: since})
+	}
 }
 
 // write commits the queued writes in one transaction; on failure they stay

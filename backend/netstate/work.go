@@ -7,7 +7,19 @@ import "time"
 type Work struct {
 	VPN VPNStatus `json:"vpn,omitzero"`
 	App AppStatus `json:"app,omitzero"`
+	// Visit is the visit in progress, if any: every screen shows it.
+	Visit VisitStatus `json:"visit,omitzero"`
 }
+
+// VisitStatus is the visit in progress, as the instance in charge
+// journals it.
+type VisitStatus struct {
+	Open  bool      `json:"open,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+}
+
+// IsZero lets `omitzero` drop "no visit".
+func (v VisitStatus) IsZero() bool { return !v.Open }
 
 // VPNPhase is where the VPN stands.
 type VPNPhase string

@@ -7,6 +7,7 @@ package status
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/fieldlink/fieldlink/backend/charge"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -28,6 +29,9 @@ type Doc struct {
 	Scenario  string    `json:"scenario,omitempty"`
 	Role      string    `json:"role"`
 	Holder    string    `json:"holder,omitempty"`
+	// InCharge is the instance in charge of the device, as the system bus
+	// (or, without fieldlink's bus policy, the lock file) says.
+	InCharge *charge.Holder `json:"in_charge,omitempty"`
 	// Level is green, amber, red or unknown; Word is what the light says.
 	Level        netstate.Level        `json:"level"`
 	Word         string                `json:"word"`

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/fieldlink/fieldlink/backend/config"
 )
@@ -11,9 +12,13 @@ import (
 const configUsage = `Usage: fieldlink config check [FILE]
 
 Validates a config file (by default the one fieldlink would load:
-$XDG_CONFIG_HOME/fieldlink/config.toml, then /etc/fieldlink/config.toml)
-and prints the effective values, defaults filled in. Errors name the file
-and line. Exit status 1 when the config is invalid.
+$XDG_CONFIG_HOME/fieldlink/config.toml, then /etc/fieldlink/config.toml;
+as root, only the latter) and prints the effective values, defaults filled
+in. Errors name the file and line. It also says whether the file may set
+[app], [kiosk] admin_keys and [technician] for the service and the kiosk:
+only a file owned by root, that no one else can change, may. Exit status
+1 when the config is invalid, or when run as root on a file whose [app],
+[kiosk] or [technician] the service would ignore.
 `
 
 func cmdConfig(args []string, stdout, stderr io.Writer) error {
@@ -37,7 +42,8 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := config.Load(fs.Arg(0))
+	root := os.Geteuid() == 0
+	cfg, err := config.LoadFor(fs.Arg(0), root)
 	if err != nil {
 		return err
 	}
@@ -49,6 +55,22 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	if src == "" {
 		src = "no config file found; built-in defaults"
 	}
-	fmt.Fprintf(stdout, "# config OK: %s\n# effective values:\n\n%s", src, out)
+	trust := "# trust: the service and the kiosk take all of it (owned by root, no one else can change it)\n"
+	refused := cfg.Restrict()
+	switch {
+	case cfg.Path == "":
+		trust = ""
+	case refused != "":
+		trust = "# trust: REFUSED in part as root and in the kiosk: " + refused + "\n"
+	case cfg.Distrust() != "":
+		trust = "# trust: " + cfg.Distrust() + ": as root and in the kiosk it could not set [app], [kiosk] admin_keys or [technician]\n"
+	}
+	fmt.Fprintf(stdout, "# config OK: %s\n%s# effective values:\n\n%s", src, trust, out)
+	if refused != "" {
+		fmt.Fprintln(stderr, "fieldlink: warning: "+refused)
+		if root {
+			return fmt.Errorf("%s: the service would ignore its [app], [kiosk] admin_keys and [technician]", cfg.Path)
+		}
+	}
 	return nil
 }

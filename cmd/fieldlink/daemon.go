@@ -17,11 +17,13 @@ import (
 
 const daemonUsage = `Usage: fieldlink daemon [flags]
 
-Runs fieldlink without a screen, for a systemd service or a script: it
-holds the lock, probes every link, fails over and back, keeps the
-configured VPN up ([vpn] profile), and logs each event and decision as one
-line on stderr. It asks no passwords (that needs a screen: the TUI does). A TUI started later becomes an
-observer of it. Stops cleanly on SIGTERM or SIGINT.
+Runs fieldlink without a screen, as the system service (fieldlink.service):
+it takes charge of the device, probes every link, fails over and back,
+keeps the configured VPN up ([vpn] profile), journals, and logs each event
+and decision as one line on stderr. It asks no passwords (that needs a
+screen: the kiosk does). Every TUI on the device, whatever its account, is
+a client of it. It refuses to start when another fieldlink is in charge.
+Stops cleanly on SIGTERM or SIGINT.
 
 Flags:
 `
@@ -37,23 +39,35 @@ func cmdDaemon(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, src, err := c.setup()
+	cfg, src, warn, err := c.setup()
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	r, err := c.start(ctx, cfg, src, "daemon")
 	if err != nil {
 		return err
 	}
-	defer r.lock.Release()
 	if r.role != engine.Holder {
-		return fmt.Errorf("another fieldlink is in charge (%s); a daemon does not run as an observer", r.holder)
+		cancel()
+		r.stop()
+		if h := r.claim.Holder; h.PID != 0 {
+			return errors.New(h.Refusal())
+		}
+		return errors.New("this account may not take charge of the device: the fieldlink service (systemctl start fieldlink) does, as root")
 	}
+	defer r.stop()
 	states, unsubscribe := r.eng.Subscribe()
 	defer unsubscribe()
 	fmt.Fprintf(stderr, "%s fieldlink daemon: in charge of %s\n", stamp(time.Now()), src.Name())
+	for _, w := range []string{warn, r.claim.Warning} {
+		if w != "" {
+			fmt.Fprintf(stderr, "%s fieldlink daemon: warning: %s\n", stamp(time.Now()), w)
+		}
+	}
 	var seen uint64
 	for {
 		select {
@@ -64,9 +78,18 @@ func cmdDaemon(args []string, stdout, stderr io.Writer) error {
 			case <-r.errs:
 			case <-time.After(3 * time.Second):
 			}
-			r.stop()
 			fmt.Fprintf(stderr, "%s fieldlink daemon: stopped\n", stamp(time.Now()))
 			return nil
+		case <-r.claim.Lost():
+			// Another process holds the device now (the bus restarted
+			// under us, or the service took over from a fallback lock):
+			// two brains would fight over the routes.
+			cancel()
+			select {
+			case <-r.errs:
+			case <-time.After(3 * time.Second):
+			}
+			return errors.New("no longer in charge of this device: another fieldlink took charge")
 		case err := <-r.errs:
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err

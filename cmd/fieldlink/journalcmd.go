@@ -30,6 +30,11 @@ func (c *common) journalPath(cfg config.Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if _, err := os.Lstat(dir); err == nil {
+		if err := checkStateDir(dir); err != nil {
+			return "", err
+		}
+	}
 	if c.simulated() {
 		return filepath.Join(dir, "demo-journal.db"), nil
 	}
@@ -294,6 +299,14 @@ func cmdJournal(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "fieldlink: exported %s\n", stats)
 		return nil
 	default: // import
+		// Every file must be there before the journal is touched.
+		for _, name := range fs.Args() {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			f.Close()
+		}
 		j, err := journal.Open(path)
 		if err != nil {
 			return err

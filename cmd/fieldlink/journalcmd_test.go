@@ -129,3 +129,75 @@ func TestReportAndJournalCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagsAfterArguments: a flag after a file name is a flag, wherever it
+// stands (finding: `journal import all.ndjson --db fleet.db` merged into the
+// default journal, then failed on a file called "--db"); a bad command
+// line is refused before anything is read or written.
+func TestFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "device.db")
+	recordDemo(t, db)
+	exp := filepath.Join(dir, "all.ndjson")
+	if _, stderr, code := runCLI(t, "journal", "export", "--db", db, "--output", exp); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	defaultJournal := filepath.Join(testStateDir, "journal.db")
+	os.Remove(defaultJournal)
+	fleet := filepath.Join(dir, "fleet.db")
+	if _, stderr, code := runCLI(t, "journal", "import", exp, "--db", fleet); code != 0 {
+		t.Fatalf("import FILE --db X: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(defaultJournal); err == nil {
+		t.Fatal("import FILE --db X touched the default journal")
+	}
+	out, _, code := runCLI(t, "journal", "check", "--db", fleet)
+	if code != 0 || !strings.Contains(out, "session") {
+		t.Fatalf("the fleet journal: %s", out)
+	}
+	// Refused before anything is opened: an unknown flag after the file,
+	// and a missing file among good ones.
+	for _, args := range [][]string{
+		{"journal", "import", exp, "--bd", filepath.Join(dir, "x.db")},
+		{"journal", "import", exp, filepath.Join(dir, "missing.ndjson"), "--db", filepath.Join(dir, "y.db")},
+	} {
+		if _, _, code := runCLI(t, args...); code == 0 {
+			t.Fatalf("%v: accepted", args)
+		}
+	}
+	for _, f := range []string{defaultJournal, filepath.Join(dir, "x.db"), filepath.Join(dir, "y.db")} {
+		if _, err := os.Stat(f); err == nil {
+			t.Fatalf("%s was created by a refused command line", f)
+		}
+	}
+	// "--" ends the flags: a file may be called "--db".
+	if _, stderr, code := runCLI(t, "journal", "import", "--db", fleet, "--", "--db"); code == 0 || !strings.Contains(stderr, "--db: no such file") {
+		t.Fatalf("after --: exit %d %q", code, stderr)
+	}
+}
+
+// TestWordsForBadInput: a journal from a newer fieldlink is refused by
+// report, check and export in words that do not send the user off to
+// migrate it; --speed NaN is refused (finding: accepted, the VPN then
+// stayed CONNECTING).
+func TestWordsForBadInput(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "newer.db")
+	j, err := journal.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.DB().Exec(`PRAGMA user_version = 999`)
+	j.Close()
+	for _, args := range [][]string{{"report"}, {"journal", "check"}, {"journal", "export"}} {
+		_, stderr, code := runCLI(t, append(args, "--db", db)...)
+		if code != 1 || !strings.Contains(stderr, "written by a newer fieldlink") || strings.Contains(stderr, "migrate") {
+			t.Errorf("%v on a newer journal: exit %d %q", args, code, stderr)
+		}
+	}
+	for _, speed := range []string{"NaN", "+Inf", "-1", "0"} {
+		_, stderr, code := runCLI(t, "status", "--demo", "--speed", speed)
+		if code != 1 || !strings.Contains(stderr, "--speed") {
+			t.Errorf("--speed %s: exit %d %q", speed, code, stderr)
+		}
+	}
+}

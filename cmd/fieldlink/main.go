@@ -48,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errAdminExit):
+		return 3
 	}
 	fmt.Fprintln(stderr, "fieldlink: "+strings.TrimPrefix(err.Error(), "fieldlink: "))
 	return 1
@@ -96,11 +98,31 @@ func parse(fs *flag.FlagSet, args []string, head string, stdout, stderr io.Write
 		fmt.Fprint(out, head)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	// Flags may come after the arguments they go with ("journal import
+	// all.ndjson --db fleet.db"): Go's flag package would stop at the first
+	// argument and leave the rest as arguments, so that a command acted
+	// on half its command line. Parse every flag wherever it stands; "--"
+	// ends the flags.
+	var positional []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
-		return errUsage
+		left := fs.Args()
+		if used := len(rest) - len(left); used > 0 && rest[used-1] == "--" {
+			positional = append(positional, left...)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		positional = append(positional, left[0])
+		rest = left[1:]
 	}
-	return nil
+	// Leave the positional arguments as the flag set's own.
+	return fs.Parse(append([]string{"--"}, positional...))
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/status"
 )
 
@@ -151,19 +154,67 @@ func TestScenarioErrorsNameFileAndLine(t *testing.T) {
 
 func TestSecondDemoIsObserver(t *testing.T) {
 	state := t.TempDir()
-	l, role, _, err := (&common{demo: true, stateDir: state}).acquire("demo")
-	if err != nil || role.String() != "holder" {
-		t.Fatalf("first: %v %v", role, err)
+	ctx := context.Background()
+	first, err := (&common{demo: true, stateDir: state}).claim(ctx, "demo")
+	if err != nil || !first.InCharge {
+		t.Fatalf("first: %+v %v", first, err)
 	}
-	defer l.Release()
-	_, role, holder, err := (&common{demo: true, stateDir: state}).acquire("demo")
-	if err != nil || role.String() != "observer" || !strings.Contains(holder, "(demo)") {
-		t.Fatalf("second: %v %q %v", role, holder, err)
+	defer first.Release()
+	second, err := (&common{demo: true, stateDir: state}).claim(ctx, "demo")
+	if err != nil || second.InCharge || !strings.Contains(second.Holder.String(), "(demo") {
+		t.Fatalf("second: %+v %v", second, err)
 	}
-	// A demo never makes the real instance an observer, and vice versa.
-	lr, role, _, err := (&common{stateDir: state}).acquire("tui")
-	if err != nil || role.String() != "holder" {
-		t.Fatalf("real beside demo: %v %v", role, err)
+	second.Release()
+	// A demo never makes the real instance a client, and vice versa.
+	d := fakebus.StartDaemon(t)
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", d.Address)
+	real, err := (&common{stateDir: state}).claim(ctx, "tui")
+	if err != nil || !real.InCharge {
+		t.Fatalf("real beside demo: %+v %v", real, err)
 	}
-	lr.Release()
+	real.Release()
+}
+
+// TestStateDirectorySafety: fieldlink refuses a state directory another
+// account could plant links in, so that it never writes where a link
+// points; as root it uses system paths whatever XDG_STATE_HOME says
+// (finding 6: a --state-dir in a user-writable directory followed planted
+// links; XDG_STATE_HOME overrode /var/lib/fieldlink for root).
+func TestStateDirectorySafety(t *testing.T) {
+	base := t.TempDir()
+	victim := filepath.Join(base, "victim")
+	os.WriteFile(victim, []byte("precious"), 0o600)
+	plant := func(name string, mode os.FileMode, uid int) string {
+		d := filepath.Join(base, name)
+		os.Mkdir(d, 0o700)
+		os.Symlink(victim, filepath.Join(d, "demo-journal.db"))
+		os.Symlink(victim, filepath.Join(d, "demo.lock"))
+		os.Chmod(d, mode)
+		if uid >= 0 {
+			os.Chown(d, uid, uid)
+		}
+		return d
+	}
+	dirs := map[string]string{"writable by all": plant("open", 0o777, -1)}
+	if os.Geteuid() == 0 {
+		dirs["another account's"] = plant("theirs", 0o755, 65534)
+	}
+	for name, d := range dirs {
+		cmd := exec.Command(binary(t), "daemon", "--demo", "--state-dir", d)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "refused") {
+			t.Errorf("%s state directory: %v %s", name, err, out)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("a planted link was followed: %q", b)
+	}
+	if os.Geteuid() == 0 {
+		cmd := exec.Command(binary(t), "journal", "path")
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+base)
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != "/var/lib/fieldlink/journal.db" {
+			t.Fatalf("journal path as root with XDG_STATE_HOME set: %q %v", out, err)
+		}
+	}
 }

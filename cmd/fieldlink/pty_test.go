@@ -34,6 +34,8 @@ func binary(tb testing.TB) string {
 			buildErr = err
 			return
 		}
+		// Other accounts' fieldlinks (the one-brain tests) run it too.
+		os.Chmod(dir, 0o755)
 		binPath = filepath.Join(dir, "fieldlink")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
@@ -79,6 +81,7 @@ func openPTY(cols, rows int) (master, slave *os.File, err error) {
 type ptyProc struct {
 	cmd    *exec.Cmd
 	master *os.File
+	slave  *os.File // kept open only when asked
 	mu     sync.Mutex
 	out    bytes.Buffer
 	seen   chan struct{}
@@ -93,7 +96,7 @@ func startOnPTY(tb testing.TB, want string, args ...string) *ptyProc {
 	return startOnPTYIn(tb, tb.TempDir(), want, args...)
 }
 
-// startOnPTYIn starts fieldlink with XDG_STATE_HOME=state, so that two
+// startOnPTYIn starts fieldlink with its state in state, so that two
 // instances can share a lock.
 func startOnPTYIn(tb testing.TB, state, want string, args ...string) *ptyProc {
 	tb.Helper()
@@ -103,20 +106,42 @@ func startOnPTYIn(tb testing.TB, state, want string, args ...string) *ptyProc {
 // startOnPTYEnv starts fieldlink on a terminal of the given kind.
 func startOnPTYEnv(tb testing.TB, state, want string, env []string, args ...string) *ptyProc {
 	tb.Helper()
+	return startOnPTYWith(tb, ptyOptions{state: state, want: want, env: env}, args...)
+}
+
+// ptyOptions shape a fieldlink started on a pseudo-terminal.
+type ptyOptions struct {
+	state, want string
+	env         []string
+	// as runs it as another account.
+	as *syscall.Credential
+	// keepSlave keeps the terminal's own side open in the test, to read its
+	// mode after fieldlink has ended.
+	keepSlave bool
+}
+
+func startOnPTYWith(tb testing.TB, o ptyOptions, args ...string) *ptyProc {
+	tb.Helper()
 	master, slave, err := openPTY(80, 24)
 	if err != nil {
 		tb.Skipf("no pseudo-terminal here: %v", err)
 	}
-	cmd := exec.Command(binary(tb), args...)
+	// --state-dir rather than XDG_STATE_HOME alone: as root (CI) fieldlink
+	// ignores XDG_* by design.
+	cmd := exec.Command(binary(tb), append(args, "--state-dir", o.state)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.Env = append(append(os.Environ(), env...), "XDG_STATE_HOME="+state)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	p := &ptyProc{cmd: cmd, master: master, seen: make(chan struct{}), want: want}
+	cmd.Env = append(append(os.Environ(), o.env...), "XDG_STATE_HOME="+o.state)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Credential: o.as}
+	p := &ptyProc{cmd: cmd, master: master, seen: make(chan struct{}), want: o.want}
 	p.start = time.Now()
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	slave.Close()
+	if o.keepSlave {
+		p.slave = slave
+	} else {
+		slave.Close()
+	}
 	p.done = make(chan struct{})
 	go func() { cmd.Wait(); close(p.done) }()
 	go p.read()
@@ -199,6 +224,9 @@ func (p *ptyProc) stop() {
 		}
 	}
 	p.master.Close()
+	if p.slave != nil {
+		p.slave.Close()
+	}
 }
 
 // cpuTime sums the CPU time of a process's threads from schedstat, which

@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/agent"
+	"github.com/fieldlink/fieldlink/backend/charge"
 	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/control"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/journal"
-	"github.com/fieldlink/fieldlink/backend/lock"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
 	"github.com/fieldlink/fieldlink/backend/report"
@@ -23,32 +23,38 @@ import (
 	"github.com/fieldlink/fieldlink/backend/vpn"
 )
 
-// running is an engine started for a front end.
+// running is an engine started for a front end: in charge of the device,
+// or a client of the one that is.
 type running struct {
-	eng    *engine.Engine
-	role   engine.Role
-	holder string
-	lock   *lock.Lock
-	errs   chan error
-	// rec journals what the holder sees; nil for observers.
+	eng   *engine.Engine
+	role  engine.Role
+	claim *charge.Claim
+	errs  chan error
+	// rec journals what the holder sees; nil for clients.
 	rec     *journal.Recorder
 	recDone chan struct{}
 	journal string
-	// agent answers NetworkManager's requests for secrets at the screen
-	// (the holder's TUI on the real system only).
+	// agent answers NetworkManager's requests for secrets at the screen.
 	agent *agent.Agent
-	sock  string
+	cfg   config.Config
 }
 
-// stop waits (a little) for the journal's last write after ctx ended.
+// stop waits (a little) for the journal's last write after ctx ended, and
+// gives the charge up.
 func (r *running) stop() {
-	if r.rec == nil {
-		return
+	if r.rec != nil {
+		select {
+		case <-r.recDone:
+		case <-time.After(3 * time.Second):
+		}
 	}
-	select {
-	case <-r.recDone:
-	case <-time.After(3 * time.Second):
-	}
+	r.claim.Release()
+}
+
+// locate finds the holder's socket, for a client.
+func (r *running) locate(ctx context.Context) (string, int, bool, error) {
+	h, path, ok, err := r.claim.Locate(ctx)
+	return path, h.PID, ok, err
 }
 
 // markVisit starts or ends a visit and tells the events pane.
@@ -67,7 +73,7 @@ func (r *running) markVisit() (string, error) {
 }
 
 // report builds this device's report over the last 30 days.
-func (r *running) report(cfg config.Config) (*report.Report, error) {
+func (r *running) report() (*report.Report, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if r.rec != nil {
@@ -83,36 +89,30 @@ func (r *running) report(cfg config.Config) (*report.Report, error) {
 	defer j.Close()
 	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
 	return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID,
-		VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare, Recent: 12})
+		VisitShare: r.cfg.Journal.VisitShare, DeviceShare: r.cfg.Journal.DeviceShare, Recent: 12})
 }
 
-func (c *common) socketPath() (string, error) {
-	dir, err := c.stateDirectory()
-	if err != nil {
-		return "", err
-	}
-	name := control.SocketName
-	if c.simulated() {
-		name = control.DemoSocketName
-	}
-	return filepath.Join(dir, name), nil
-}
-
-// start takes the lock (or becomes an observer) and runs the engine: the
-// holder probes, fails over and acts, and serves its decisions to
-// observers; an observer follows the holder's socket and changes nothing.
+// start claims charge of the device (or finds who has it) and runs the
+// engine: the holder probes, fails over, acts, journals and serves its
+// clients; a client follows the holder and changes nothing itself.
 func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source, mode string) (*running, error) {
-	lk, role, holder, err := c.acquire(mode)
+	claim, err := c.claim(ctx, mode)
 	if err != nil {
 		return nil, err
 	}
-	sock, err := c.socketPath()
-	if err != nil {
-		lk.Release()
-		return nil, err
+	r := &running{claim: claim, errs: make(chan error, 2), cfg: cfg, role: engine.Observer}
+	if claim.InCharge {
+		r.role = engine.Holder
 	}
-	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: role, Holder: holder}
-	if role == engine.Holder {
+	holder := ""
+	if !claim.InCharge {
+		holder = claim.Holder.String()
+		if claim.Holder.PID == 0 {
+			holder = ""
+		}
+	}
+	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holder}
+	if r.role == engine.Holder {
 		opts.Failover = failover.New(cfg.FailoverPolicy())
 		if pol := vpnPolicy(cfg, src); pol.Profile != "" {
 			opts.VPN = vpn.New(pol)
@@ -125,32 +125,30 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 			bind := probe.CanBind()
 			opts.Prober = probe.NewProber(pc, probe.Dialer{Timeout: pc.Timeout, NoBind: !bind}, nil, bind)
 		}
-	}
-	r := &running{role: role, holder: holder, lock: lk, errs: make(chan error, 2), sock: sock}
-	if role == engine.Holder {
 		// The journal is written whether or not there is a network, and
 		// whether or not its file can be opened yet (read-only or full at
 		// boot): the recorder keeps a bounded backlog and retries.
 		path, err := c.journalPath(cfg)
 		if err != nil {
-			lk.Release()
+			claim.Release()
 			return nil, err
 		}
 		jo := journalOptions(cfg)
 		jo.OnStatus = func(st journal.Status) { r.journalStatus(st) }
+		jo.OnVisit = func(v netstate.VisitStatus) {
+			if r.eng != nil {
+				r.eng.SetVisit(v)
+			}
+		}
 		r.journal = path
 		r.rec = journal.NewRecorderOpening(func() (*journal.Journal, error) { return journal.Open(path) }, jo)
 		r.recDone = make(chan struct{})
 		opts.Recorder = r.rec
 	}
-	if role == engine.Observer {
-		// A technician reads the holder's journal (recent sessions,
-		// reports) where the file lets them; nothing is written.
-		if path, err := c.journalPath(cfg); err == nil {
-			r.journal = path
-		}
-	}
 	r.eng = engine.New(src, opts)
+	if claim.Warning != "" {
+		r.eng.SetWarning("charge", claim.Warning)
+	}
 	if r.rec != nil {
 		go func() {
 			defer close(r.recDone)
@@ -159,43 +157,141 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 		}()
 	}
 	go func() { r.errs <- r.eng.Run(ctx) }()
-	if sys, ok := src.(*system.Source); ok && role == engine.Holder && mode == "tui" && cfg.Agent.Enabled {
-		r.agent = agent.New(sys.Conn(), agent.Options{Timeout: cfg.Agent.PromptTimeout.D(),
-			Event: func(ev netstate.Event) { r.eng.AddEvents(ev) }})
-		go func() {
-			err := r.agent.Run(ctx)
-			switch {
-			case errors.Is(err, agent.ErrTaken):
-				r.eng.AddEvents(warning(err.Error() + ": Wi-Fi keys and VPN passwords are asked for there"))
-			case err != nil:
-				r.eng.AddEvents(warning(fmt.Sprintf("NetworkManager cannot ask for passwords here: %v", err)))
-			}
-		}()
+	if (r.role == engine.Holder && mode == "tui") || mode == "kiosk" {
+		// NetworkManager asks for passwords where the clinician is: the
+		// screen in charge, or the kiosk (a client of the service).
+		r.startAgent(ctx, src)
 	}
-	if role == engine.Holder {
-		self := lock.Holder{PID: pid(), Since: time.Now(), Mode: mode}.String()
-		go func() {
-			var h control.Handler
-			if cfg.Technician.Act {
-				h = func(op string) string {
-					if op != control.OpConnectVPN {
-						return "The fieldlink in charge does not know " + op + "."
-					}
-					r.eng.AddEvents(netstate.Event{Time: time.Now(), Kind: netstate.EventDecision, Text: "A technician asked to connect the VPN"})
-					if !r.eng.ConnectVPN() {
-						return "No VPN is configured on the fieldlink in charge."
-					}
-					return "The fieldlink in charge is connecting the VPN."
-				}
-			}
-			if err := control.Serve(ctx, sock, self, r.eng, h); err != nil {
-				r.eng.AddEvents(warning(fmt.Sprintf("observers cannot follow this instance: %v", err)))
-			}
-		}()
+	if r.role == engine.Holder {
+		r.serve(ctx, mode)
 	} else {
-		go control.Follow(ctx, sock, r.eng, time.Now)
+		go control.Follow(ctx, r.locate, r.eng, time.Now, r.following)
 	}
 	return r, nil
+}
+
+// startAgent registers the secret agent, so that NetworkManager's requests
+// for Wi-Fi keys and VPN passwords are asked for on this screen.
+func (r *running) startAgent(ctx context.Context, src engine.Source) {
+	sys, ok := src.(*system.Source)
+	if !ok || !r.cfg.Agent.Enabled {
+		return
+	}
+	r.agent = agent.New(sys.Conn(), agent.Options{Timeout: r.cfg.Agent.PromptTimeout.D(),
+		Event: func(ev netstate.Event) { r.eng.AddEvents(ev) }})
+	go func() {
+		err := r.agent.Run(ctx)
+		switch {
+		case errors.Is(err, agent.ErrTaken):
+			r.eng.AddEvents(warning(err.Error() + ": Wi-Fi keys and VPN passwords are asked for there"))
+		case err != nil:
+			r.eng.AddEvents(warning(fmt.Sprintf("NetworkManager cannot ask for passwords here: %v", err)))
+		}
+	}()
+}
+
+// following tells a client's screen whether it hears from the holder.
+func (r *running) following(ok bool, err error) {
+	switch {
+	case ok:
+		r.eng.SetWarning("follow", "")
+		if r.claim.Warning != "" {
+			r.eng.SetWarning("charge", "")
+		}
+	case errors.Is(err, control.ErrNobody):
+		r.eng.SetHolder("")
+		if r.claim.Warning != "" {
+			r.eng.SetWarning("charge", r.claim.Warning)
+		} else {
+			r.eng.SetWarning("follow", "no fieldlink is in charge of this device: nothing probes, fails over or keeps the VPN up")
+		}
+	default:
+		r.eng.SetWarning("follow", "the fieldlink in charge is not answering: showing NetworkManager's picture only")
+	}
+}
+
+// serve answers the holder's clients: anyone on the device may watch
+// (device-wide holders), and requests are decided by the asking account.
+func (r *running) serve(ctx context.Context, mode string) {
+	perm := os.FileMode(0o600)
+	if r.claim.Scope == charge.Device {
+		perm = 0o666
+		if err := os.MkdirAll(charge.RunDir(), 0o755); err != nil {
+			r.eng.AddEvents(warning(fmt.Sprintf("other screens cannot follow this instance: %v", err)))
+			return
+		}
+	}
+	self := r.claim.Holder
+	self.Mode = mode
+	go func() {
+		err := control.Serve(ctx, r.claim.Socket(), r.eng, control.ServeOptions{Holder: self.String(), Mode: perm, Handle: r.handle})
+		if err != nil {
+			r.eng.AddEvents(warning(fmt.Sprintf("other screens cannot follow this instance: %v", err)))
+		}
+	}()
+}
+
+// handle carries out a client's request if its account may: root, this
+// instance's own account and members of the fieldlink group act; anyone
+// else watches, except that [technician] act lets them connect the VPN.
+func (r *running) handle(p control.Peer, op string) control.Reply {
+	may := charge.MayAct(p.UID, os.Geteuid())
+	who := charge.Describe(p.PID, p.UID).User
+	if who == "" {
+		who = fmt.Sprintf("uid %d", p.UID)
+	}
+	refuse := func(what string) control.Reply {
+		return control.Reply{Refused: true, Text: fmt.Sprintf("Your account (%s) may watch but not %s: IT adds clinicians to the %q group.", who, what, charge.Group)}
+	}
+	switch op {
+	case control.OpConnectVPN:
+		if !may && !r.cfg.Technician.Act {
+			return refuse("connect the VPN ([technician] act = true lets any account)")
+		}
+		r.eng.AddEvents(netstate.Event{Time: time.Now(), Kind: netstate.EventDecision, Text: who + " asked to connect the VPN"})
+		if !r.eng.ConnectVPN() {
+			return control.Reply{Text: "No VPN is configured on the fieldlink in charge."}
+		}
+		return control.Reply{Text: "The fieldlink in charge is connecting the VPN."}
+	case control.OpVisit:
+		if !may {
+			return refuse("mark visits")
+		}
+		if r.rec == nil {
+			return control.Reply{Refused: true, Text: "The fieldlink in charge keeps no journal."}
+		}
+		text, err := r.markVisit()
+		if err != nil {
+			return control.Reply{Refused: true, Text: "Visit not recorded: " + err.Error()}
+		}
+		return control.Reply{Text: text}
+	case control.OpReport:
+		if !may {
+			return refuse("read the journal")
+		}
+		rep, err := r.report()
+		if err != nil {
+			return control.Reply{Refused: true, Text: err.Error()}
+		}
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return control.Reply{Refused: true, Text: err.Error()}
+		}
+		return control.Reply{Data: b}
+	}
+	return control.Reply{Refused: true, Text: "The fieldlink in charge does not know " + op + "."}
+}
+
+// ask sends a request to the holder and words the answer for the screen.
+func (r *running) ask(ctx context.Context, op string) (control.Reply, error) {
+	rep, err := control.Request(ctx, r.locate, op)
+	if err != nil {
+		return rep, err
+	}
+	if rep.Refused {
+		return rep, errors.New(rep.Text)
+	}
+	return rep, nil
 }
 
 // vpnPolicy is the configured VPN; a demo whose scenario has a VPN link

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fieldlink/fieldlink/backend/charge"
 	"github.com/fieldlink/fieldlink/backend/control"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
@@ -41,14 +42,25 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, src, err := c.setup()
+	cfg, src, _, err := c.setup()
 	if err != nil {
 		return err
 	}
 	// status never takes charge: it only reports who is.
-	holder, err := c.holder()
+	dir, err := c.stateDirectory()
 	if err != nil {
 		return err
+	}
+	obs, err := charge.Observe(context.Background(), charge.Options{StateDir: dir, Demo: c.simulated()})
+	if err != nil {
+		return err
+	}
+	defer obs.Release()
+	var inCharge *charge.Holder
+	holder := ""
+	if obs.Holder.PID != 0 {
+		h := obs.Holder
+		inCharge, holder = &h, h.String()
 	}
 	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: engine.Observer, Holder: holder}
 	if c.simulated() {
@@ -67,10 +79,12 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	engErr := make(chan error, 1)
 	go func() { engErr <- eng.Run(ctx) }()
-	if holder != "" {
-		if sock, err := c.socketPath(); err == nil {
-			go control.Follow(ctx, sock, eng, time.Now)
+	if inCharge != nil {
+		locate := func(ctx context.Context) (string, int, bool, error) {
+			h, path, ok, err := obs.Locate(ctx)
+			return path, h.PID, ok, err
 		}
+		go control.Follow(ctx, locate, eng, time.Now, nil)
 	}
 	states, unsubscribe := eng.Subscribe()
 	defer unsubscribe()
@@ -95,6 +109,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 			}
 		case st := <-states:
 			d := status.FromState(st)
+			d.InCharge = inCharge
 			if !*watch {
 				if *asJSON {
 					return status.WriteJSON(stdout, d)

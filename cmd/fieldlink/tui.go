@@ -2,16 +2,22 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
+	"syscall"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/fieldlink/fieldlink/backend/charge"
 	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/control"
 	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/launch"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/report"
@@ -23,7 +29,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fieldlink", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	kiosk := fs.Bool("kiosk", false, "kiosk mode for the boot console: no quit key, the app started by itself, waits for the system bus")
+	fs.BoolVar(&c.kiosk, "kiosk", false, "kiosk mode for the boot console: no quit key, the app started by itself, waits for the system bus")
 	if err := parse(fs, args, usage, stdout, stderr); err != nil {
 		return err
 	}
@@ -31,40 +37,72 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	var cfg config.Config
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The kiosk holds the terminal from the first instant, before it waits
+	// for anything.
+	guard := guardScreen(os.Stdin, stderr, c.kiosk, cancel)
+	defer guard.release()
+
+	cfg, trustWarn, cfgErr := c.loadConfig()
+	if cfgErr != nil {
+		if !c.kiosk {
+			return cfgErr
+		}
+		// Bad input never ends the kiosk: it runs on the defaults and
+		// shows the mistake, with its file and line, until IT fixes it.
+		cfg = config.Default()
+	}
 	var src engine.Source
 	var err error
-	if *kiosk {
-		cfg, src, err = c.setupWaiting(stderr)
+	if c.kiosk {
+		src, err = c.waitForSource(ctx, cfg, guard.say)
 	} else {
-		cfg, src, err = c.setup()
+		src, err = c.source(cfg)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // a signal ended the wait
+		}
 		return err
 	}
 	mode := "tui"
-	if c.simulated() {
+	switch {
+	case c.simulated():
 		mode = "demo"
+	case c.kiosk:
+		mode = "kiosk"
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	r, err := c.start(ctx, cfg, src, mode)
 	if err != nil {
 		return err
 	}
-	defer r.lock.Release()
+	if cfgErr != nil {
+		r.eng.SetWarning("config", cfgErr.Error()+" (running on the built-in defaults until it is fixed)")
+	}
+	if trustWarn != "" {
+		r.eng.SetWarning("config-trust", trustWarn)
+	}
 	states, unsubscribe := r.eng.Subscribe()
 	defer unsubscribe()
 
 	opts := theme.Detect(theme.FromEnviron(os.Environ()))
 	opts.ASCII = opts.ASCII || c.ascii || cfg.UI.ASCII
-	ao := r.appOptions(ctx, cfg, theme.New(opts), *kiosk)
+	ao := r.appOptions(ctx, cfg, theme.New(opts), &c)
 	ao.States = states
 	model := app.New(ao)
-	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(fps))
+	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(fps), tea.WithoutSignalHandler())
+	guard.onSignal(p.Quit)
 	go func() {
 		if err := <-r.errs; err != nil {
 			p.Send(app.FatalMsg{Err: err})
+		}
+	}()
+	go func() {
+		select {
+		case <-r.claim.Lost():
+			p.Send(app.FatalMsg{Err: errHandover})
+		case <-ctx.Done():
 		}
 	}()
 	final, err := p.Run()
@@ -74,9 +112,34 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if m, ok := final.(*app.Model); ok && m.Err() != nil {
+		if errors.Is(m.Err(), errHandover) {
+			guard.release()
+			return reexec()
+		}
 		return m.Err()
+	} else if ok && m.AdminExit() {
+		return errAdminExit
 	}
 	return nil
+}
+
+// errAdminExit ends the kiosk by IT's key sequence: exit status 3, which
+// the kiosk unit takes as success (tty1 gets its login prompt back) where
+// any other end restarts the kiosk.
+var errAdminExit = errors.New("left by the admin key sequence")
+
+// errHandover ends a screen that was in charge when another fieldlink
+// (the service) takes charge: it starts again as that one's client.
+var errHandover = errors.New("another fieldlink took charge of this device")
+
+// reexec starts this fieldlink afresh with the same arguments, so that it
+// comes back as a client of the instance now in charge.
+func reexec() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("%w, and fieldlink cannot restart itself: %v", errHandover, err)
+	}
+	return syscall.Exec(exe, os.Args, os.Environ())
 }
 
 // fps caps redraws. Nothing on screen animates and the engine publishes at
@@ -87,47 +150,75 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 // (50 ms here), which counts against start-up.
 const fps = 20
 
-// appOptions wires the screen to this instance: visits and reports from
-// the journal, the VPN and the app where this instance is in charge, the
-// secret agent's prompts, and requests to the holder where it observes.
-func (r *running) appOptions(ctx context.Context, cfg config.Config, th *theme.Theme, kiosk bool) app.Options {
-	ao := app.Options{Theme: th, Thresholds: cfg.NetThresholds(), Kiosk: kiosk}
-	if kiosk {
-		keys, why := cfg.TrustedAdminKeys()
-		ao.AdminKeys = keys
-		if why != "" {
-			r.eng.AddEvents(warning(why))
-		}
-	}
-	if r.rec != nil {
-		ao.MarkVisit = r.markVisit
-	}
-	if r.journal != "" {
-		ao.Report = func() (*report.Report, error) { return r.report(cfg) }
+// appOptions wires the screen to this instance: visits, reports and the
+// VPN through the instance in charge (itself, or by request), and the
+// application where the clinician is.
+func (r *running) appOptions(ctx context.Context, cfg config.Config, th *theme.Theme, c *common) app.Options {
+	ao := app.Options{Theme: th, Thresholds: cfg.NetThresholds(), Kiosk: c.kiosk}
+	if c.kiosk {
+		ao.AdminKeys = cfg.Kiosk.AdminKeys
 	}
 	if r.role == engine.Holder {
+		ao.MarkVisit = r.markVisit
+		ao.Report = r.report
 		ao.ConnectVPN = func() string {
 			if !r.eng.ConnectVPN() {
 				return "No VPN is configured ([vpn] profile in the config)."
 			}
 			return "Connecting the VPN now."
 		}
+	} else {
+		ao.ReadOnly = !charge.MayAct(os.Geteuid(), r.claim.Holder.UID)
+		ao.MarkVisit = func() (string, error) {
+			rep, err := r.ask(ctx, control.OpVisit)
+			return rep.Text, err
+		}
+		ao.Report = func() (*report.Report, error) { return r.remoteReport(ctx, c, cfg) }
+		ao.ConnectVPN = func() string {
+			rep, err := control.Request(ctx, r.locate, control.OpConnectVPN)
+			if err != nil {
+				return err.Error()
+			}
+			return rep.Text
+		}
+	}
+	// The application runs as the account at this screen, never as the
+	// service: the holder's screen, or a client whose account may act.
+	if r.role == engine.Holder || charge.MayAct(os.Geteuid(), r.claim.Holder.UID) {
 		ao.App = launch.New(cfg.AppSpec(), launch.Options{
 			Event:  func(ev netstate.Event) { r.eng.AddEvents(ev) },
 			Status: r.eng.SetApp,
 		})
-	}
-	if r.role == engine.Observer {
-		ao.ConnectVPN = func() string {
-			text, err := control.Request(ctx, r.sock, control.OpConnectVPN)
-			if err != nil {
-				return err.Error()
-			}
-			return text
-		}
+		// Started by itself on the kiosk and the screen in charge; a client
+		// over SSH (a technician) starts it only with 'a'.
+		ao.AutoLaunch = r.role == engine.Holder || c.kiosk || os.Getenv("SSH_CONNECTION") == ""
 	}
 	if r.agent != nil {
 		ao.Prompts, ao.Answer, ao.Cancel = r.agent.Requests(), r.agent.Answer, r.agent.Cancel
 	}
 	return ao
+}
+
+// remoteReport asks the instance in charge for this device's report; with
+// --db, a client reads that journal itself.
+func (r *running) remoteReport(ctx context.Context, c *common, cfg config.Config) (*report.Report, error) {
+	if c.db != "" {
+		j, err := journal.OpenReadOnly(c.db)
+		if err != nil {
+			return nil, err
+		}
+		defer j.Close()
+		since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
+		return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID,
+			VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare, Recent: 12})
+	}
+	rep, err := r.ask(ctx, control.OpReport)
+	if err != nil {
+		return nil, err
+	}
+	var out report.Report
+	if err := json.Unmarshal(rep.Data, &out); err != nil {
+		return nil, fmt.Errorf("the report from the fieldlink in charge: %w", err)
+	}
+	return &out, nil
 }

@@ -28,5 +28,5 @@ func TestSecondInstanceSaysObserver(t *testing.T) {
 	first.waitFirstFrame(t)
 	second := startOnPTYIn(t, state, "OBSERVER", "--demo")
 	second.waitFirstFrame(t)
-	second.waitFor(t, "is in charge")
+	second.waitFor(t, "in charge: fieldlink pid")
 }

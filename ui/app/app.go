@@ -71,8 +71,14 @@ type Options struct {
 	// this instance may not (an observer, unless technicians may act).
 	ConnectVPN func() string
 	// App is the clinical application; nil or unconfigured for none, and
-	// nil on an observer (the application runs where the clinician is).
+	// nil where this account may not start it.
 	App *launch.Runner
+	// ReadOnly: this account may only watch (the instance in charge refuses
+	// its requests, and says so).
+	ReadOnly bool
+	// AutoLaunch starts App by itself when it is due (launch = on-vpn-up,
+	// or the kiosk); otherwise only 'a' does.
+	AutoLaunch bool
 	// Prompts delivers NetworkManager's requests for secrets; Answer and
 	// Cancel reply to them. Nil where this instance is not the agent.
 	Prompts <-chan agent.Request
@@ -132,7 +138,12 @@ type Model struct {
 	queued   []agent.Request
 	ticking  bool
 	adminPos int
+	// adminExit: the kiosk was left by the admin key sequence.
+	adminExit bool
 }
+
+// AdminExit reports whether the kiosk was left by IT's key sequence.
+func (m *Model) AdminExit() bool { return m.adminExit }
 
 // Err is the error that ended the program, if any.
 func (m *Model) Err() error { return m.err }
@@ -184,7 +195,7 @@ func (m *Model) waitPrompt() tea.Cmd {
 func (m *Model) needTick() bool {
 	w := m.state.Work
 	return m.prompt != nil || w.VPN.Phase == netstate.VPNUp || w.VPN.Phase == netstate.VPNRetrying ||
-		w.App.Phase == netstate.AppRunning
+		w.App.Phase == netstate.AppRunning || w.Visit.Open
 }
 
 func (m *Model) tick() tea.Cmd {
@@ -253,7 +264,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case StateMsg:
 		m.state, m.have = engine.State(msg), true
 		cmds := []tea.Cmd{m.wait(), m.tick()}
-		if r := m.opt.App; r != nil && m.state.Role == engine.Holder && r.Due(m.state.Work, m.pathWorkable(), m.opt.Kiosk) {
+		if r := m.opt.App; r != nil && m.opt.AutoLaunch && r.Due(m.state.Work, m.pathWorkable(), m.opt.Kiosk) {
 			cmds = append(cmds, m.launch())
 		}
 		return m, tea.Batch(cmds...)
@@ -356,6 +367,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
 	m.flash = ""
 	if m.admin(msg) {
+		m.adminExit = true
 		return tea.Quit
 	}
 	switch {
@@ -380,7 +392,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.App):
 		switch {
 		case m.opt.App == nil && m.state.Role == engine.Observer:
-			m.flash = "The app is started on the fieldlink in charge, where the clinician works."
+			m.flash = "This account may not start the app here: it runs where the clinician works."
 		case m.opt.App == nil || !m.opt.App.Configured():
 			m.flash = "No application is configured ([app] command in the config)."
 		default:
@@ -389,7 +401,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Visit):
 		mark := m.opt.MarkVisit
 		if mark == nil {
-			m.flash = "Visits are marked on the fieldlink in charge, not on an observer."
+			m.flash = "Visits cannot be marked here."
 			return nil
 		}
 		return func() tea.Msg {
@@ -537,7 +549,10 @@ func (m *Model) workLines(w int) []string {
 func (m *Model) bannerInfo() banner.Info {
 	st := &m.state
 	in := banner.Info{Demo: st.Snapshot.Simulated, Source: st.Source, Observer: st.Role == engine.Observer, Holder: st.Holder,
-		Warnings: append([]string(nil), st.Warnings...)}
+		Warnings: append([]string(nil), st.Warnings...), ReadOnly: st.Role == engine.Observer && m.opt.ReadOnly}
+	if v := st.Work.Visit; v.Open {
+		in.VisitOpen, in.Visit = true, max(m.opt.Now().Sub(v.Since), 0)
+	}
 	for _, svc := range st.Snapshot.Services {
 		if !svc.Running && svc.Name != "NetworkManager" {
 			in.Warnings = append(in.Warnings, svc.Name+" is not running: its figures may be stale")

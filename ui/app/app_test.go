@@ -246,7 +246,7 @@ func TestObserverBanner(t *testing.T) {
 	st := replay(t, "steady", time.Minute)[0].State
 	st.Role, st.Holder = engine.Observer, "fieldlink pid 4242 (kiosk) since 08:00"
 	out := ansi.Strip(render(t, st, modes[0], 80, 24))
-	if !strings.Contains(out, "OBSERVER") || !strings.Contains(out, "pid 4242 (kiosk) since 08:00 is in charge") {
+	if !strings.Contains(out, "OBSERVER") || !strings.Contains(out, "in charge: fieldlink pid 4242 (kiosk) since 08:00") {
 		t.Fatalf("observer banner missing:\n%s", out)
 	}
 }

@@ -2,8 +2,10 @@ package app
 
 import (
 	"errors"
+	"github.com/fieldlink/fieldlink/backend/netstate"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -54,8 +56,35 @@ func TestVisitKey(t *testing.T) {
 	obs.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	obs.Update(StateMsg(moments[0].State))
 	press(obs, 'v')
-	if !strings.Contains(screenText(obs), "Visits are marked on the fieldlink in charge") {
-		t.Fatalf("an observer must say where visits are marked:\n%s", screenText(obs))
+	if !strings.Contains(screenText(obs), "Visits cannot be marked here") {
+		t.Fatalf("a screen without a way to mark visits must say so:\n%s", screenText(obs))
+	}
+}
+
+// TestOpenVisitStaysOnScreen: while a visit is open the banner says so,
+// with its elapsed time, whatever scrolls through the events (finding:
+// "Visit started" scrolled away and nothing showed the visit was open).
+func TestOpenVisitStaysOnScreen(t *testing.T) {
+	moments := replay(t, "home-visit", 0)
+	now := moments[0].State.Snapshot.Time
+	for _, size := range [][2]int{{80, 24}, {40, 12}, {120, 30}} {
+		clock := now.Add(12*time.Minute + 30*time.Second)
+		m := New(Options{Theme: theme.New(theme.Options{NoColor: true, ASCII: true}), Now: func() time.Time { return clock }})
+		m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		st := moments[0].State
+		st.Work.Visit = netstate.VisitStatus{Open: true, Since: now}
+		for i := 0; i < 50; i++ {
+			st.Events = append(st.Events, netstate.Event{Time: now, Kind: netstate.EventNote, Text: "something else happened"})
+		}
+		m.Update(StateMsg(st))
+		if s := screenText(m); !strings.Contains(s, "VISIT 12m") {
+			t.Fatalf("%dx%d: no open visit on screen:\n%s", size[0], size[1], s)
+		}
+		st.Work.Visit = netstate.VisitStatus{}
+		m.Update(StateMsg(st))
+		if s := screenText(m); strings.Contains(s, "VISIT") {
+			t.Fatalf("%dx%d: a closed visit still shown:\n%s", size[0], size[1], s)
+		}
 	}
 }
 

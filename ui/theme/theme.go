@@ -101,9 +101,11 @@ type Theme struct {
 	Dim     lipgloss.Style
 	Bold    lipgloss.Style
 	Select  lipgloss.Style
-	Key     lipgloss.Style
-	Desc    lipgloss.Style
-	Plain   lipgloss.Style
+	// Mark flags what must not be missed (the visit in progress).
+	Mark  lipgloss.Style
+	Key   lipgloss.Style
+	Desc  lipgloss.Style
+	Plain lipgloss.Style
 }
 
 // The palette is the 8 basic ANSI colors: they are what the Linux console
@@ -129,6 +131,7 @@ func New(o Options) *Theme {
 	t.Dim = s().Faint(true)
 	t.Title = s().Bold(true)
 	t.Select = s().Reverse(true)
+	t.Mark = s().Reverse(true).Bold(true)
 	t.Key = s().Bold(true)
 	t.Desc = s()
 	if o.NoColor {

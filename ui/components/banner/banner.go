@@ -1,10 +1,13 @@
-// Package banner draws the line above the traffic light that says whose
+// Package banner draws the lines above the traffic light that say whose
 // data this is: DEMO for simulated data (never shown without it), OBSERVER
-// when another instance is in charge, and any service or journal warnings.
+// when another instance is in charge, the visit in progress, and any
+// standing warnings (a service down, the journal, a config mistake).
 package banner
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -16,9 +19,19 @@ type Info struct {
 	Demo     bool
 	Source   string // scenario title or "system"
 	Observer bool
+	// ReadOnly: this account may only watch.
+	ReadOnly bool
 	Holder   string
 	Warnings []string
+	// Visit is how long the visit in progress has run; VisitOpen says
+	// there is one.
+	VisitOpen bool
+	Visit     time.Duration
 }
+
+// warningRows is how many rows one warning may take before it is cut: a
+// config mistake must show its file and line.
+const warningRows = 3
 
 // Lines renders the banner rows: one for who and what, then one per
 // warning. Simulated data always gets its own marked row.
@@ -27,24 +40,66 @@ func Lines(t *theme.Theme, in Info, width int, compact bool) []string {
 		return nil
 	}
 	row := func(st string) string { return ansi.Truncate(st, width, t.G.Ellipsis) }
+	// The visit in progress sits at the right of the first row, where it
+	// stays whatever scrolls past in the events.
+	mark := ""
+	if in.VisitOpen {
+		mark = t.Mark.Render(" VISIT " + minutes(in.Visit) + " ")
+	}
+	first := func(left string, band bool) string {
+		room := width - ansi.StringWidth(mark)
+		left = ansi.Truncate(left, max(room, 0), t.G.Ellipsis)
+		if band {
+			left = t.Banner.Width(max(room, 0)).Render(left)
+		} else if pad := room - ansi.StringWidth(left); pad > 0 {
+			left += strings.Repeat(" ", pad)
+		}
+		return row(left + mark)
+	}
 	var out []string
 	switch {
 	case in.Demo && compact:
-		out = append(out, t.Banner.Width(width).Render(row(" DEMO"+t.G.Sep+in.Source)))
+		out = append(out, first(" DEMO"+t.G.Sep+in.Source, true))
 	case in.Demo:
-		out = append(out, t.Banner.Width(width).Render(row(" DEMO"+t.G.Sep+"simulated data"+t.G.Sep+in.Source)))
+		out = append(out, first(" DEMO"+t.G.Sep+"simulated data"+t.G.Sep+in.Source, true))
 	default:
-		out = append(out, row(t.Bold.Render(" fieldlink")+t.Dim.Render(t.G.Sep+in.Source)))
+		out = append(out, first(t.Bold.Render(" fieldlink")+t.Dim.Render(t.G.Sep+in.Source), false))
 	}
 	if in.Observer {
-		text := " OBSERVER" + t.G.Sep + "read-only"
+		text := " OBSERVER"
+		if in.ReadOnly {
+			text += t.G.Sep + "read-only"
+		}
 		if in.Holder != "" {
-			text += t.G.Sep + in.Holder + " is in charge"
+			text += t.G.Sep + "in charge: " + in.Holder
 		}
 		out = append(out, t.Banner.Width(width).Render(row(text)))
 	}
+	rows := warningRows
+	if compact {
+		rows = 1
+	}
 	for _, w := range in.Warnings {
-		out = append(out, row(t.Warning.Render(" ! "+strings.TrimSpace(w))))
+		wrapped := strings.Split(ansi.Wrap(" ! "+strings.TrimSpace(w), width, " /"), "\n")
+		if len(wrapped) > rows {
+			wrapped = wrapped[:rows]
+			wrapped[rows-1] = ansi.Truncate(wrapped[rows-1]+t.G.Ellipsis, width, t.G.Ellipsis)
+		}
+		for i, l := range wrapped {
+			if i > 0 {
+				l = "   " + strings.TrimLeft(l, " ")
+			}
+			out = append(out, row(t.Warning.Render(l)))
+		}
 	}
 	return out
+}
+
+// minutes words a visit's length: "0m", "12m", "1h05m".
+func minutes(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	if d < time.Hour {
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }

@@ -11,13 +11,13 @@ import (
 
 func TestDemoAndObserverAreMarked(t *testing.T) {
 	th := theme.New(theme.Options{})
-	lines := Lines(th, Info{Demo: true, Source: "Home visit", Observer: true, Holder: "fieldlink pid 7 (kiosk)",
+	lines := Lines(th, Info{Demo: true, Source: "Home visit", Observer: true, ReadOnly: true, Holder: "fieldlink pid 7 (kiosk)",
 		Warnings: []string{"ModemManager is not running"}}, 80, false)
 	if len(lines) != 3 {
 		t.Fatalf("lines %d", len(lines))
 	}
 	plain := ansi.Strip(strings.Join(lines, "\n"))
-	for _, want := range []string{"DEMO", "simulated data", "Home visit", "OBSERVER", "read-only", "pid 7 (kiosk) is in charge", "! ModemManager is not running"} {
+	for _, want := range []string{"DEMO", "simulated data", "Home visit", "OBSERVER", "read-only", "in charge: fieldlink pid 7 (kiosk)", "! ModemManager is not running"} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("lacks %q:\n%s", want, plain)
 		}
