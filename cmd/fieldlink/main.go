@@ -12,25 +12,6 @@ import (
 	"strings"
 )
 
-const usage = `fieldlink: is this laptop's connection good enough to work?
-
-Usage:
-  fieldlink [flags]                 full-screen traffic light on this device
-  fieldlink --demo                  the same, on a built-in simulated scenario
-  fieldlink --kiosk                 the same on the boot console: no quit key, the app started by itself
-  fieldlink status [flags]          one snapshot as a table (or --json, --watch)
-  fieldlink daemon [flags]          no screen: probe, fail over, keep the VPN up, log decisions
-  fieldlink report [flags]          operators, areas, visits: where signal is workable
-  fieldlink journal export|import|check   the on-device record, for the fleet
-  fieldlink config check [FILE]     validate a config and print effective values
-  fieldlink apn [--create]          the SIM's APN; create a mobile data profile
-  fieldlink help [COMMAND]          help for a command
-
-Run 'fieldlink COMMAND --help' for a command's flags.
-
-Flags:
-`
-
 // errUsage marks errors already explained by a usage message.
 var errUsage = errors.New("usage")
 
@@ -70,9 +51,16 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdReport(args[1:], stdout, stderr)
 		case "journal":
 			return cmdJournal(args[1:], stdout, stderr)
+		case "version", "--version", "-version":
+			return cmdVersion(args[1:], stdout, stderr)
+		case "completion":
+			return cmdCompletion(args[1:], stdout, stderr)
 		case "help":
+			if len(args) > 1 && (args[1] == "--man" || args[1] == "-man") {
+				return writeMan(stdout)
+			}
 			if len(args) > 1 {
-				return dispatch([]string{args[1], "--help"}, stdout, stderr)
+				return dispatch(append(args[1:], "--help"), stdout, stderr)
 			}
 			return cmdTUI([]string{"--help"}, stdout, stderr)
 		}
@@ -87,6 +75,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 // parse parses flags, printing usage to stdout when asked for it and to
 // stderr on errors.
 func parse(fs *flag.FlagSet, args []string, head string, stdout, stderr io.Writer) error {
+	if docCapture != nil {
+		docCapture(fs, head)
+		return errDocs
+	}
 	out := stderr
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {

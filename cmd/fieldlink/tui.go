@@ -30,7 +30,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 	var c common
 	c.register(fs)
 	fs.BoolVar(&c.kiosk, "kiosk", false, "kiosk mode for the boot console: no quit key, the app started by itself, waits for the system bus")
-	if err := parse(fs, args, usage, stdout, stderr); err != nil {
+	if err := parse(fs, args, rootUsage(), stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
