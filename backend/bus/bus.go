@@ -483,3 +483,26 @@ func describeBody(body []any) string {
 	}
 	return "(" + dbus.SignatureOf(body...).String() + ")"
 }
+
+// OneLine words an error (a daemon's reply may be a many-line traceback)
+// as one line for the events pane: its first line, or, for a traceback,
+// the exception on its last line.
+func OneLine(s string) string {
+	s = strings.TrimSpace(s)
+	first, rest, multi := strings.Cut(s, "\n")
+	if !multi {
+		return s
+	}
+	// "...: Traceback (most recent call last):" says nothing; the
+	// exception is the last line.
+	if strings.Contains(first, "Traceback (most recent call last)") {
+		lines := strings.Split(strings.TrimSpace(rest), "\n")
+		last := strings.TrimSpace(lines[len(lines)-1])
+		head := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(strings.Replace(first, "Traceback (most recent call last):", "", 1)), ":"))
+		if head != "" {
+			return head + ": " + last
+		}
+		return last
+	}
+	return strings.TrimSpace(first) + " …"
+}

@@ -94,3 +94,16 @@ func TestSignalParsingRejectsOddBodies(t *testing.T) {
 		t.Error("odd path arg accepted")
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"no such device":            "no such device",
+		"first line\nsecond\nthird": "first line …",
+		"Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: bad":   "ValueError: bad",
+		"org.foo.Error: Traceback (most recent call last):\n  File \"x\"\nKeyError: 'k'": "org.foo.Error: KeyError: 'k'",
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

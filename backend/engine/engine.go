@@ -210,6 +210,12 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 			l.Probe = netstate.Probe{}
 			continue
 		}
+		if l.Carrier == netstate.No {
+			// Nor is an unplugged cable probed: the prober's history of it
+			// is forgotten (a source's own figures stand).
+			delete(e.probes, l.ID)
+			continue
+		}
 		// A source with probes of its own (the scenario) keeps them.
 		if p, ok := e.probes[l.ID]; ok && l.Probe.IsZero() {
 			l.Probe = p
@@ -245,7 +251,11 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 		urgent = urgent || len(out.Events) > 0 || len(out.Actions) > 0
 	}
 	if k := e.opt.VPN; k != nil && e.opt.Role == Holder {
-		out := k.Step(now, &snap)
+		work := ""
+		if e.opt.Failover != nil {
+			work = e.opt.Failover.Current()
+		}
+		out := k.StepOn(now, &snap, work)
 		e.actions = append(e.actions, out.Actions...)
 		if !out.Next.IsZero() && (e.next.IsZero() || out.Next.Before(e.next)) {
 			e.next = out.Next
@@ -450,10 +460,14 @@ func (e *Engine) Subscribe() (<-chan State, func()) {
 	}
 }
 
-// publish hands the current state to every watcher.
+// publish hands the current state to every watcher, once there is a
+// picture: a warning or the holder's name alone is not one.
 func (e *Engine) publish() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.havePic {
+		return
+	}
 	for ch := range e.watchers {
 		select {
 		case <-ch:

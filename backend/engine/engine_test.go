@@ -212,3 +212,38 @@ func TestEventsBeforeTheFirstPictureAreJournaled(t *testing.T) {
 		t.Fatalf("journaled %q", texts)
 	}
 }
+
+// TestNoStateBeforeThePicture: a watcher is never handed a state without
+// a picture (a client's engine hears the holder's name, or a warning,
+// before its own source has spoken: `status` printed an empty document).
+func TestNoStateBeforeThePicture(t *testing.T) {
+	e := New(stubSource{}, Options{})
+	states, stop := e.Subscribe()
+	defer stop()
+	e.SetHolder("fieldlink pid 1 (daemon, root)")
+	e.SetWarning("charge", "waiting")
+	e.AddEvents(netstate.Event{Time: time.Now(), Text: "early"})
+	select {
+	case st := <-states:
+		t.Fatalf("a state before any picture: %+v", st)
+	default:
+	}
+	e.Ingest(netstate.Update{Snapshot: netstate.Snapshot{Time: time.Now()}}, time.Now())
+	e.Notify()
+	select {
+	case st := <-states:
+		if st.Holder != "fieldlink pid 1 (daemon, root)" || st.Snapshot.Time.IsZero() {
+			t.Fatalf("first state %+v", st)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no state after the picture")
+	}
+}
+
+type stubSource struct{}
+
+func (stubSource) Name() string { return "stub" }
+func (stubSource) Run(ctx context.Context, _ func(netstate.Update)) error {
+	<-ctx.Done()
+	return nil
+}

@@ -76,15 +76,18 @@ func deriveEvents(prev, next *netstate.Snapshot, now time.Time, kept string) []n
 	if d.ServicesChanged {
 		for _, s := range next.Services {
 			old := prev.Service(s.Name)
-			if old != nil && old.Running == s.Running {
+			if old != nil && old.Running == s.Running && old.Note == s.Note {
 				continue
 			}
 			if old == nil && s.Running {
 				continue // first sighting of a running service is not news
 			}
-			if s.Running {
+			switch {
+			case s.Running:
 				add(netstate.EventService, "", netstate.LevelUnknown, "%s is running", s.Name)
-			} else {
+			case s.Note != "":
+				add(netstate.EventService, "", netstate.LevelAmber, "%s is %s: nothing is decided until it is back", s.Name, s.Note)
+			default:
 				add(netstate.EventService, "", netstate.LevelRed, "%s is not running", s.Name)
 			}
 		}

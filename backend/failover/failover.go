@@ -123,6 +123,12 @@ type Output struct {
 	Next time.Time
 }
 
+// track is what the machine keeps of one link between steps. Nothing here
+// is a copy of what NetworkManager reports (whether the link is demoted,
+// connected, carries the route): that is read from every snapshot, so no
+// mark can outlive a deactivation, a re-plug, a profile change or a
+// NetworkManager restart. What is kept is time (how long usable, dead,
+// red) and fieldlink's own intents while they are on their way.
 type track struct {
 	usableSince time.Time // zero while not usable
 	deadSince   time.Time // zero while not dead
@@ -130,10 +136,17 @@ type track struct {
 	redSince    time.Time // zero while not red
 	asked       map[ActionKind]time.Time
 	failed      map[ActionKind]time.Time
+	// activating is when fieldlink asked NetworkManager to bring the link
+	// up; zero once it is up or the attempt was given up.
+	activating time.Time
+	// ours: fieldlink brought the link up (cold standby takes it down
+	// again after fail-back); forgotten when the link goes down.
+	ours bool
 }
 
 // pendingFor is how long an action is taken to be on its way: the same
-// action is not asked for twice within it.
+// action is not asked for twice within it, and the link is taken to be as
+// asked (demoted, restored) until NetworkManager's picture shows it.
 const pendingFor = 2 * time.Second
 
 // settleFor bounds how long a switch waits for the route to follow.
@@ -141,23 +154,20 @@ const settleFor = 5 * time.Second
 
 // Machine is the failover state.
 type Machine struct {
-	p         Policy
-	current   string
-	since     time.Time
-	links     map[string]*track
-	demoted   map[string]bool      // by us
-	activated map[string]time.Time // links we brought up, and when
-	switches  []time.Time
-	lastBack  time.Time // last fail-back
-	flaps     int
-	unrest    time.Time // last time a usable link stopped being usable
+	p        Policy
+	current  string
+	since    time.Time
+	links    map[string]*track
+	switches []time.Time
+	lastBack time.Time // last fail-back
+	flaps    int
+	unrest   time.Time // last time a usable link stopped being usable
 	// leaving: after a switch, NetworkManager's route follows our actions
 	// a moment later; until then (at most settleFor) the route still on the
 	// link we left is not news to react to.
 	leaving      string
 	leavingSince time.Time
 	nothing      string // last "no working connection" said
-	notes        map[string]bool
 }
 
 // New returns a machine with a policy; zero fields take the defaults.
@@ -181,8 +191,7 @@ func New(p Policy) *Machine {
 	def(&p.MaxBackoff, d.MaxBackoff)
 	def(&p.ActivationTimeout, d.ActivationTimeout)
 	def(&p.RetryAfter, d.RetryAfter)
-	return &Machine{p: p, links: map[string]*track{}, demoted: map[string]bool{}, activated: map[string]time.Time{},
-		notes: map[string]bool{}}
+	return &Machine{p: p, links: map[string]*track{}}
 }
 
 // Policy returns the policy in force.
@@ -197,16 +206,14 @@ func (m *Machine) Switches() []time.Time { return append([]time.Time(nil), m.swi
 // Failed tells the machine an action did not work, so it is retried only
 // after RetryAfter and not assumed done.
 func (m *Machine) Failed(a Action, now time.Time) {
-	switch a.Kind {
-	case Demote:
-		delete(m.demoted, a.Link)
-	case Restore:
-		m.demoted[a.Link] = true
-	case Activate:
-		delete(m.activated, a.Link)
+	t := m.links[a.Link]
+	if t == nil {
+		return
 	}
-	if t := m.links[a.Link]; t != nil {
-		t.failed[a.Kind] = now
+	t.failed[a.Kind] = now
+	delete(t.asked, a.Kind) // not on its way after all
+	if a.Kind == Activate {
+		t.activating, t.ours = time.Time{}, false
 	}
 }
 
@@ -249,55 +256,106 @@ func ago(d time.Duration) string {
 	return fmt.Sprintf("%.0f s ago", s)
 }
 
-// Step evaluates a snapshot at time now.
+// step is one evaluation: the snapshot, what was found of each link, and
+// what is decided.
+type step struct {
+	m       *Machine
+	now     time.Time
+	s       *netstate.Snapshot
+	out     Output
+	usable  map[string]bool
+	dead    map[string]bool
+	ordered []*netstate.Link // best first, VPNs left out
+}
+
+// Step evaluates a snapshot at time now, in stages: where each link
+// stands; which link carries the work; dead links demoted; activations
+// that never came; then a fail-over, or a fail-back; backups restored;
+// hot standby kept up.
 func (m *Machine) Step(now time.Time, s *netstate.Snapshot) Output {
-	var out Output
-	next := func(t time.Time) {
-		if !t.IsZero() && t.After(now) && (out.Next.IsZero() || t.Before(out.Next)) {
-			out.Next = t
-		}
+	st := &step{m: m, now: now, s: s, usable: map[string]bool{}, dead: map[string]bool{}}
+	// With NetworkManager away or starting up nothing can be done, and its
+	// picture is the one it last gave (see system.Source): decide nothing,
+	// and take its picture afresh when it is back.
+	if svc := s.Service("NetworkManager"); svc != nil && !svc.Running {
+		return st.out
 	}
-	say := func(kind netstate.EventKind, link string, lv netstate.Level, format string, a ...any) {
-		out.Events = append(out.Events, netstate.Event{Time: now, Kind: kind, Link: link, Level: lv, Text: fmt.Sprintf(format, a...)})
+	st.assess()
+	st.forgetGone()
+	cur := st.followRoute()
+	st.order()
+	st.demoteDead()
+	st.expireActivations()
+	if cur == nil || st.dead[cur.ID] {
+		st.failOver(cur)
+	} else {
+		m.nothing = ""
+		st.failBack(cur)
 	}
-	act := func(a Action) bool {
-		t := m.links[a.Link]
-		if t != nil {
-			// Not the same action again while the last one is on its way,
-			// nor soon after one that failed.
-			if at, ok := t.asked[a.Kind]; ok && now.Sub(at) < pendingFor {
-				return false
-			}
-			if at, ok := t.failed[a.Kind]; ok && now.Sub(at) < m.p.RetryAfter {
-				return false
-			}
-			t.asked[a.Kind] = now
+	st.restoreBackups()
+	st.keepHotStandby()
+	return st.out
+}
+
+func (st *step) next(t time.Time) {
+	if !t.IsZero() && t.After(st.now) && (st.out.Next.IsZero() || t.Before(st.out.Next)) {
+		st.out.Next = t
+	}
+}
+
+func (st *step) say(kind netstate.EventKind, link string, lv netstate.Level, format string, a ...any) {
+	st.out.Events = append(st.out.Events, netstate.Event{Time: st.now, Kind: kind, Link: link, Level: lv, Text: fmt.Sprintf(format, a...)})
+}
+
+// act asks for an action unless the same one is on its way or failed
+// recently; it reports whether it asked.
+func (st *step) act(a Action) bool {
+	t := st.m.links[a.Link]
+	if t != nil {
+		if at, ok := t.asked[a.Kind]; ok && st.now.Sub(at) < pendingFor {
+			return false
 		}
+		if at, ok := t.failed[a.Kind]; ok && st.now.Sub(at) < st.m.p.RetryAfter {
+			return false
+		}
+		t.asked[a.Kind] = st.now
 		switch a.Kind {
 		case Demote:
-			m.demoted[a.Link] = true
+			delete(t.asked, Restore)
 		case Restore:
-			delete(m.demoted, a.Link)
+			delete(t.asked, Demote)
 		case Activate:
-			m.activated[a.Link] = now
+			t.activating, t.ours = st.now, true
 		case Deactivate:
-			delete(m.activated, a.Link)
+			t.ours = false
 		}
-		out.Actions = append(out.Actions, a)
-		return true
 	}
+	st.out.Actions = append(st.out.Actions, a)
+	return true
+}
 
-	// With NetworkManager away nothing can be done, and the picture is
-	// stale: wait for it.
-	if svc := s.Service("NetworkManager"); svc != nil && !svc.Running {
-		return out
+// demoted reports whether a link is demoted: as NetworkManager's routes
+// show, unless fieldlink asked otherwise a moment ago and the picture has
+// yet to follow.
+func (st *step) demoted(l *netstate.Link) bool {
+	t := st.m.links[l.ID]
+	if t != nil {
+		if at, ok := t.asked[Demote]; ok && st.now.Sub(at) < pendingFor {
+			return true
+		}
+		if at, ok := t.asked[Restore]; ok && st.now.Sub(at) < pendingFor {
+			return false
+		}
 	}
+	return l.Demoted
+}
 
-	// 1. Where each link stands.
-	usable := map[string]bool{}
-	dead := map[string]bool{}
-	for i := range s.Links {
-		l := &s.Links[i]
+// assess finds, for every link, whether it is dead (leave it), red for too
+// long, or usable, and since when.
+func (st *step) assess() {
+	m := st.m
+	for i := range st.s.Links {
+		l := &st.s.Links[i]
 		t := m.links[l.ID]
 		if t == nil {
 			t = &track{asked: map[ActionKind]time.Time{}, failed: map[ActionKind]time.Time{}}
@@ -306,9 +364,16 @@ func (m *Machine) Step(now time.Time, s *netstate.Snapshot) Output {
 		if l.Kind == netstate.KindVPN {
 			continue
 		}
-		if l.State != netstate.StateConnected {
-			// A connection that went down lost the metric we reapplied.
-			delete(m.demoted, l.ID)
+		if l.State == netstate.StateConnected {
+			t.activating = time.Time{} // it came up
+		} else {
+			// A demotion or restore asked for applied to the connection
+			// that went: the next one starts at its profile's metric.
+			delete(t.asked, Demote)
+			delete(t.asked, Restore)
+			if l.State != netstate.StateConnecting && t.activating.IsZero() {
+				t.ours = false // down: a later activation is not ours
+			}
 		}
 		isDead, why := hardDown(l)
 		if !isDead && l.Probe.OK == netstate.No && l.Probe.Failures >= m.p.Down {
@@ -320,25 +385,25 @@ func (m *Machine) Step(now time.Time, s *netstate.Snapshot) Output {
 		softRed := !isDead && l.Level == netstate.LevelRed && l.Probe.OK != netstate.No
 		if softRed {
 			if t.redSince.IsZero() {
-				t.redSince = now
+				t.redSince = st.now
 			}
-			if now.Sub(t.redSince) >= m.p.RedHold {
+			if st.now.Sub(t.redSince) >= m.p.RedHold {
 				isDead, why = true, l.Reason
 			} else {
-				next(t.redSince.Add(m.p.RedHold))
+				st.next(t.redSince.Add(m.p.RedHold))
 			}
 		} else {
 			t.redSince = time.Time{}
 		}
 		if isDead {
 			if t.deadSince.IsZero() {
-				t.deadSince = now
+				t.deadSince = st.now
 				if !t.redSince.IsZero() {
 					t.deadSince = t.redSince
 				}
 			}
 			t.deadWhy = why
-			dead[l.ID] = true
+			st.dead[l.ID] = true
 		} else {
 			t.deadSince, t.deadWhy = time.Time{}, ""
 		}
@@ -346,131 +411,154 @@ func (m *Machine) Step(now time.Time, s *netstate.Snapshot) Output {
 			!(l.Probe.OK == netstate.No) && t.redSince.IsZero()
 		if ok {
 			if t.usableSince.IsZero() {
-				t.usableSince = now
+				t.usableSince = st.now
 			}
-			usable[l.ID] = true
+			st.usable[l.ID] = true
 		} else {
 			if !t.usableSince.IsZero() {
-				m.unrest = now
+				m.unrest = st.now
 			}
 			t.usableSince = time.Time{}
 		}
 	}
-	for id := range m.links {
-		if s.Link(id) == nil {
-			delete(m.links, id)
-			delete(m.demoted, id)
-			delete(m.activated, id)
+}
+
+// forgetGone drops what is kept of links that are no longer there.
+func (st *step) forgetGone() {
+	for id := range st.m.links {
+		if st.s.Link(id) == nil {
+			delete(st.m.links, id)
 		}
 	}
+}
 
-	// 2. Which link carries the work: NetworkManager's default route, unless
-	// a switch this machine made is still settling.
+// followRoute decides which link carries the work: NetworkManager's
+// default route, unless a switch this machine made is still settling. A
+// preferred link NetworkManager moved the route to by itself (it came
+// back) is held (demoted) until it has been usable for the fail-back
+// wait, or a Wi-Fi that comes and goes would drag the work back and
+// forth; otherwise the route is followed quietly. A dead link in charge is
+// a fail-over, handled later.
+func (st *step) followRoute() *netstate.Link {
+	m, s := st.m, st.s
 	if m.current == "" || s.Link(m.current) == nil {
-		m.current, m.since = s.Primary, now
+		m.current, m.since = s.Primary, st.now
 	}
 	cur := s.Link(m.current)
-	// NetworkManager moved the route by itself: a link with a lower metric
-	// came up. A preferred link coming back is held (demoted) until it has
-	// been usable for the fail-back wait, or a Wi-Fi that comes and goes
-	// would drag the work back and forth; otherwise follow it quietly. If
-	// the link in charge is dead, that is a fail-over, handled below.
-	if m.leaving != "" && (s.Primary != m.leaving || now.Sub(m.leavingSince) >= settleFor) {
+	if m.leaving != "" && (s.Primary != m.leaving || st.now.Sub(m.leavingSince) >= settleFor) {
 		m.leaving = ""
 	} else if m.leaving != "" {
-		next(m.leavingSince.Add(settleFor))
+		st.next(m.leavingSince.Add(settleFor))
 	}
-	if p := s.PrimaryLink(); p != nil && cur != nil && p.ID != cur.ID && p.ID != m.leaving && !dead[cur.ID] && !dead[p.ID] {
-		if m.rank(p) < m.rank(cur) {
-			if !m.demoted[p.ID] && !p.Demoted && act(Action{Kind: Demote, Link: p.ID, Reason: "held until it proves stable"}) {
-				say(netstate.EventDecision, p.ID, p.Level, "Keeping the work on %s until %s has been usable for %s",
-					label(cur), label(p), m.backoff(now))
+	p := s.PrimaryLink()
+	if p == nil || cur == nil || p.ID == cur.ID || p.ID == m.leaving || st.dead[cur.ID] || st.dead[p.ID] {
+		return cur
+	}
+	if m.rank(p) < m.rank(cur) {
+		if !st.demoted(p) && st.act(Action{Kind: Demote, Link: p.ID, Reason: "held until it proves stable"}) {
+			st.say(netstate.EventDecision, p.ID, p.Level, "Keeping the work on %s until %s has been usable for %s",
+				label(cur), label(p), m.backoff(st.now))
+		}
+		return cur
+	}
+	if st.usable[p.ID] {
+		m.current, m.since = p.ID, st.now
+		return p
+	}
+	return cur
+}
+
+// order ranks the links, best first.
+func (st *step) order() {
+	for i := range st.s.Links {
+		if st.s.Links[i].Kind != netstate.KindVPN {
+			st.ordered = append(st.ordered, &st.s.Links[i])
+		}
+	}
+	sort.SliceStable(st.ordered, func(i, j int) bool { return st.m.rank(st.ordered[i]) < st.m.rank(st.ordered[j]) })
+}
+
+// demoteDead moves the route off every dead link that still holds one, so
+// traffic leaves it now rather than when NetworkManager gives up on it.
+func (st *step) demoteDead() {
+	for _, l := range st.ordered {
+		if st.dead[l.ID] && l.State == netstate.StateConnected && !st.demoted(l) {
+			st.act(Action{Kind: Demote, Link: l.ID, Reason: st.m.links[l.ID].deadWhy})
+		}
+	}
+}
+
+// expireActivations gives up activations that never completed, so that
+// another link can be tried.
+func (st *step) expireActivations() {
+	for _, l := range st.ordered {
+		t := st.m.links[l.ID]
+		if t.activating.IsZero() || l.State == netstate.StateConnected {
+			continue
+		}
+		if st.now.Sub(t.activating) >= st.m.p.ActivationTimeout {
+			t.activating, t.ours = time.Time{}, false
+			st.say(netstate.EventDecision, l.ID, netstate.LevelRed, "%s did not come up within %s", label(l), st.m.p.ActivationTimeout)
+		} else {
+			st.next(t.activating.Add(st.m.p.ActivationTimeout))
+		}
+	}
+}
+
+// failOver moves the work off a dead link in charge (or finds a link when
+// none is): to the best usable link, else by bringing a standby up.
+func (st *step) failOver(cur *netstate.Link) {
+	m := st.m
+	// With no link in charge there is no one to blame: just say so.
+	why, since, name := "no link was working", st.now, ""
+	if cur != nil {
+		t := m.links[cur.ID]
+		why, since, name = t.deadWhy, t.deadSince, cur.Kind.Label()+" "
+	}
+	var best *netstate.Link
+	for _, l := range st.ordered {
+		if st.usable[l.ID] && (cur == nil || l.ID != cur.ID) {
+			best = l
+			break
+		}
+	}
+	if best == nil {
+		st.bringUp(name + why)
+		return
+	}
+	if st.demoted(best) {
+		st.act(Action{Kind: Restore, Link: best.ID, Reason: "taking over"})
+	}
+	st.say(netstate.EventFailover, best.ID, best.Level, "Switched to %s: %s%s %s", label(best), name, why, ago(st.now.Sub(since)))
+	m.switchTo(st.s, best.ID, st.now, false)
+	m.nothing = ""
+}
+
+// restoreBackups returns links fieldlink demoted that are usable again,
+// and less preferred than the one in charge, to their own metric as
+// backups; a more preferred one comes back only by fail-back, which waits.
+func (st *step) restoreBackups() {
+	m := st.m
+	cur := st.s.Link(m.current)
+	for _, l := range st.ordered {
+		if st.demoted(l) && st.usable[l.ID] && cur != nil && l.ID != cur.ID && m.rank(l) > m.rank(cur) {
+			st.act(Action{Kind: Restore, Link: l.ID, Reason: "usable again, as a backup"})
+		}
+	}
+}
+
+// keepHotStandby keeps the cellular backup up (hot standby).
+func (st *step) keepHotStandby() {
+	if st.m.p.Standby != Hot {
+		return
+	}
+	for _, l := range st.ordered {
+		if l.Kind == netstate.KindCellular && l.State == netstate.StateDisconnected && l.Cell.Registration.Registered() {
+			if p := profileOf(l); p != "" {
+				st.act(Action{Kind: Activate, Link: l.ID, Profile: p, Reason: "hot standby"})
 			}
-		} else if usable[p.ID] {
-			m.current, m.since = p.ID, now
-			cur = p
 		}
 	}
-
-	ordered := make([]*netstate.Link, 0, len(s.Links))
-	for i := range s.Links {
-		if s.Links[i].Kind != netstate.KindVPN {
-			ordered = append(ordered, &s.Links[i])
-		}
-	}
-	sort.SliceStable(ordered, func(i, j int) bool { return m.rank(ordered[i]) < m.rank(ordered[j]) })
-
-	// Demote every dead link that still holds a route, so traffic leaves
-	// it now rather than when NetworkManager gives up on it.
-	for _, l := range ordered {
-		if dead[l.ID] && l.State == netstate.StateConnected && !l.Demoted && !m.demoted[l.ID] {
-			act(Action{Kind: Demote, Link: l.ID, Reason: m.links[l.ID].deadWhy})
-		}
-	}
-
-	// Activations that never completed are given up, so another link can
-	// be tried.
-	for id, at := range m.activated {
-		l := s.Link(id)
-		if l != nil && l.State != netstate.StateConnected && now.Sub(at) >= m.p.ActivationTimeout {
-			delete(m.activated, id)
-			say(netstate.EventDecision, id, netstate.LevelRed, "%s did not come up within %s", label(l), m.p.ActivationTimeout)
-		} else if l != nil && l.State != netstate.StateConnected {
-			next(at.Add(m.p.ActivationTimeout))
-		}
-	}
-	// 3. Fail over when the link in charge is dead (or there is none).
-	if cur == nil || dead[cur.ID] {
-		// With no link in charge there is no one to blame: just say so.
-		why, since, name := "no link was working", now, ""
-		if cur != nil {
-			t := m.links[cur.ID]
-			why, since, name = t.deadWhy, t.deadSince, cur.Kind.Label()+" "
-		}
-		var best *netstate.Link
-		for _, l := range ordered {
-			if usable[l.ID] && (cur == nil || l.ID != cur.ID) {
-				best = l
-				break
-			}
-		}
-		switch {
-		case best != nil:
-			if m.demoted[best.ID] || best.Demoted {
-				act(Action{Kind: Restore, Link: best.ID, Reason: "taking over"})
-			}
-			say(netstate.EventFailover, best.ID, best.Level, "Switched to %s: %s%s %s", label(best), name, why, ago(now.Sub(since)))
-			m.switchTo(s, best.ID, now, false)
-			m.nothing = ""
-		default:
-			m.bringUp(now, ordered, name+why, act, say, next)
-		}
-	} else {
-		m.nothing = ""
-		m.failback(now, s, cur, ordered, usable, act, say, next)
-	}
-
-	// 4. Links we demoted that are usable again and less preferred than the
-	// one in charge go back to their normal metric as backups; a more
-	// preferred one comes back only by fail-back, which has a wait.
-	cur = s.Link(m.current)
-	for _, l := range ordered {
-		if m.demoted[l.ID] && usable[l.ID] && cur != nil && l.ID != cur.ID && m.rank(l) > m.rank(cur) {
-			act(Action{Kind: Restore, Link: l.ID, Reason: "usable again, as a backup"})
-		}
-	}
-
-	// 5. Hot standby keeps the cellular backup up.
-	if m.p.Standby == Hot {
-		for _, l := range ordered {
-			if l.Kind == netstate.KindCellular && l.State == netstate.StateDisconnected && l.Cell.Registration.Registered() {
-				if p := profileOf(l); p != "" {
-					act(Action{Kind: Activate, Link: l.ID, Profile: p, Reason: "hot standby"})
-				}
-			}
-		}
-	}
-	return out
 }
 
 func (m *Machine) switchTo(s *netstate.Snapshot, id string, now time.Time, failback bool) {
@@ -491,20 +579,23 @@ func (m *Machine) switchTo(s *netstate.Snapshot, id string, now time.Time, failb
 }
 
 // bringUp activates a standby link when nothing usable is up.
-func (m *Machine) bringUp(now time.Time, ordered []*netstate.Link, lost string,
-	act func(Action) bool, say func(netstate.EventKind, string, netstate.Level, string, ...any), next func(time.Time)) {
+func (st *step) bringUp(lost string) {
+	m := st.m
 	var reasons []string
-	for _, l := range ordered {
-		if l.State == netstate.StateConnecting && !l.Since.IsZero() && now.Sub(l.Since) < m.p.ActivationTimeout {
-			next(l.Since.Add(m.p.ActivationTimeout))
+	for _, l := range st.ordered {
+		t := m.links[l.ID]
+		if l.State == netstate.StateConnecting && !l.Since.IsZero() && st.now.Sub(l.Since) < m.p.ActivationTimeout {
+			st.next(l.Since.Add(m.p.ActivationTimeout))
 			return // something is already on its way up
 		}
-		if at, ok := m.activated[l.ID]; ok && now.Sub(at) < m.p.ActivationTimeout && l.State != netstate.StateConnected {
-			return
+		if !t.activating.IsZero() && l.State != netstate.StateConnected {
+			return // ours, on its way up
 		}
 		if l.State == netstate.StateConnected {
-			if bad, _ := hardDown(l); !bad && l.Probe.OK != netstate.No {
-				return // up and not yet proven: its first probes decide
+			// Up and not yet proven: its first probes decide. One found
+			// dead (red for red_hold, say) is not waited on.
+			if bad, _ := hardDown(l); !bad && !st.dead[l.ID] && l.Probe.OK != netstate.No {
+				return
 			}
 			continue
 		}
@@ -516,10 +607,10 @@ func (m *Machine) bringUp(now time.Time, ordered []*netstate.Link, lost string,
 			continue
 		}
 		p := profileOf(l)
-		act(Action{Kind: Activate, Link: l.ID, Profile: p, Reason: lost})
+		st.act(Action{Kind: Activate, Link: l.ID, Profile: p, Reason: lost})
 		// A decision, not yet a fail-over: the switch is said when the link
 		// is up and proven, and only switches count as fail-overs.
-		say(netstate.EventDecision, l.ID, netstate.LevelAmber, "Activating %s: %s", label(l), lost)
+		st.say(netstate.EventDecision, l.ID, netstate.LevelAmber, "Activating %s: %s", label(l), lost)
 		return
 	}
 	text := "No working connection"
@@ -528,7 +619,7 @@ func (m *Machine) bringUp(now time.Time, ordered []*netstate.Link, lost string,
 	}
 	if text != m.nothing {
 		m.nothing = text
-		say(netstate.EventDecision, "", netstate.LevelRed, "%s", text)
+		st.say(netstate.EventDecision, "", netstate.LevelRed, "%s", text)
 	}
 }
 
@@ -603,44 +694,47 @@ func (m *Machine) backoff(now time.Time) time.Duration {
 	return min(wait, max(m.p.MaxBackoff, m.p.FailbackAfter))
 }
 
-// failback returns to a preferred link once it has proved itself, and
-// sends cold-standby cellular back to rest.
-func (m *Machine) failback(now time.Time, s *netstate.Snapshot, cur *netstate.Link, ordered []*netstate.Link,
-	usable map[string]bool, act func(Action) bool, say func(netstate.EventKind, string, netstate.Level, string, ...any), next func(time.Time)) {
-	wait := m.backoff(now)
-	for _, l := range ordered {
+// failBack returns to a preferred link once it has proved itself, and
+// sends a cold-standby cellular link fieldlink brought up back to rest.
+func (st *step) failBack(cur *netstate.Link) {
+	m := st.m
+	wait := m.backoff(st.now)
+	for _, l := range st.ordered {
 		if m.rank(l) >= m.rank(cur) || l.ID == cur.ID {
 			break
 		}
-		if !usable[l.ID] {
+		if !st.usable[l.ID] {
 			continue
 		}
 		t := m.links[l.ID]
 		ready := t.usableSince.Add(wait)
 		dwell := m.since.Add(m.p.MinDwell)
-		if now.Before(ready) || now.Before(dwell) {
-			next(maxTime(ready, dwell))
+		if st.now.Before(ready) || st.now.Before(dwell) {
+			st.next(maxTime(ready, dwell))
 			return
 		}
-		if m.demoted[l.ID] || l.Demoted {
-			act(Action{Kind: Restore, Link: l.ID, Reason: "fail-back"})
+		if st.demoted(l) {
+			st.act(Action{Kind: Restore, Link: l.ID, Reason: "fail-back"})
 		}
-		say(netstate.EventFailback, l.ID, l.Level, "Back on %s: usable for %s", label(l), now.Sub(t.usableSince).Round(time.Second))
-		m.switchTo(s, l.ID, now, true)
+		st.say(netstate.EventFailback, l.ID, l.Level, "Back on %s: usable for %s", label(l), st.now.Sub(t.usableSince).Round(time.Second))
+		m.switchTo(st.s, l.ID, st.now, true)
 		return
 	}
 	// Cold standby: once the work is back on a preferred link, the
 	// cellular link fieldlink brought up goes back to rest.
-	if m.p.Standby == Cold && s.Primary == cur.ID && usable[cur.ID] {
-		for _, l := range ordered {
-			if _, ours := m.activated[l.ID]; ours && l.ID != cur.ID && l.Kind == netstate.KindCellular && l.State == netstate.StateConnected {
-				if now.Sub(m.since) < m.p.MinDwell {
-					next(m.since.Add(m.p.MinDwell))
-					continue
-				}
-				act(Action{Kind: Deactivate, Link: l.ID, Profile: profileOf(l), Reason: "cold standby"})
-				say(netstate.EventDecision, l.ID, netstate.LevelUnknown, "%s back to standby", label(l))
-			}
+	if m.p.Standby != Cold || st.s.Primary != cur.ID || !st.usable[cur.ID] {
+		return
+	}
+	for _, l := range st.ordered {
+		if !m.links[l.ID].ours || l.ID == cur.ID || l.Kind != netstate.KindCellular || l.State != netstate.StateConnected {
+			continue
+		}
+		if st.now.Sub(m.since) < m.p.MinDwell {
+			st.next(m.since.Add(m.p.MinDwell))
+			continue
+		}
+		if st.act(Action{Kind: Deactivate, Link: l.ID, Profile: profileOf(l), Reason: "cold standby"}) {
+			st.say(netstate.EventDecision, l.ID, netstate.LevelUnknown, "%s back to standby", label(l))
 		}
 	}
 }

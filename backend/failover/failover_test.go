@@ -76,8 +76,15 @@ func (w *world) snapshot() netstate.Snapshot {
 }
 
 // step runs the machine and applies its actions to the world, as the
-// engine and NetworkManager would (activations complete at once).
+// engine and NetworkManager would (activations complete at once). As in
+// NetworkManager, a link that goes down loses the metric it was given:
+// it comes back with its profile's.
 func (w *world) step() Output {
+	for i := range w.links {
+		if w.links[i].State != netstate.StateConnected {
+			w.links[i].Demoted = false
+		}
+	}
 	s := w.snapshot()
 	out := w.m.Step(w.now, &s)
 	for _, ev := range out.Events {
@@ -502,5 +509,75 @@ func TestNoPingPongWhileTheRouteFollows(t *testing.T) {
 	}
 	if backs != 1 || holds != 1 || w.primary() != "wlan0" {
 		t.Fatalf("backs %d holds %d primary %s: %v", backs, holds, w.primary(), w.log)
+	}
+}
+
+// TestLongOutageThenPullAgain is finding 1 of "Failover that stays right
+// all day": a cable out for longer than NetworkManager's carrier wait comes
+// back at its profile's metric; it is held until it has proved itself,
+// and the next pull is failed over at once, however many times.
+func TestLongOutageThenPullAgain(t *testing.T) {
+	w := newWorld(Policy{Prefer: []string{"eth0", "eth1"}, FailbackAfter: 5 * time.Second, MinDwell: time.Second}, eth("eth0"), eth("eth1"))
+	w.step()
+	for round := 1; round <= 5; round++ {
+		w.now = w.now.Add(time.Second)
+		w.link("eth0").Carrier = netstate.No
+		w.step()
+		if w.primary() != "eth1" || w.count(Demote, "eth0") != 2*round-1 {
+			t.Fatalf("round %d, pull: primary %s, demotions %d; log %v", round, w.primary(), w.count(Demote, "eth0"), w.log)
+		}
+		// NetworkManager gives up on the cable (6 s), and the cable comes
+		// back: NetworkManager activates it at its profile's metric.
+		w.run(7*time.Second, time.Second)
+		w.link("eth0").State = netstate.StateUnavailable
+		w.step()
+		w.now = w.now.Add(3 * time.Second)
+		w.link("eth0").Carrier, w.link("eth0").State = netstate.Yes, netstate.StateConnected
+		w.step()
+		if w.primary() != "eth1" || w.count(Demote, "eth0") != 2*round {
+			t.Fatalf("round %d, re-plug: the preferred cable was not held: primary %s, log %v", round, w.primary(), w.log)
+		}
+		// Each flap doubles the wait (5 s, 10 s, 20 s, ...).
+		for end := w.now.Add(3 * time.Minute); w.primary() != "eth0" && w.now.Before(end); w.now = w.now.Add(500 * time.Millisecond) {
+			w.step()
+		}
+		if w.primary() != "eth0" || w.count(Restore, "eth0") != round {
+			t.Fatalf("round %d: no fail-back: primary %s, log %v", round, w.primary(), w.log)
+		}
+	}
+}
+
+// TestActivationForgottenOnceUp is finding 6: a link fieldlink brought up
+// long ago and that goes down later is not "did not come up within 45s"
+// in the instant it is activated again.
+func TestActivationForgottenOnceUp(t *testing.T) {
+	backup := eth("eth1")
+	backup.State, backup.Profile, backup.Profiles = netstate.StateDisconnected, "", []string{"wired2"}
+	w := newWorld(Policy{Prefer: []string{"eth0", "eth1"}}, eth("eth0"), backup)
+	w.step()
+	w.link("eth0").Carrier = netstate.No
+	w.step()
+	if w.count(Activate, "eth1") != 1 || w.link("eth1").State != netstate.StateConnected {
+		t.Fatalf("cold standby: %v", w.acts)
+	}
+	w.run(2*time.Minute, 5*time.Second)
+	w.link("eth1").State = netstate.StateDisconnected
+	w.step()
+	if w.said("did not come up") {
+		t.Fatalf("an activation that completed long ago was given up: %v", w.log)
+	}
+}
+
+// TestWeakWiFiBringsUpColdStandby: a Wi-Fi that stays connected but too
+// weak (red for red_hold) is dead, and cold-standby cellular is brought
+// up; it is not waited on as "up and not yet proven" (found by the
+// fake-bus sequence model).
+func TestWeakWiFiBringsUpColdStandby(t *testing.T) {
+	w := newWorld(Policy{RedHold: time.Second}, wifi(80), cell(netstate.StateDisconnected))
+	w.step()
+	w.link("wlan0").Signal.Strength = netstate.Some(20)
+	w.run(3*time.Second, 500*time.Millisecond)
+	if w.count(Activate, "wwan0") != 1 || w.primary() != "wwan0" {
+		t.Fatalf("weak Wi-Fi: acts %v, primary %s, log %v", w.acts, w.primary(), w.log)
 	}
 }

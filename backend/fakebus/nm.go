@@ -3,6 +3,7 @@ package fakebus
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,9 +204,15 @@ func (n *NM) handlers() {
 		n.mu.Lock()
 		if m, ok := settings["ipv4"]["route-metric"].Value().(int64); ok {
 			d.metric = m
+			if m < 0 {
+				// As NetworkManager: -1 in the applied settings is the
+				// device type's default, whatever the profile said.
+				d.metric = defaultMetric[d.spec.Type]
+			}
 		}
 		d.applied++
 		n.mu.Unlock()
+		n.publishRoutes(d)
 		n.recomputePrimary()
 		return nil, nil
 	})
@@ -309,6 +316,11 @@ func (n *NM) RemoveDevice(path dbus.ObjectPath) {
 	if d := n.device(path); d != nil && d.active != "" {
 		n.Deactivate(d.active)
 	}
+	n.dropDevice(path)
+}
+
+// dropDevice takes a device off the bus as it is.
+func (n *NM) dropDevice(path dbus.ObjectPath) {
 	n.mu.Lock()
 	for i, d := range n.devices {
 		if d.path == path {
@@ -589,6 +601,7 @@ func (n *NM) finishActivation(a *fakeActive) {
 	n.Add(ip, map[string]map[string]any{NMIP4: {
 		"AddressData": []map[string]dbus.Variant{{"address": dbus.MakeVariant(fmt.Sprintf("10.%d.0.2", octet)), "prefix": dbus.MakeVariant(uint32(24))}},
 		"Gateway":     fmt.Sprintf("10.%d.0.1", octet),
+		"RouteData":   routeData(fmt.Sprintf("10.%d.0.1", octet), n.metricOf(a)),
 	}})
 	n.Set(d.path, NMDevice, map[string]any{"Ip4Config": ip, "IpInterface": d.spec.Interface, "Ip4Connectivity": uint32(4)})
 	n.SetDeviceState(d.path, StateActivated, 0)
@@ -651,6 +664,59 @@ func (n *NM) activePaths() []dbus.ObjectPath {
 
 var defaultMetric = map[uint32]int64{DevEthernet: 100, DevVeth: 100, DevWiFi: 600, DevModem: 700}
 
+// metricOf is the route metric of an active connection: one Reapply set,
+// else its profile's ipv4.route-metric, else the device type's default.
+func (n *NM) metricOf(a *fakeActive) int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.metricLocked(a)
+}
+
+func (n *NM) metricLocked(a *fakeActive) int64 {
+	if a.device.metric > 0 {
+		return a.device.metric
+	}
+	if m, ok := a.profile.Settings["ipv4"]["route-metric"].Value().(int64); ok && m >= 0 {
+		return m
+	}
+	return defaultMetric[a.device.spec.Type]
+}
+
+// routeData is an IP4Config's RouteData: the subnet and the default
+// route, both at the connection's metric.
+func routeData(gw string, metric int64) []map[string]dbus.Variant {
+	subnet := gw[:strings.LastIndexByte(gw, '.')] + ".0"
+	return []map[string]dbus.Variant{
+		{"dest": dbus.MakeVariant(subnet), "prefix": dbus.MakeVariant(uint32(24)), "metric": dbus.MakeVariant(uint32(metric))},
+		{"dest": dbus.MakeVariant("0.0.0.0"), "prefix": dbus.MakeVariant(uint32(0)), "next-hop": dbus.MakeVariant(gw),
+			"metric": dbus.MakeVariant(uint32(metric))},
+	}
+}
+
+// publishRoutes updates a device's IP4Config after its metric changed.
+func (n *NM) publishRoutes(d *fakeDevice) {
+	n.mu.Lock()
+	var a *fakeActive
+	for _, x := range n.actives {
+		if x.path == d.active {
+			a = x
+		}
+	}
+	n.mu.Unlock()
+	if a == nil {
+		return
+	}
+	v, _ := n.Prop(d.path, NMDevice, "Ip4Config")
+	ip, ok := v.(dbus.ObjectPath)
+	if !ok || ip == "/" {
+		return
+	}
+	gw, _ := n.Prop(ip, NMIP4, "Gateway")
+	if g, ok := gw.(string); ok && g != "" {
+		n.Set(ip, NMIP4, map[string]any{"RouteData": routeData(g, n.metricOf(a))})
+	}
+}
+
 // recomputePrimary puts the default route where NetworkManager would: the
 // activated connection whose device has the lowest route metric.
 func (n *NM) recomputePrimary() {
@@ -661,12 +727,7 @@ func (n *NM) recomputePrimary() {
 			cands = append(cands, a)
 		}
 	}
-	metric := func(a *fakeActive) int64 {
-		if a.device.metric > 0 {
-			return a.device.metric
-		}
-		return defaultMetric[a.device.spec.Type]
-	}
+	metric := n.metricLocked
 	sort.SliceStable(cands, func(i, j int) bool { return metric(cands[i]) < metric(cands[j]) })
 	all := append([]*fakeActive(nil), n.actives...)
 	n.mu.Unlock()
@@ -682,6 +743,17 @@ func (n *NM) recomputePrimary() {
 	}
 	n.Set(NMPath, nmIface, map[string]any{"PrimaryConnection": primary, "PrimaryConnectionType": typ,
 		"State": state, "Connectivity": conn})
+}
+
+// Quit leaves the bus as NetworkManager does when asked to stop
+// (SIGTERM): it removes every device first, then goes; the kernel keeps
+// the links and routes. Close is a crash (SIGKILL): it just goes.
+func (n *NM) Quit() {
+	for _, d := range n.devicePaths() {
+		n.dropDevice(d)
+	}
+	time.Sleep(60 * time.Millisecond)
+	n.Close()
 }
 
 // Metric returns a device's route metric override (0 for the default).

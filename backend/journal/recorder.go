@@ -96,9 +96,11 @@ type Recorder struct {
 	// Owned by Run.
 	open       map[string]*openSession
 	connecting map[string]time.Time
-	visit      *openVisit
-	queue      []op
-	ids        map[string]int64 // session uuid -> row id
+	// nameless: connected links waiting for a name, since when.
+	nameless map[string]time.Time
+	visit    *openVisit
+	queue    []op
+	ids      map[string]int64 // session uuid -> row id
 }
 
 type input struct {
@@ -113,7 +115,7 @@ type input struct {
 func NewRecorder(j *Journal, opt Options) *Recorder {
 	opt.defaults()
 	return &Recorder{j: j, opt: opt, in: make(chan input, 1024), open: map[string]*openSession{},
-		connecting: map[string]time.Time{}, ids: map[string]int64{}, status: Status{OK: true}}
+		connecting: map[string]time.Time{}, nameless: map[string]time.Time{}, ids: map[string]int64{}, status: Status{OK: true}}
 }
 
 // NewRecorderOpening returns a recorder that opens its journal with open,
@@ -401,6 +403,11 @@ func cellOf(l *netstate.Link) string {
 	return ""
 }
 
+// namelessWait is how long a connected link without a name (profile,
+// SSID or operator) waits for one before its session is named after its
+// interface.
+const namelessWait = 2 * time.Second
+
 func (r *Recorder) observe(in input) {
 	now := in.now
 	snap := &in.snap
@@ -413,6 +420,7 @@ func (r *Recorder) observe(in input) {
 		seen[l.ID] = true
 		s := r.open[l.ID]
 		if l.State != netstate.StateConnected {
+			delete(r.nameless, l.ID)
 			if l.State == netstate.StateConnecting {
 				if _, ok := r.connecting[l.ID]; !ok {
 					r.connecting[l.ID] = now
@@ -430,6 +438,24 @@ func (r *Recorder) observe(in input) {
 			continue
 		}
 		network, mcc, mnc := identity(l)
+		if network == "" {
+			// NetworkManager names a link's connection a moment after it
+			// says the link is up: wait for the name rather than journal a
+			// nameless session ("Wired ") that lasts a few milliseconds.
+			since, waiting := r.nameless[l.ID]
+			if !waiting {
+				r.nameless[l.ID] = now
+				continue
+			}
+			if now.Sub(since) < namelessWait {
+				continue
+			}
+			network = l.Interface
+			if network == "" {
+				network = l.ID
+			}
+		}
+		delete(r.nameless, l.ID)
 		ident := l.Kind.String() + "|" + network + "|" + mcc + "-" + mnc
 		if s != nil && s.ident != ident {
 			r.closeSession(s, now, "network changed")

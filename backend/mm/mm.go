@@ -7,6 +7,7 @@ package mm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -44,6 +45,9 @@ type Modem struct {
 	Ports        []string
 	Manufacturer string
 	Model        string
+	// EquipmentID is the IMEI (or ESN/MEID): what names a modem that
+	// reports no port.
+	EquipmentID  string
 	State        int32
 	FailedReason uint32
 	TechBits     uint32
@@ -62,6 +66,52 @@ type Modem struct {
 	MCC, MNC, LAC, CellID, TAC string
 	Latitude, Longitude        netstate.Figure
 }
+
+// Name is how the screen and the log name a modem: its primary port, else
+// its make and model, else its equipment identifier, else ModemManager's
+// number for it ("modem 8").
+func (m Modem) Name() string {
+	if m.PrimaryPort != "" {
+		return m.PrimaryPort
+	}
+	if mm := strings.TrimSpace(m.Manufacturer + " " + m.Model); mm != "" {
+		return mm
+	}
+	if m.EquipmentID != "" {
+		return "modem " + m.EquipmentID
+	}
+	p := string(m.Path)
+	return "modem " + p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// CallFailed words a failed call to ModemManager on one line: the
+// service, the modem, the operation and the first line of its error; the
+// full reply stays in Error's Detail.
+type CallFailed struct {
+	Modem, Op string
+	Err       error
+}
+
+func (e *CallFailed) Error() string {
+	msg := bus.OneLine(e.Err.Error())
+	var ce *bus.CallError
+	if errors.As(e.Err, &ce) && ce.Message != "" {
+		msg = bus.OneLine(ce.Message)
+		if n := shortErrorName(ce.Name); n != "" && !strings.HasPrefix(msg, n) {
+			msg = n + ": " + msg
+		}
+	}
+	return fmt.Sprintf("ModemManager: %s: %s failed: %s", e.Modem, e.Op, msg)
+}
+
+// Detail is the whole error as ModemManager gave it.
+func (e *CallFailed) Detail() string { return e.Err.Error() }
+
+func (e *CallFailed) Unwrap() error { return e.Err }
+
+// shortErrorName keeps the last part of a D-Bus error name:
+// "org.freedesktop.ModemManager1.Error.Core.Unsupported" -> "Unsupported".
+func shortErrorName(n string) string { return n[strings.LastIndexByte(n, '.')+1:] }
 
 // Objects is what Decode makes of ModemManager's objects.
 type Objects struct {
@@ -91,7 +141,8 @@ func Decode(objs bus.Objects) Objects {
 func decodeModem(objs bus.Objects, p dbus.ObjectPath) (Modem, []error) {
 	var errs []error
 	r := bus.NewReader(bus.Props{Path: p, Iface: ifaceModem, M: objs[p][ifaceModem]})
-	m := Modem{Path: p, PrimaryPort: r.String("PrimaryPort"), Manufacturer: r.String("Manufacturer"), Model: r.String("Model")}
+	m := Modem{Path: p, PrimaryPort: r.String("PrimaryPort"), Manufacturer: r.String("Manufacturer"), Model: r.String("Model"),
+		EquipmentID: r.String("EquipmentIdentifier")}
 	m.State, _ = r.Int32("State")
 	m.FailedReason, _ = r.Uint32("StateFailedReason")
 	m.TechBits, _ = r.Uint32("AccessTechnologies")
@@ -418,7 +469,7 @@ func (c *Client) setupNew(ctx context.Context) {
 			rate = 1
 		}
 		if _, err := conn.Call(ctx, Name, m.Path, ifaceSignal+".Setup", rate); err != nil {
-			c.m.Report(fmt.Errorf("modem %s: signal reporting: %w (falling back to SignalQuality)", m.PrimaryPort, err))
+			c.m.Report(&CallFailed{Modem: m.Name(), Op: "Signal.Setup", Err: err})
 		}
 		var sources uint32
 		if c.opt.Location3GPP && m.LocationCaps&Location3GPP != 0 {
@@ -431,7 +482,7 @@ func (c *Client) setupNew(ctx context.Context) {
 			continue
 		}
 		if _, err := conn.Call(ctx, Name, m.Path, ifaceLocation+".Setup", sources, true); err != nil {
-			c.m.Report(fmt.Errorf("modem %s: location reporting: %w", m.PrimaryPort, err))
+			c.m.Report(&CallFailed{Modem: m.Name(), Op: "Location.Setup", Err: err})
 			continue
 		}
 		// Read it once now; later changes arrive as PropertiesChanged.

@@ -323,6 +323,13 @@ func Apply(s *Snapshot, t Thresholds) {
 // link; links must already be classified.
 func Summarize(s *Snapshot) {
 	if svc := s.Service("NetworkManager"); svc != nil && !svc.Running {
+		// While it restarts the kernel keeps the route it left: the work
+		// goes on over it, unwatched, so at best MARGINAL.
+		if p := s.PrimaryLink(); p != nil && svc.Note != "" {
+			s.Level, s.Path = min(p.Level, LevelAmber), Describe(p)
+			s.Reason = "NetworkManager is " + svc.Note + ": the links as it last reported them"
+			return
+		}
 		s.Level, s.Reason, s.Path = LevelRed, "NetworkManager is not running", "No connection"
 		return
 	}

@@ -38,6 +38,9 @@ type Event struct {
 	Link  string    `json:"link,omitempty"`
 	Level Level     `json:"level,omitempty"`
 	Text  string    `json:"text"`
+	// Detail is the full text behind a one-line Text (a daemon's error
+	// reply), for the log and the details view.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Update is what a source hands the engine: the latest picture and anything

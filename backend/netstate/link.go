@@ -22,12 +22,16 @@ type Link struct {
 	Profile     string `json:"profile,omitempty"`
 	ProfileUUID string `json:"profile_uuid,omitempty"`
 	// Profiles lists the saved profiles that can be activated on the link.
-	Profiles     []string     `json:"profiles,omitempty"`
-	Addresses    []string     `json:"addresses,omitempty"`
-	Gateway      string       `json:"gateway,omitempty"`
-	Default      bool         `json:"default_route"`
-	Metered      Tristate     `json:"metered"`
-	Demoted      bool         `json:"demoted,omitempty"`
+	Profiles  []string `json:"profiles,omitempty"`
+	Addresses []string `json:"addresses,omitempty"`
+	Gateway   string   `json:"gateway,omitempty"`
+	Default   bool     `json:"default_route"`
+	Metered   Tristate `json:"metered"`
+	Demoted   bool     `json:"demoted,omitempty"`
+	// RouteMetric is the metric of the link's default route as the kernel
+	// has it (NetworkManager's route data), when HasRoute.
+	RouteMetric  int64        `json:"route_metric,omitempty"`
+	HasRoute     bool         `json:"-"`
 	Connectivity Connectivity `json:"connectivity"`
 	WiFi         WiFi         `json:"wifi,omitzero"`
 	Cell         Cell         `json:"cellular,omitzero"`
@@ -163,7 +167,8 @@ func (l *Link) Equal(o *Link) bool {
 		l.Carrier == o.Carrier && l.Profile == o.Profile && l.ProfileUUID == o.ProfileUUID &&
 		slices.Equal(l.Profiles, o.Profiles) && slices.Equal(l.Addresses, o.Addresses) &&
 		l.Gateway == o.Gateway && l.Default == o.Default && l.Metered == o.Metered &&
-		l.Demoted == o.Demoted && l.Connectivity == o.Connectivity && l.WiFi.Equal(o.WiFi) &&
+		l.Demoted == o.Demoted && l.RouteMetric == o.RouteMetric && l.HasRoute == o.HasRoute &&
+		l.Connectivity == o.Connectivity && l.WiFi.Equal(o.WiFi) &&
 		l.Cell == o.Cell && l.Signal == o.Signal && l.Probe.Equal(o.Probe) &&
 		l.Radio == o.Radio && l.Level == o.Level && l.Reason == o.Reason
 }
@@ -182,3 +187,13 @@ type Service struct {
 	Running bool   `json:"running"`
 	Note    string `json:"note,omitempty"`
 }
+
+// Notes on a service that is not (yet) there: its links stand as it last
+// reported them, and nothing is decided on them.
+const (
+	// NoteRestarting: it left the bus; the kernel keeps its links and
+	// routes meanwhile.
+	NoteRestarting = "restarting"
+	// NoteStartingUp: it is back but still taking its links over.
+	NoteStartingUp = "starting up"
+)

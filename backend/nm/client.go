@@ -296,7 +296,8 @@ func (c *Client) readProfile(ctx context.Context, p dbus.ObjectPath) (Profile, e
 // DecodeProfile reads the fields fieldlink uses from connection settings.
 func DecodeProfile(p dbus.ObjectPath, s map[string]map[string]dbus.Variant) Profile {
 	con := bus.NewReader(bus.Props{Path: p, Iface: "connection", M: s["connection"]})
-	pr := Profile{Path: p, ID: con.String("id"), UUID: con.String("uuid"), Type: con.String("type"), Interface: con.String("interface-name")}
+	pr := Profile{Path: p, ID: con.String("id"), UUID: con.String("uuid"), Type: con.String("type"), Interface: con.String("interface-name"),
+		RouteMetric: -1}
 	pr.Autoconnect = true
 	if a, ok := con.Bool("autoconnect"); ok {
 		pr.Autoconnect = a

@@ -53,6 +53,10 @@ type Manager struct {
 	Actives         []dbus.ObjectPath
 	WirelessEnabled bool
 	WwanEnabled     bool
+	// Startup is true while NetworkManager is still taking over or
+	// activating connections after it started: its picture is not yet
+	// the system's.
+	Startup bool
 }
 
 // Device is one NetworkManager device.
@@ -109,6 +113,11 @@ type Active struct {
 type IP4 struct {
 	Addresses []string // "10.99.0.51/24"
 	Gateway   string
+	// DefaultMetric is the lowest metric of the default routes
+	// NetworkManager has on the device, -1 when it has none: what the
+	// kernel ranks the link by (a restarted NetworkManager may add its
+	// profile's route beside one fieldlink moved).
+	DefaultMetric int64
 }
 
 // Objects is everything decoded from NetworkManager's objects.
@@ -154,6 +163,7 @@ func Decode(objs bus.Objects) Objects {
 		out.Manager.Actives, _ = r.Paths("ActiveConnections")
 		out.Manager.WirelessEnabled, _ = r.Bool("WirelessEnabled")
 		out.Manager.WwanEnabled, _ = r.Bool("WwanEnabled")
+		out.Manager.Startup, _ = r.Bool("Startup")
 		keep(r)
 	}
 	paths := make([]dbus.ObjectPath, 0, len(objs))
@@ -255,7 +265,7 @@ func ssidString(b []byte) string {
 }
 
 func decodeIP4(r *bus.Reader) IP4 {
-	var ip IP4
+	ip := IP4{DefaultMetric: -1}
 	for _, d := range r.Dicts("AddressData") {
 		dr := bus.NewReader(d)
 		addr := dr.String("address")
@@ -269,6 +279,16 @@ func decodeIP4(r *bus.Reader) IP4 {
 		if _, err := netip.ParseAddr(g); err == nil {
 			ip.Gateway = g
 		}
+	}
+	for _, d := range r.Dicts("RouteData") {
+		dr := bus.NewReader(d)
+		dest := dr.String("dest")
+		prefix, _ := dr.Uint32("prefix")
+		metric, ok := dr.Uint32("metric")
+		if dest == "0.0.0.0" && prefix == 0 && ok && (ip.DefaultMetric < 0 || int64(metric) < ip.DefaultMetric) {
+			ip.DefaultMetric = int64(metric)
+		}
+		r.Errs = append(r.Errs, dr.Errs...)
 	}
 	return ip
 }

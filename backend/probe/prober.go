@@ -159,7 +159,10 @@ func (p *Prober) Watch(s *netstate.Snapshot) {
 	seen := map[string]bool{}
 	for i := range s.Links {
 		l := &s.Links[i]
-		if l.State != netstate.StateConnected || l.Interface == "" || l.Kind == netstate.KindVPN {
+		// A cable without carrier is not probed: its probes could only
+		// fail, and a link that was unplugged is not lossy. It starts with
+		// a fresh history when the carrier comes back.
+		if l.State != netstate.StateConnected || l.Carrier == netstate.No || l.Interface == "" || l.Kind == netstate.KindVPN {
 			continue
 		}
 		seen[l.ID] = true

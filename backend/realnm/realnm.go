@@ -16,7 +16,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +45,7 @@ type Harness struct {
 	Cables     int
 
 	procs []*exec.Cmd
+	nm    *exec.Cmd // the running NetworkManager
 	srv   *http.Server
 	lock  *os.File // one harness at a time; released by Stop
 }
@@ -170,21 +173,28 @@ func start(dir string, opt Options) (*Harness, error) {
 	if err := os.WriteFile(filepath.Join(dir, "NM.conf"), []byte(conf), 0o600); err != nil {
 		return h, err
 	}
+	// NetworkManager's run and state directories live in the harness's
+	// directory, bound in its own mount namespace: they survive a restart
+	// of NetworkManager as /run does on a real machine, so that it can
+	// take over the connections it left up.
+	for _, d := range []string{"run-nm", "var-nm"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return h, err
+		}
+	}
 	script := fmt.Sprintf(`#!/bin/sh
 set -e
 mkdir -p /run/NetworkManager /var/lib/NetworkManager
-mount -t tmpfs tmpfs /run/NetworkManager
-mount -t tmpfs tmpfs /var/lib/NetworkManager
+mount --bind %[1]s/run-nm /run/NetworkManager
+mount --bind %[1]s/var-nm /var/lib/NetworkManager
 umount /sys
 mount -t sysfs -o ro sysfs /sys
-exec NetworkManager --no-daemon --config=%s/NM.conf --state-file=%s/NetworkManager.state
-`, dir, dir)
+exec NetworkManager --no-daemon --config=%[1]s/NM.conf --state-file=%[1]s/NetworkManager.state
+`, dir)
 	if err := os.WriteFile(filepath.Join(dir, "nm.sh"), []byte(script), 0o700); err != nil {
 		return h, err
 	}
-	nmCmd := exec.Command("ip", "netns", "exec", h.DUT, "unshare", "-m", filepath.Join(dir, "nm.sh"))
-	nmCmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+h.BusAddress)
-	if err := h.spawn(nmCmd, "nm.log"); err != nil {
+	if err := h.startNM(); err != nil {
 		return h, err
 	}
 	if err := waitFor(15*time.Second, func() bool {
@@ -194,6 +204,129 @@ exec NetworkManager --no-daemon --config=%s/NM.conf --state-file=%s/NetworkManag
 		return h, fmt.Errorf("NetworkManager did not come up: %w\n%s", err, h.Log("nm.log"))
 	}
 	return h, nil
+}
+
+// startNM starts NetworkManager in the DUT namespace. ip, unshare and the
+// script each exec the next, so the process is NetworkManager itself.
+func (h *Harness) startNM() error {
+	nmCmd := exec.Command("ip", "netns", "exec", h.DUT, "unshare", "-m", filepath.Join(h.Dir, "nm.sh"))
+	nmCmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+h.BusAddress)
+	if err := h.spawn(nmCmd, fmt.Sprintf("nm%d.log", len(h.procs))); err != nil {
+		return err
+	}
+	h.nm = nmCmd
+	return nil
+}
+
+// StopNM stops NetworkManager with sig (SIGTERM: it leaves the devices as
+// they are; SIGKILL: a crash) and waits for it to go.
+func (h *Harness) StopNM(sig syscall.Signal) error {
+	if h.nm == nil || h.nm.Process == nil {
+		return fmt.Errorf("NetworkManager is not running")
+	}
+	if err := h.nm.Process.Signal(sig); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { h.nm.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		h.nm.Process.Kill()
+		<-done
+	}
+	for i, p := range h.procs {
+		if p == h.nm {
+			h.procs = append(h.procs[:i], h.procs[i+1:]...)
+			break
+		}
+	}
+	h.nm = nil
+	return nil
+}
+
+// StartNM starts NetworkManager again after StopNM, and waits until it
+// answers on the bus.
+func (h *Harness) StartNM() error {
+	if err := h.startNM(); err != nil {
+		return err
+	}
+	return waitFor(15*time.Second, func() bool {
+		out, err := h.Nmcli("-t", "-f", "RUNNING", "general")
+		return err == nil && strings.Contains(out, "running")
+	})
+}
+
+// BlackHole makes cable i's far end drop everything sent back to the
+// DUT's address on it, while the carrier stays up: a dead upstream.
+func (h *Harness) BlackHole(cable int) error {
+	addr, err := h.Address(cable)
+	if err != nil {
+		return err
+	}
+	return run("ip", "-n", h.Peer, "route", "replace", "blackhole", addr+"/32")
+}
+
+// Unblock undoes BlackHole.
+func (h *Harness) Unblock(cable int) error {
+	out, err := exec.Command("ip", "-n", h.Peer, "route", "show", "type", "blackhole").Output()
+	if err != nil {
+		return err
+	}
+	prefix := fmt.Sprintf("10.99.%d.", cable)
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && strings.HasPrefix(f[1], prefix) {
+			if err := run("ip", "-n", h.Peer, "route", "del", "blackhole", f[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Address is the DUT's IPv4 address on cable i.
+func (h *Harness) Address(cable int) (string, error) {
+	out, err := exec.Command("ip", "-n", h.DUT, "-4", "-o", "addr", "show", "dev", fmt.Sprintf("veth%d", cable)).Output()
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(string(out))
+	for i, x := range f {
+		if x == "inet" && i+1 < len(f) {
+			return strings.SplitN(f[i+1], "/", 2)[0], nil
+		}
+	}
+	return "", fmt.Errorf("no address on veth%d", cable)
+}
+
+// DefaultRoutes returns each default route's device and metric, best
+// first, as the kernel has them.
+func (h *Harness) DefaultRoutes() []Route {
+	var out []Route
+	for _, l := range strings.Split(h.DefaultRoute(), "\n") {
+		f := strings.Fields(l)
+		r := Route{Metric: 0}
+		for i := 0; i+1 < len(f); i++ {
+			switch f[i] {
+			case "dev":
+				r.Dev = f[i+1]
+			case "metric":
+				fmt.Sscan(f[i+1], &r.Metric)
+			}
+		}
+		if r.Dev != "" {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Metric < out[j].Metric })
+	return out
+}
+
+// Route is a default route.
+type Route struct {
+	Dev    string
+	Metric int
 }
 
 // serveConnectivity answers NetworkManager's connectivity check from the

@@ -45,9 +45,30 @@ type Source struct {
 	mu       sync.Mutex
 	mmSeen   bool
 	since    map[string]sinceEntry
-	demoted  map[string]bool
 	reported map[string]bool
+	// last is the picture NetworkManager last gave while it was running
+	// and settled: it stands while NetworkManager restarts.
+	last []netstate.Link
+	// gone is when each link of last went missing from NetworkManager's
+	// picture: it is kept a moment, since NetworkManager removes every
+	// device just before it quits.
+	gone map[string]time.Time
+	// away is when NetworkManager was last seen leaving the bus.
+	away time.Time
+	// primary is last's link in charge.
+	primary string
 }
+
+// removalGrace is how long a link that vanished from NetworkManager's
+// picture is kept as it was: NetworkManager, asked to stop, removes every
+// device from the bus some 60 ms before it leaves the bus itself, and that
+// must not read as every link failing.
+const removalGrace = time.Second
+
+// holdFor bounds how long the last picture stands in for a NetworkManager
+// that left the bus: a restart takes seconds; after this it has stopped,
+// and what it last said is no longer the system's picture.
+const holdFor = time.Minute
 
 type sinceEntry struct {
 	state netstate.State
@@ -77,8 +98,8 @@ func New(opt Options) (*Source, error) {
 		opt.Modem.Location3GPP = true
 	}
 	return &Source{opt: opt, conn: conn, nm: nm.New(conn), mm: mm.New(conn, opt.Modem),
-		wake: make(chan struct{}, 1), since: map[string]sinceEntry{}, demoted: map[string]bool{},
-		reported: map[string]bool{}}, nil
+		wake: make(chan struct{}, 1), since: map[string]sinceEntry{}, reported: map[string]bool{},
+		gone: map[string]time.Time{}}, nil
 }
 
 // ErrNoBus is wrapped by New's error when there is no system bus.
@@ -165,12 +186,13 @@ func (s *Source) update(now time.Time) netstate.Update {
 		s.mmSeen = true
 	}
 	in := Input{NM: n, NMRunning: nmUp, Profiles: s.nm.Profiles(), MM: m, MMRunning: mmUp, EndedVPNs: s.nm.EndedVPNs(),
-		TrackMM: s.mmSeen, Demoted: copySet(s.demoted)}
+		TrackMM: s.mmSeen, DemotedMetric: s.opt.DemotedMetric}
 	s.mu.Unlock()
 	snap := Build(in, now)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.holdThroughRestarts(&snap, nmUp && !n.Manager.Startup, now)
 	for i := range snap.Links {
 		l := &snap.Links[i]
 		e, ok := s.since[l.ID]
@@ -180,8 +202,112 @@ func (s *Source) update(now time.Time) netstate.Update {
 		}
 		l.Since = e.at
 	}
+	return netstate.Update{Snapshot: snap, Events: s.problemEvents(in, &snap, now)}
+}
+
+// holdThroughRestarts keeps NetworkManager's last settled picture while it
+// is away or starting up: the kernel keeps the links and routes meanwhile,
+// and a picture being rebuilt (devices "disconnected" until taken over)
+// must not read as links failing. A link that vanishes while
+// NetworkManager runs is kept for removalGrace first. s.mu must be held.
+func (s *Source) holdThroughRestarts(snap *netstate.Snapshot, settled bool, now time.Time) {
+	svc := snap.Service("NetworkManager")
+	if svc == nil {
+		return
+	}
+	if !svc.Running {
+		if s.away.IsZero() {
+			s.away = now
+			time.AfterFunc(holdFor, s.poke)
+		}
+		if now.Sub(s.away) >= holdFor {
+			s.last = nil
+		}
+	} else {
+		s.away = time.Time{}
+	}
+	if !settled {
+		note := netstate.NoteRestarting
+		if svc.Running {
+			note = netstate.NoteStartingUp
+		}
+		for i := range snap.Services {
+			if snap.Services[i].Name == "NetworkManager" {
+				snap.Services[i].Running, snap.Services[i].Note = false, note
+			}
+		}
+		if len(s.last) == 0 {
+			return // nothing seen yet: say what is known
+		}
+		fresh := map[string]netstate.Link{}
+		for _, l := range snap.Links {
+			fresh[l.ID] = l
+		}
+		links := make([]netstate.Link, 0, len(s.last))
+		for _, l := range s.last {
+			// ModemManager's figures stay live where it runs.
+			if f, ok := fresh[l.ID]; ok && l.Kind == netstate.KindCellular {
+				l.Signal, l.Cell.Registration, l.Cell.Tech = f.Signal, f.Cell.Registration, f.Cell.Tech
+			}
+			links = append(links, l)
+		}
+		snap.Links, snap.Primary = links, ""
+		for _, l := range links {
+			if l.Default {
+				snap.Primary = l.ID
+			}
+		}
+		return
+	}
+	present := map[string]bool{}
+	for _, l := range snap.Links {
+		present[l.ID] = true
+		delete(s.gone, l.ID)
+	}
+	var kept []netstate.Link
+	for _, l := range s.last {
+		if present[l.ID] {
+			continue
+		}
+		since, ok := s.gone[l.ID]
+		if !ok {
+			since = now
+			s.gone[l.ID] = now
+			time.AfterFunc(removalGrace, s.poke)
+		}
+		if now.Sub(since) < removalGrace {
+			kept = append(kept, l)
+		} else {
+			delete(s.gone, l.ID)
+		}
+	}
+	for _, l := range kept {
+		// A link in charge that vanished is still in charge until the
+		// grace is over: the route has not moved.
+		if l.ID == s.primary {
+			snap.Primary = l.ID
+			for i := range snap.Links {
+				snap.Links[i].Default = false
+			}
+		}
+	}
+	if len(kept) > 0 {
+		snap.Links = append(snap.Links, kept...)
+		sortLinks(snap.Links)
+	}
+	s.last = make([]netstate.Link, 0, len(snap.Links))
+	for _, l := range snap.Links {
+		s.last = append(s.last, l.Clone())
+	}
+	s.primary = snap.Primary
+}
+
+// problemEvents says, once each, what the daemons could not do: one line
+// naming the service, the object and the operation; the full text goes
+// with the event for the log and the details view.
+func (s *Source) problemEvents(in Input, snap *netstate.Snapshot, now time.Time) []netstate.Event {
 	var evs []netstate.Event
-	if nmUp {
+	if in.NMRunning {
 		hasGSM := false
 		for _, p := range in.Profiles {
 			hasGSM = hasGSM || p.Type == "gsm"
@@ -195,23 +321,33 @@ func (s *Source) update(now time.Time) netstate.Update {
 			}
 		}
 	}
-	for _, err := range append(n.Problems, m.Problems...) {
-		text := "D-Bus: " + err.Error()
-		if s.reported[text] || len(s.reported) > 500 {
+	for _, err := range append(in.NM.Problems, in.MM.Problems...) {
+		full := err.Error()
+		if s.reported[full] || len(s.reported) > 500 {
 			continue
 		}
-		s.reported[text] = true
-		evs = append(evs, netstate.Event{Time: now, Kind: netstate.EventService, Level: netstate.LevelAmber, Text: text})
+		s.reported[full] = true
+		text := bus.OneLine(full)
+		ev := netstate.Event{Time: now, Kind: netstate.EventService, Level: netstate.LevelAmber, Text: text}
+		var cf *mm.CallFailed
+		if errors.As(err, &cf) {
+			for _, l := range snap.Links {
+				if l.Kind == netstate.KindCellular && (l.Interface == cf.Modem || l.ID == cf.Modem || l.Model == cf.Modem ||
+					"modem "+strings.TrimPrefix(l.ID, "modem:") == cf.Modem) {
+					ev.Link = l.ID
+				}
+			}
+		}
+		var d interface{ Detail() string }
+		switch {
+		case errors.As(err, &d) && d.Detail() != text:
+			ev.Detail = d.Detail()
+		case text != full:
+			ev.Detail = full
+		}
+		evs = append(evs, ev)
 	}
-	return netstate.Update{Snapshot: snap, Events: evs}
-}
-
-func copySet(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return evs
 }
 
 // Input is everything Build merges.
@@ -224,7 +360,9 @@ type Input struct {
 	// TrackMM shows ModemManager as a service (once seen, or when
 	// NetworkManager has a modem): a laptop without a modem need not run it.
 	TrackMM bool
-	Demoted map[string]bool
+	// DemotedMetric is the route metric of a demoted link: a link whose
+	// default route is at or above it is demoted, whoever did it.
+	DemotedMetric int64
 	// EndedVPNs says how VPNs that are not active last ended.
 	EndedVPNs map[string]nm.Ended
 }
@@ -254,7 +392,7 @@ func Build(in Input, now time.Time) netstate.Snapshot {
 			continue
 		}
 		l := netstate.Link{ID: d.Interface, Kind: kind, Interface: d.Interface, State: nm.LinkState(d.State),
-			Metered: nm.Metered(d.Metered), Connectivity: nm.Connectivity(d.IP4Connectivity), Demoted: in.Demoted[d.Interface]}
+			Metered: nm.Metered(d.Metered), Connectivity: nm.Connectivity(d.IP4Connectivity)}
 		if l.State != netstate.StateConnected && l.State != netstate.StateConnecting {
 			l.StateReason = nm.ReasonText(d.Reason)
 			if d.Reason == 39 || d.Reason == 2 || d.Reason == 40 {
@@ -273,15 +411,25 @@ func Build(in Input, now time.Time) netstate.Snapshot {
 			}
 		}
 		sort.Strings(l.Profiles)
+		metric := int64(-1)
 		if a, ok := in.NM.Actives[d.Active]; ok {
 			l.Profile, l.ProfileUUID = a.ID, a.UUID
 			l.Default = a.Default || a.Path == in.NM.Manager.Primary
 			if ip, ok := in.NM.IP4[a.IP4]; ok && a.IP4 != "" {
-				l.Addresses, l.Gateway = ip.Addresses, ip.Gateway
+				l.Addresses, l.Gateway, metric = ip.Addresses, ip.Gateway, ip.DefaultMetric
 			}
 		}
-		if ip, ok := in.NM.IP4[d.IP4]; ok && d.IP4 != "" && len(l.Addresses) == 0 {
-			l.Addresses, l.Gateway = ip.Addresses, ip.Gateway
+		if ip, ok := in.NM.IP4[d.IP4]; ok && d.IP4 != "" {
+			if len(l.Addresses) == 0 {
+				l.Addresses, l.Gateway = ip.Addresses, ip.Gateway
+			}
+			if metric < 0 {
+				metric = ip.DefaultMetric
+			}
+		}
+		if l.State == netstate.StateConnected && metric >= 0 {
+			l.RouteMetric, l.HasRoute = metric, true
+			l.Demoted = in.DemotedMetric > 0 && metric >= in.DemotedMetric
 		}
 		switch kind {
 		case netstate.KindWiFi:
@@ -344,16 +492,8 @@ func Build(in Input, now time.Time) netstate.Snapshot {
 			State: netstate.StateDisconnected, StateReason: nm.ActiveReason(e.Reason)})
 	}
 
-	// Wired, Wi-Fi, cellular, VPN: the order a clinician reads the list in,
-	// stable whatever order the daemons list their objects.
-	rank := map[netstate.Kind]int{netstate.KindEthernet: 0, netstate.KindWiFi: 1, netstate.KindCellular: 2, netstate.KindVPN: 3, netstate.KindOther: 4}
-	sort.SliceStable(snap.Links, func(i, j int) bool {
-		a, b := &snap.Links[i], &snap.Links[j]
-		if rank[a.Kind] != rank[b.Kind] {
-			return rank[a.Kind] < rank[b.Kind]
-		}
-		return a.ID < b.ID
-	})
+	routePrimary(&snap)
+	sortLinks(snap.Links)
 	snap.Services = []netstate.Service{{Name: "NetworkManager", Running: in.NMRunning}}
 	if in.TrackMM || hasModemDevice || in.MMRunning {
 		svc := netstate.Service{Name: "ModemManager", Running: in.MMRunning}
@@ -374,6 +514,46 @@ func Build(in Input, now time.Time) netstate.Snapshot {
 		}
 	}
 	return snap
+}
+
+// routePrimary puts the work where the kernel sends it: on the connected
+// link whose default route has the lowest metric, as NetworkManager's
+// route data say. NetworkManager's own Default flag can lag a metric
+// fieldlink changed, or follow its restarted picture rather than the
+// routes it left; it decides only when no link reports its routes.
+func routePrimary(snap *netstate.Snapshot) {
+	best := -1
+	for i := range snap.Links {
+		l := &snap.Links[i]
+		if l.Kind == netstate.KindVPN || l.State != netstate.StateConnected || !l.HasRoute {
+			continue
+		}
+		if best < 0 || l.RouteMetric < snap.Links[best].RouteMetric {
+			best = i
+		}
+	}
+	if best < 0 {
+		return
+	}
+	for i := range snap.Links {
+		if snap.Links[i].Kind != netstate.KindVPN {
+			snap.Links[i].Default = i == best
+		}
+	}
+	snap.Primary = snap.Links[best].ID
+}
+
+// sortLinks orders links as a clinician reads them: wired, Wi-Fi,
+// cellular, VPN, whatever order the daemons list their objects in.
+func sortLinks(links []netstate.Link) {
+	rank := map[netstate.Kind]int{netstate.KindEthernet: 0, netstate.KindWiFi: 1, netstate.KindCellular: 2, netstate.KindVPN: 3, netstate.KindOther: 4}
+	sort.SliceStable(links, func(i, j int) bool {
+		a, b := &links[i], &links[j]
+		if rank[a.Kind] != rank[b.Kind] {
+			return rank[a.Kind] < rank[b.Kind]
+		}
+		return a.ID < b.ID
+	})
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -505,37 +685,38 @@ func (s *Source) Deactivate(ctx context.Context, profile string) error {
 }
 
 // SetDemoted moves a link's default route behind every other (a high
-// route metric, applied in place) or restores NetworkManager's default.
+// route metric, applied in place), or back to its profile's own metric.
+// Whether a link is demoted is then read back from its routes in every
+// picture, never remembered: a re-plug, a profile change or a
+// NetworkManager restart can undo a demotion.
 func (s *Source) SetDemoted(ctx context.Context, linkID string, demoted bool) error {
 	o := s.nm.Objects()
 	d := o.DeviceByInterface(linkID)
 	if d == nil {
 		return fmt.Errorf("demote %s: %w", linkID, errNoLink)
 	}
-	metric := int64(-1) // NetworkManager's default for the device type
-	if demoted {
-		metric = s.opt.DemotedMetric
+	metric := s.opt.DemotedMetric
+	if !demoted {
+		metric = s.profileMetric(o, d)
 	}
-	// Record the intent first: the route change arrives as a signal, and the
-	// snapshot it triggers must already say why the route moved.
-	s.mu.Lock()
-	was := s.demoted[linkID]
-	s.setDemoted(linkID, demoted)
-	s.mu.Unlock()
 	if err := s.nm.SetRouteMetric(ctx, d.Interface, metric); err != nil {
-		s.mu.Lock()
-		s.setDemoted(linkID, was)
-		s.mu.Unlock()
 		return err
 	}
 	s.poke()
 	return nil
 }
 
-func (s *Source) setDemoted(id string, on bool) {
-	if on {
-		s.demoted[id] = true
-	} else {
-		delete(s.demoted, id)
+// profileMetric is the route metric the device's active profile asks for
+// (-1: NetworkManager's default for the device type).
+func (s *Source) profileMetric(o nm.Objects, d *nm.Device) int64 {
+	a, ok := o.Actives[d.Active]
+	if !ok {
+		return -1
 	}
+	for _, p := range s.nm.Profiles() {
+		if p.Path == a.Connection {
+			return p.RouteMetric
+		}
+	}
+	return -1
 }

@@ -204,8 +204,15 @@ func (k *Keeper) fail(now time.Time, reason string) []netstate.Event {
 		Text: fmt.Sprintf("VPN %s failed: %s; trying again in %s", name, reason, wait.Round(time.Second))}}
 }
 
-// Step looks at a classified snapshot (after failover's own step).
-func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output {
+// Step looks at a classified snapshot (after failover's own step), taking
+// the default route as the work's path.
+func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output { return k.StepOn(now, s, "") }
+
+// StepOn is Step when failover says which link carries the work: the VPN
+// follows that decision, once the route is on it. A route NetworkManager
+// moves for a moment (a preferred link coming back, demoted again an
+// instant later) is no change of path, and the tunnel is left alone.
+func (k *Keeper) StepOn(now time.Time, s *netstate.Snapshot, work string) Output {
 	var out Output
 	if k.p.Profile == "" {
 		return out
@@ -223,6 +230,8 @@ func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output {
 		path = netstate.Describe(prim)
 		pathOK = prim.Workable()
 	}
+	// The route is not yet (or no longer) where the work is going.
+	settling := work != "" && (prim == nil || prim.ID != work)
 	event := func(kind netstate.EventKind, level netstate.Level, format string, a ...any) {
 		out.Events = append(out.Events, netstate.Event{Time: now, Kind: kind, Link: id, Level: level, Text: fmt.Sprintf(format, a...)})
 	}
@@ -270,7 +279,7 @@ func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output {
 		// The tunnel's route to its server stays on the link it started
 		// over; after a failover that link is demoted or gone, so the VPN
 		// is started again over the new path.
-		if prim != nil && k.via != "" && prim.ID != k.via && pathOK {
+		if prim != nil && k.via != "" && prim.ID != k.via && pathOK && !settling {
 			was := k.via
 			if l := s.Link(was); l != nil {
 				was = netstate.Describe(l)
@@ -371,6 +380,11 @@ func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output {
 			}
 		}
 		k.set(netstate.VPNWaiting, now, "waiting for a workable path: "+why)
+		return out
+	}
+	if settling {
+		k.set(netstate.VPNWaiting, now, "waiting for the route to settle")
+		out.Next = now.Add(settle)
 		return out
 	}
 	if prim.ID == k.downVia && now.Sub(k.downAt) < settle {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -115,7 +116,15 @@ func logLine(ev netstate.Event) string {
 	if ev.Link != "" {
 		link = " " + ev.Link
 	}
-	return fmt.Sprintf("%s %s%s: %s", stamp(ev.Time), ev.Kind, link, ev.Text)
+	line := fmt.Sprintf("%s %s%s: %s", stamp(ev.Time), ev.Kind, link, ev.Text)
+	// The full text of a daemon's error goes to the log, indented under
+	// its one line.
+	for _, d := range strings.Split(strings.TrimSpace(ev.Detail), "\n") {
+		if d != "" {
+			line += "\n    " + d
+		}
+	}
+	return line
 }
 
 func warning(text string) netstate.Event {

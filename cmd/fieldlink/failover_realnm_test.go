@@ -24,6 +24,7 @@ type daemonRun struct {
 	mu    sync.Mutex
 	lines []logLineAt
 	stop  func()
+	state string // its state directory (the journal)
 }
 
 type logLineAt struct {
@@ -70,9 +71,7 @@ func twoCables(tb testing.TB, hot bool) *realnm.Harness {
 
 func startDaemon(tb testing.TB, h *realnm.Harness, standby string) *daemonRun {
 	tb.Helper()
-	dir := tb.TempDir()
-	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+	return startDaemonConfig(tb, h, fmt.Sprintf(`
 [links]
 prefer = ["veth0", "veth1"]
 
@@ -81,14 +80,24 @@ url = "http://10.99.0.1:8080/health"
 
 [failover]
 cellular_standby = %q
-`, standby)), 0o600)
+`, standby))
+}
+
+// startDaemonConfig runs `fieldlink daemon` in the DUT namespace with a
+// config of its own.
+func startDaemonConfig(tb testing.TB, h *realnm.Harness, config string) *daemonRun {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(config), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := h.Exec(ctx, binary(tb), "daemon", "--config", cfg, "--state-dir", filepath.Join(dir, "state"))
+	state := filepath.Join(dir, "state")
+	cmd := h.Exec(ctx, binary(tb), "daemon", "--config", cfg, "--state-dir", state)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d := &daemonRun{cmd: cmd}
+	d := &daemonRun{cmd: cmd, state: state}
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}

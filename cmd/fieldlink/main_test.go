@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/status"
 )
@@ -216,5 +218,46 @@ func TestStateDirectorySafety(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(out)) != "/var/lib/fieldlink/journal.db" {
 			t.Fatalf("journal path as root with XDG_STATE_HOME set: %q %v", out, err)
 		}
+	}
+}
+
+// TestSpeedScalesThePolicy is finding 7 of "Failover that stays right all
+// day": at --speed 4 the demo never failed back, as the fail-back wait
+// stayed 30 real seconds while Wi-Fi's return came four times sooner.
+// Every policy duration is scaled with the scenario.
+func TestSpeedScalesThePolicy(t *testing.T) {
+	out, stderr, code := runCLI(t, "status", "--scenario", "home-visit", "--watch", "--speed", "16", "--for", "9s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "Back on Wi-Fi NHS-Community") {
+		t.Fatalf("no fail-back in the fast demo:\n%s", out)
+	}
+	c := common{scenario: "home-visit", speed: 4}
+	cfg := config.Default()
+	p := c.failoverPolicy(cfg)
+	if p.FailbackAfter != 7500*time.Millisecond || p.MinDwell != 2500*time.Millisecond {
+		t.Fatalf("policy at 4x: %+v", p)
+	}
+	if real := (&common{speed: 4}).failoverPolicy(cfg); real.FailbackAfter != 30*time.Second {
+		t.Fatalf("the real system's policy is not scaled: %v", real.FailbackAfter)
+	}
+}
+
+// TestWatchJSONWritesOnlyNews is the last of finding 8: status --watch
+// --json wrote lines identical to the one before but for "time".
+func TestWatchJSONWritesOnlyNews(t *testing.T) {
+	var w jsonWatch
+	d := status.Doc{Time: time.Unix(100, 0), Word: "GO", Reason: "cable connected"}
+	if !w.news(d) {
+		t.Fatal("the first document is news")
+	}
+	d.Time = time.Unix(101, 0)
+	if w.news(d) {
+		t.Fatal("the same picture at another time was written again")
+	}
+	d.Word, d.Reason = "MARGINAL", "Wi-Fi weak: 50%"
+	if !w.news(d) {
+		t.Fatal("a change was not written")
 	}
 }

@@ -113,8 +113,8 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 	}
 	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holder}
 	if r.role == engine.Holder {
-		opts.Failover = failover.New(cfg.FailoverPolicy())
-		if pol := vpnPolicy(cfg, src); pol.Profile != "" {
+		opts.Failover = failover.New(c.failoverPolicy(cfg))
+		if pol := c.vpnPolicy(cfg, src); pol.Profile != "" {
 			opts.VPN = vpn.New(pol)
 		}
 		if act, ok := src.(engine.Actuator); ok {
@@ -296,15 +296,43 @@ func (r *running) ask(ctx context.Context, op string) (control.Reply, error) {
 
 // vpnPolicy is the configured VPN; a demo whose scenario has a VPN link
 // keeps that one when the config names none, so the demo shows the VPN
-// coming up and following a failover.
-func vpnPolicy(cfg config.Config, src engine.Source) vpn.Policy {
+// coming up and following a failover. A scenario played faster waits
+// faster too.
+func (c *common) vpnPolicy(cfg config.Config, src engine.Source) vpn.Policy {
 	pol := cfg.VPNPolicy()
 	if s, ok := src.(*sim.Source); ok && pol.Profile == "" {
 		if name := s.Scenario().VPNProfile(); name != "" {
 			pol.Profile, pol.Auto = name, true
 		}
 	}
+	for _, d := range []*time.Duration{&pol.ActivationTimeout, &pol.RetryMin, &pol.RetryMax} {
+		*d = c.scaled(*d)
+	}
 	return pol
+}
+
+// failoverPolicy is the configured policy, every duration scaled for a
+// scenario played faster (--speed): a demo at 4x shows the fail-back a
+// real day would, a quarter as late.
+func (c *common) failoverPolicy(cfg config.Config) failover.Policy {
+	p := cfg.FailoverPolicy()
+	if p.RetryAfter <= 0 {
+		p.RetryAfter = failover.DefaultPolicy().RetryAfter
+	}
+	for _, d := range []*time.Duration{&p.RedHold, &p.FailbackAfter, &p.MinDwell, &p.FlapWindow, &p.MaxBackoff,
+		&p.ActivationTimeout, &p.RetryAfter} {
+		*d = c.scaled(*d)
+	}
+	return p
+}
+
+// scaled is a policy duration at the scenario's speed (real time for the
+// real system).
+func (c *common) scaled(d time.Duration) time.Duration {
+	if !c.simulated() || c.speed == 1 || c.speed <= 0 {
+		return d
+	}
+	return max(time.Duration(float64(d)/c.speed), time.Millisecond)
 }
 
 // journalStatus shows a journal problem as a standing warning (and an

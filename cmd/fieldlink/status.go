@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -66,7 +67,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if c.simulated() {
 		// A scenario plays in this process alone: fail over in it, so the
 		// story matches what the TUI shows.
-		opts.Failover = failover.New(cfg.FailoverPolicy())
+		opts.Failover = failover.New(c.failoverPolicy(cfg))
 		opts.Actuator, _ = src.(engine.Actuator)
 	}
 	eng := engine.New(src, opts)
@@ -93,6 +94,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	defer timeout.Stop()
 	loc := time.Local
 	var last *status.Doc
+	var jw jsonWatch
 	var seen uint64
 	for {
 		select {
@@ -121,6 +123,10 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 				fresh = nil // the first line is the picture; its history is not news
 			}
 			if *asJSON {
+				if !jw.news(d) {
+					last = &d
+					continue
+				}
 				if err := status.WriteLineJSON(stdout, d); err != nil {
 					return err
 				}
@@ -132,6 +138,22 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 			last = &d
 		}
 	}
+}
+
+// jsonWatch remembers the last document status --watch --json wrote.
+type jsonWatch struct{ last string }
+
+// news reports whether d differs from the last document written in more
+// than its time: a picture republished (an access point the document does
+// not list went, a device's object changed) is not a line of its own.
+func (w *jsonWatch) news(d status.Doc) bool {
+	d.Time = time.Time{}
+	b, _ := json.Marshal(d)
+	if string(b) == w.last {
+		return false
+	}
+	w.last = string(b)
+	return true
 }
 
 // newEvents returns the events after the last one printed.

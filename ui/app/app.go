@@ -612,7 +612,31 @@ func (m *Model) detailLines(w, rows int) string {
 		return m.opt.Theme.Dim.Render(" no link selected")
 	}
 	lines := detail.Lines(m.opt.Theme, m.opt.Thresholds, l, s.Primary == l.ID, m.opt.Location, w)
+	lines = append(lines, m.reported(l.ID, w)...)
 	return detail.View(lines, m.scroll, rows)
+}
+
+// reported is the full text of what the daemons last reported about a
+// link (an error reply the events pane shows on one line).
+func (m *Model) reported(id string, w int) []string {
+	t := m.opt.Theme
+	var out []string
+	n := 0
+	for i := len(m.state.Events) - 1; i >= 0 && n < 3; i-- {
+		ev := m.state.Events[i]
+		if ev.Link != id || ev.Detail == "" {
+			continue
+		}
+		if n == 0 {
+			out = append(out, "", section(t, "REPORTED", w))
+		}
+		n++
+		out = append(out, " "+t.Dim.Render(ev.Time.In(m.opt.Location).Format("15:04:05"))+" "+ev.Text)
+		for _, l := range strings.Split(ansi.Wrap(strings.TrimSpace(ev.Detail), max(w-4, 10), ""), "\n") {
+			out = append(out, "   "+t.Dim.Render(l))
+		}
+	}
+	return out
 }
 
 func (m *Model) detailView(w, rows int, compact bool) string {

@@ -1,0 +1,76 @@
+package journal
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/clock"
+	"github.com/fieldlink/fieldlink/backend/netstate"
+)
+
+// TestNoNamelessSessions is finding 5 of "Failover that stays right all
+// day": NetworkManager says a cable is up a moment before it names its
+// connection, and a pull in that moment journaled a nameless session of a
+// few milliseconds ("Wired ", 100% red). Such a blink is no session; a
+// link that stays unnamed is named after its interface.
+func TestNoNamelessSessions(t *testing.T) {
+	j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	base := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	r := NewRecorder(j, Options{Clock: clock.NewFake(base)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	wired := func(profile string, state netstate.State, carrier netstate.Tristate) netstate.Snapshot {
+		l := netstate.Link{ID: "veth0", Kind: netstate.KindEthernet, Interface: "veth0", State: state, Carrier: carrier,
+			Profile: profile, Level: netstate.LevelRed, Reason: "no carrier"}
+		s := netstate.Snapshot{Links: []netstate.Link{l}}
+		if state == netstate.StateConnected {
+			s.Primary = "veth0"
+		}
+		return s
+	}
+	obs := func(at time.Duration, s netstate.Snapshot) { r.Observe(base.Add(at), &s, nil) }
+	// The blink: up unnamed for 3 ms, then the carrier goes.
+	obs(0, wired("", netstate.StateConnected, netstate.Yes))
+	obs(3*time.Millisecond, wired("", netstate.StateConnected, netstate.No))
+	obs(4*time.Millisecond, wired("", netstate.StateUnavailable, netstate.No))
+	// A named session.
+	obs(time.Second, wired("wired1", netstate.StateConnected, netstate.Yes))
+	obs(11*time.Second, wired("wired1", netstate.StateUnavailable, netstate.No))
+	// Up and never named: named after its interface once it stays.
+	obs(20*time.Second, wired("", netstate.StateConnected, netstate.Yes))
+	obs(23*time.Second, wired("", netstate.StateConnected, netstate.Yes))
+	obs(30*time.Second, wired("", netstate.StateUnavailable, netstate.No))
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	rows, err := j.DB().Query(`SELECT network, end_ms - start_ms, in_use_ms FROM session ORDER BY start_ms`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var network string
+		var dur, inUse int64
+		rows.Scan(&network, &dur, &inUse)
+		if network == "" || dur < 1000 {
+			t.Errorf("a nameless or blink session: %q lasting %d ms", network, dur)
+		}
+		if inUse != dur {
+			t.Errorf("%s: in use %d of %d ms, but it carried the route throughout", network, inUse, dur)
+		}
+		got = append(got, network)
+	}
+	if len(got) != 2 || got[0] != "wired1" || got[1] != "veth0" {
+		t.Fatalf("sessions %v, want [wired1 veth0]", got)
+	}
+}
