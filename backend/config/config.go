@@ -126,6 +126,8 @@ type Journal struct {
 	Heartbeat      Duration `toml:"heartbeat" comment:"Longest gap between samples of a steady link."`
 	VisitShare     float64  `toml:"visit_share" comment:"A visit is workable when its link was at least amber with probes passing for this share of it (0-1)."`
 	DeviceShare    float64  `toml:"device_share" comment:"The headline counts devices with at least this share of workable visits (0-1)."`
+	VisitResume    Duration `toml:"visit_resume" comment:"A visit open when fieldlink stopped goes on if fieldlink is back within this; otherwise it is closed at the stop, marked 'fieldlink stopped'."`
+	AreaMap        string   `toml:"area_map" comment:"IT's area map (TOML: [[area]] name, cells, ssids, boxes) naming the places of the screen, journal and reports; relative to this file. Empty: codes only."`
 }
 
 // DBus tunes the connection to NetworkManager and ModemManager.
@@ -239,7 +241,7 @@ func Default() Config {
 			CellularStandby: "cold", ActivationTimeout: Duration(45 * time.Second)},
 		DBus: DBus{Timeout: Duration(2 * time.Second)},
 		Journal: Journal{RetentionDays: 400, SampleInterval: Duration(10 * time.Second), Heartbeat: Duration(time.Minute),
-			VisitShare: 0.8, DeviceShare: 0.85},
+			VisitShare: 0.8, DeviceShare: 0.85, VisitResume: Duration(15 * time.Minute)},
 		Cellular: Cellular{SignalRate: Duration(5 * time.Second), Location: true, Providers: "/usr/share/mobile-broadband-provider-info/serviceproviders.xml"},
 		Links:    Links{Prefer: []string{"ethernet", "wifi", "cellular"}},
 		VPN: VPN{Auto: true, ActivationTimeout: Duration(60 * time.Second), RetryMin: Duration(10 * time.Second),
@@ -447,6 +449,7 @@ func (c *Config) validateJournal(v *validator) {
 	if jn.Heartbeat < jn.SampleInterval || jn.Heartbeat.D() > time.Hour {
 		v.bad("journal.heartbeat", "%s is outside sample_interval…1h", jn.Heartbeat.D())
 	}
+	v.within("journal.visit_resume", jn.VisitResume, time.Minute, 24*time.Hour)
 	for _, s := range []struct {
 		key string
 		v   float64

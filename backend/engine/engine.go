@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"sort"
 	"sync"
 	"time"
@@ -114,6 +115,8 @@ type Options struct {
 	Recorder Recorder
 	// VPN keeps the configured VPN up (the holder's only).
 	VPN *vpn.Keeper
+	// Areas names where each link is on the screen; nil: no names.
+	Areas *areas.Map
 }
 
 // Engine ties a source to its watchers.
@@ -227,6 +230,12 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 		}
 	}
 	netstate.Apply(&snap, e.opt.Thresholds)
+	if m := e.opt.Areas; m != nil {
+		where := areas.Where(&snap)
+		for i := range snap.Links {
+			snap.Links[i].Area = m.Name(m.CodeOf(&snap.Links[i], where))
+		}
+	}
 
 	var evs []netstate.Event
 	if e.havePic {

@@ -52,6 +52,9 @@ type ModemSpec struct {
 	// Location3GPP is "MCC,MNC,LAC,CI,TAC"; empty means no location
 	// capability.
 	Location3GPP string
+	// GPS is the raw fix (latitude, longitude) for a modem with a GPS
+	// receiver; nil means no GPS capability.
+	GPS *[2]float64
 }
 
 // MM is a fake ModemManager.
@@ -122,7 +125,10 @@ func (m *MM) AddModem(spec ModemSpec) dbus.ObjectPath {
 	}
 	locCaps := uint32(0)
 	if spec.Location3GPP != "" {
-		locCaps = 1
+		locCaps |= 1
+	}
+	if spec.GPS != nil {
+		locCaps |= 2
 	}
 	m.Add(path, map[string]map[string]any{
 		MMModem: {"Sim": sim, "SimSlots": []dbus.ObjectPath{}, "PrimarySimSlot": uint32(0), "Bearers": []dbus.ObjectPath{},
@@ -181,13 +187,41 @@ func (m *MM) publishSignal(path dbus.ObjectPath) {
 }
 
 func (m *MM) location(path dbus.ObjectPath) map[uint32]dbus.Variant {
+	enabled, _ := m.Prop(path, MMLocation, "Enabled")
+	on, _ := enabled.(uint32)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := map[uint32]dbus.Variant{}
-	if spec := m.modems[path]; spec != nil && spec.Location3GPP != "" {
+	spec := m.modems[path]
+	if spec == nil {
+		return out
+	}
+	// ModemManager reports only the sources a client has enabled.
+	if spec.Location3GPP != "" && on&1 != 0 {
 		out[1] = dbus.MakeVariant(spec.Location3GPP)
 	}
+	if spec.GPS != nil && on&2 != 0 {
+		out[2] = dbus.MakeVariant(map[string]dbus.Variant{
+			"utc-time":  dbus.MakeVariant("104512.00"),
+			"latitude":  dbus.MakeVariant(spec.GPS[0]),
+			"longitude": dbus.MakeVariant(spec.GPS[1]),
+			"altitude":  dbus.MakeVariant(112.5),
+		})
+	}
 	return out
+}
+
+// SetLocation moves a modem: a new serving cell and, if it has GPS, a new
+// fix; published to clients that enabled location signals.
+func (m *MM) SetLocation(path dbus.ObjectPath, cell string, gps *[2]float64) {
+	m.mu.Lock()
+	if spec := m.modems[path]; spec != nil {
+		spec.Location3GPP, spec.GPS = cell, gps
+	}
+	m.mu.Unlock()
+	if sig, _ := m.Prop(path, MMLocation, "SignalsLocation"); sig == true {
+		m.Set(path, MMLocation, map[string]any{"Location": m.location(path)})
+	}
 }
 
 // SetRegistration changes operator and registration, as roaming does.

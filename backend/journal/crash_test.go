@@ -163,8 +163,10 @@ func TestCrashSafety(t *testing.T) {
 	var open, visits int
 	j.db.QueryRow(`SELECT COUNT(*) FROM session WHERE end_ms IS NULL`).Scan(&open)
 	j.db.QueryRow(`SELECT COUNT(*) FROM visit WHERE end_ms IS NULL`).Scan(&visits)
-	if open != 0 || visits != 0 {
-		t.Fatalf("after recovery: %d sessions and %d visits still open", open, visits)
+	// A visit the crash interrupted goes on (fieldlink is back at once);
+	// every other is closed.
+	if open != 0 || visits > 1 || visits == 1 && !r.VisitOpen() {
+		t.Fatalf("after recovery: %d sessions and %d visits still open (the recorder has one open: %v)", open, visits, r.VisitOpen())
 	}
 	if total < kills/2 {
 		t.Fatalf("only %d of %d kills came after a commit: the kills are too early to test anything", total, kills)

@@ -37,6 +37,14 @@ type column struct {
 	in   string // import placeholder expression (default: "?")
 	dest string // import column (default: the name)
 	skip bool   // exported only
+	// added: a field a later fieldlink added; an older export without it
+	// imports with the zero value (or null, where allowed).
+	added bool
+	// dur: a duration or count, never negative; at: a time (ms since the
+	// epoch), written in ISO 8601 in a CSV.
+	dur, at bool
+	// enum lists the values a text field may take (empty: any).
+	enum []string
 }
 
 // recordSpec describes one record type of the export.
@@ -53,59 +61,89 @@ type recordSpec struct {
 	insert string // a whole insert statement, when upsert cannot say it
 }
 
+var kinds = []string{"ethernet", "wifi", "cellular", "vpn", "other"}
+
+// visitKinds adds the visit's own row: "work" is whatever carried the work,
+// credited to the place the device was (see journal.WorkKind).
+var visitKinds = append(append([]string(nil), kinds...), WorkKind)
+
+// d and at are a duration and a time column.
+func d(name string) column  { return column{name: name, typ: colInt, dur: true} }
+func at(name string) column { return column{name: name, typ: colInt, at: true} }
+
 const dayExpr = "strftime('%Y-%m-%d', day * 86400, 'unixepoch')"
 const dayIn = "CAST(julianday(?) - 2440587.5 AS INTEGER)"
 const dayMS = "day * 86400000"
 
 var records = []recordSpec{
 	{record: "device", table: "device", from: "device", order: "created_ms, id",
-		cols:   []column{{name: "device_id", typ: colText, expr: "id", dest: "id"}, {name: "hostname", typ: colText}, {name: "created_ms", typ: colInt}},
+		cols: []column{{name: "device_id", typ: colText, expr: "id", dest: "id"}, {name: "hostname", typ: colText}, at("created_ms"),
+			{name: "demo", typ: colInt, added: true}},
 		upsert: []string{"id"}},
 	{record: "session", table: "session", from: "session s", since: "COALESCE(s.end_ms, s.start_ms)", order: "s.start_ms, s.id",
 		cols: []column{{name: "device_id", typ: colText}, {name: "session_uuid", typ: colText, expr: "uuid", dest: "uuid"},
-			{name: "link", typ: colText}, {name: "kind", typ: colText}, {name: "interface", typ: colText}, {name: "profile", typ: colText},
+			{name: "link", typ: colText}, {name: "kind", typ: colText, enum: kinds}, {name: "interface", typ: colText}, {name: "profile", typ: colText},
 			{name: "network", typ: colText}, {name: "mcc", typ: colText}, {name: "mnc", typ: colText}, {name: "tech", typ: colText},
-			{name: "roaming", typ: colInt}, {name: "area", typ: colText}, {name: "start_ms", typ: colInt}, {name: "end_ms", typ: colInt, null: true},
-			{name: "end_reason", typ: colText}, {name: "connect_ms", typ: colInt, null: true}, {name: "green_ms", typ: colInt},
-			{name: "amber_ms", typ: colInt}, {name: "red_ms", typ: colInt}, {name: "in_use_ms", typ: colInt}, {name: "workable_ms", typ: colInt},
-			{name: "samples", typ: colInt}, {name: "probes_ok", typ: colInt}, {name: "probes", typ: colInt},
+			{name: "roaming", typ: colInt}, {name: "area", typ: colText}, at("start_ms"), {name: "end_ms", typ: colInt, null: true, at: true},
+			{name: "end_reason", typ: colText}, {name: "connect_ms", typ: colInt, null: true, dur: true}, d("green_ms"),
+			d("amber_ms"), d("red_ms"), d("in_use_ms"), d("workable_ms"),
+			d("samples"), d("probes_ok"), d("probes"),
 			{name: "med_strength", typ: colReal, null: true}, {name: "med_rsrp", typ: colReal, null: true}, {name: "med_sinr", typ: colReal, null: true},
-			{name: "med_rscp", typ: colReal, null: true}, {name: "med_rtt", typ: colReal, null: true}},
+			{name: "med_rscp", typ: colReal, null: true}, {name: "med_rtt", typ: colReal, null: true},
+			{name: "usable_ms", typ: colInt, dur: true, added: true}},
 		upsert: []string{"uuid"}},
 	{record: "sample", table: "sample", from: "sample x JOIN session s ON s.id = x.session_id", since: "COALESCE(s.end_ms, s.start_ms)", order: "s.start_ms, s.id, x.t_ms",
 		cols: []column{{name: "device_id", typ: colText, expr: "s.device_id", skip: true},
 			{name: "session_uuid", typ: colText, expr: "s.uuid", dest: "session_id", in: "(SELECT id FROM session WHERE uuid = ?)"},
-			{name: "t_ms", typ: colInt, expr: "x.t_ms"}, {name: "level", typ: colInt}, {name: "in_use", typ: colInt},
+			{name: "t_ms", typ: colInt, expr: "x.t_ms", at: true}, {name: "level", typ: colInt}, {name: "in_use", typ: colInt},
 			{name: "strength", typ: colReal, null: true}, {name: "rsrp", typ: colReal, null: true}, {name: "rsrq", typ: colReal, null: true},
 			{name: "sinr", typ: colReal, null: true}, {name: "rscp", typ: colReal, null: true}, {name: "rtt", typ: colReal, null: true},
 			{name: "probe", typ: colInt, null: true}, {name: "tech", typ: colText, expr: "x.tech"}, {name: "area", typ: colText, expr: "x.area"}},
 		upsert: []string{"session_id", "t_ms"}},
 	{record: "event", table: "event", from: "event", since: "t_ms", order: "t_ms, id",
 		cols: []column{{name: "device_id", typ: colText}, {name: "seq", typ: colInt, expr: "COALESCE(origin, id)", dest: "origin"},
-			{name: "t_ms", typ: colInt}, {name: "kind", typ: colText}, {name: "link", typ: colText}, {name: "level", typ: colInt}, {name: "text", typ: colText}},
+			at("t_ms"), {name: "kind", typ: colText}, {name: "link", typ: colText}, {name: "level", typ: colInt}, {name: "text", typ: colText}},
 		insert: `INSERT INTO event(device_id, origin, t_ms, kind, link, level, text) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
 	WHERE NOT EXISTS (SELECT 1 FROM event WHERE device_id = ?1 AND origin = ?2)
 	AND NOT EXISTS (SELECT 1 FROM event WHERE id = ?2 AND origin IS NULL AND device_id = ?1)`},
 	{record: "visit", table: "visit", from: "visit", since: "COALESCE(end_ms, start_ms)", order: "start_ms, id",
 		cols: []column{{name: "device_id", typ: colText}, {name: "visit_uuid", typ: colText, expr: "uuid", dest: "uuid"},
-			{name: "start_ms", typ: colInt}, {name: "end_ms", typ: colInt, null: true}, {name: "total_ms", typ: colInt}, {name: "workable_ms", typ: colInt}},
+			at("start_ms"), {name: "end_ms", typ: colInt, null: true, at: true}, d("total_ms"), d("workable_ms"),
+			{name: "end_reason", typ: colText, added: true}, {name: "alive_ms", typ: colInt, null: true, at: true, added: true},
+			{name: "paused_ms", typ: colInt, null: true, at: true, added: true}},
 		upsert: []string{"uuid"}},
+	{record: "visit_net", table: "visit_net", from: "visit_net n JOIN visit v ON v.uuid = n.visit_uuid",
+		since: "COALESCE(v.end_ms, v.start_ms)", order: "v.start_ms, n.visit_uuid, n.kind, n.network, n.area",
+		cols: []column{{name: "device_id", typ: colText, expr: "n.device_id"}, {name: "visit_uuid", typ: colText},
+			{name: "kind", typ: colText, expr: "n.kind", enum: visitKinds}, {name: "network", typ: colText}, {name: "area", typ: colText},
+			{name: "mcc", typ: colText}, {name: "mnc", typ: colText}, {name: "area_name", typ: colText},
+			d("connected_ms"), d("usable_ms")},
+		upsert: []string{"device_id", "visit_uuid", "kind", "network", "area"}},
 	{record: "day_net", table: "day_net", from: "day_net", since: dayMS, order: "day, device_id, kind, network",
 		cols: []column{{name: "device_id", typ: colText}, {name: "day", typ: colText, expr: dayExpr, in: dayIn},
-			{name: "kind", typ: colText}, {name: "network", typ: colText}, {name: "mcc", typ: colText}, {name: "mnc", typ: colText},
-			{name: "sessions", typ: colInt}, {name: "connected_ms", typ: colInt}, {name: "green_ms", typ: colInt}, {name: "amber_ms", typ: colInt},
-			{name: "red_ms", typ: colInt}, {name: "in_use_ms", typ: colInt}, {name: "workable_ms", typ: colInt},
-			{name: "h_connect", typ: colText}, {name: "h_signal", typ: colText}, {name: "h_sinr", typ: colText}},
+			{name: "kind", typ: colText, enum: kinds}, {name: "network", typ: colText}, {name: "mcc", typ: colText}, {name: "mnc", typ: colText},
+			d("sessions"), d("connected_ms"), d("green_ms"), d("amber_ms"),
+			d("red_ms"), d("in_use_ms"), d("workable_ms"),
+			{name: "h_connect", typ: colText}, {name: "h_signal", typ: colText}, {name: "h_sinr", typ: colText},
+			{name: "usable_ms", typ: colInt, dur: true, added: true}},
 		upsert: []string{"device_id", "day", "kind", "network"}},
 	{record: "day_area", table: "day_area", from: "day_area", since: dayMS, order: "day, device_id, kind, network, area",
 		cols: []column{{name: "device_id", typ: colText}, {name: "day", typ: colText, expr: dayExpr, in: dayIn},
-			{name: "kind", typ: colText}, {name: "network", typ: colText}, {name: "area", typ: colText},
-			{name: "connected_ms", typ: colInt}, {name: "green_ms", typ: colInt}, {name: "amber_ms", typ: colInt},
-			{name: "red_ms", typ: colInt}, {name: "workable_ms", typ: colInt}, {name: "h_signal", typ: colText}},
+			{name: "kind", typ: colText, enum: kinds}, {name: "network", typ: colText}, {name: "area", typ: colText},
+			d("connected_ms"), d("green_ms"), d("amber_ms"),
+			d("red_ms"), d("workable_ms"), {name: "h_signal", typ: colText},
+			{name: "usable_ms", typ: colInt, dur: true, added: true}, {name: "in_use_ms", typ: colInt, dur: true, added: true},
+			{name: "area_name", typ: colText, added: true}},
 		upsert: []string{"device_id", "day", "kind", "network", "area"}},
+	{record: "day_visit", table: "day_visit", from: "day_visit", since: dayMS, order: "day, device_id, kind, network, area",
+		cols: []column{{name: "device_id", typ: colText}, {name: "day", typ: colText, expr: dayExpr, in: dayIn},
+			{name: "kind", typ: colText, enum: visitKinds}, {name: "network", typ: colText}, {name: "area", typ: colText},
+			{name: "mcc", typ: colText}, {name: "mnc", typ: colText}, {name: "area_name", typ: colText},
+			d("visits"), {name: "h_share", typ: colText}},
+		upsert: []string{"kind", "network", "area", "day", "device_id"}},
 	{record: "day_device", table: "day_device", from: "day_device", since: dayMS, order: "day, device_id",
 		cols: []column{{name: "device_id", typ: colText}, {name: "day", typ: colText, expr: dayExpr, in: dayIn},
-			{name: "failovers", typ: colInt}, {name: "visits", typ: colInt}, {name: "h_visit", typ: colText}},
+			d("failovers"), d("visits"), {name: "h_visit", typ: colText}},
 		upsert: []string{"device_id", "day"}},
 }
 
@@ -251,7 +289,7 @@ func exportOne(ctx context.Context, tx *sql.Tx, w *bufio.Writer, sp *recordSpec,
 		}
 		if cw != nil {
 			for i, v := range vals {
-				cells[i] = csvCell(v)
+				cells[i] = csvCell(v, sp.cols[i])
 			}
 			if err := cw.Write(cells); err != nil {
 				return n, err
@@ -305,21 +343,37 @@ func appendJSON(b []byte, v any) []byte {
 	}
 }
 
-func csvCell(v any) string {
+// csvCell writes one value for a spreadsheet: times in ISO 8601 (UTC),
+// and text that a spreadsheet would run as a formula (an SSID such as
+// "=HYPERLINK(...)") made inert.
+func csvCell(v any, c column) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case int64:
+		if c.at {
+			return time.UnixMilli(x).UTC().Format("2006-01-02T15:04:05.000Z")
+		}
 		return strconv.FormatInt(x, 10)
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	case []byte:
-		return string(x)
+		return SafeCell(string(x))
 	case string:
-		return x
+		return SafeCell(x)
 	default:
-		return fmt.Sprint(x)
+		return SafeCell(fmt.Sprint(x))
 	}
+}
+
+// SafeCell neutralizes text a spreadsheet would take for a formula: a cell
+// that begins with =, +, -, @, a tab or a carriage return gets a leading
+// apostrophe (OWASP's advice for CSV injection).
+func SafeCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // ImportError names the file and line of a record that could not be read
@@ -333,21 +387,39 @@ type ImportError struct {
 func (e *ImportError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
 func (e *ImportError) Unwrap() error { return e.Err }
 
+// ImportOptions tune Import.
+type ImportOptions struct {
+	// AllowDemo merges a demo's records (simulated data) into a journal
+	// that is not a demo's; otherwise they are refused.
+	AllowDemo bool
+}
+
+// ErrDemo is wrapped by the error for simulated records offered to a real
+// journal.
+var ErrDemo = errors.New("simulated data")
+
 // Import merges an NDJSON export into the journal: a record already there
 // (by its key) is replaced, so importing the same export twice, or exports
-// that overlap, leaves one copy of everything. The whole file is one
-// transaction: a bad line leaves the journal as it was.
-func (j *Journal) Import(ctx context.Context, r io.Reader, name string) (ExportStats, error) {
+// that overlap, leaves one copy of everything. Every value is checked
+// (durations not negative, an end not before its start, known kinds and
+// levels); a bad line, named FILE:LINE, leaves the journal as it was: the
+// whole file is one transaction. A record type this fieldlink does not
+// know (a newer one's) is skipped, with one warning per type.
+func (j *Journal) Import(ctx context.Context, r io.Reader, name string, opt ImportOptions) (ExportStats, []string, error) {
 	if j.ro {
-		return nil, errors.New("journal is open read-only")
+		return nil, nil, errors.New("journal is open read-only")
 	}
 	tx, err := j.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
+	var selfDemo bool
+	tx.QueryRowContext(ctx, `SELECT demo FROM device WHERE id = ?`, j.device.ID).Scan(&selfDemo)
 	stmts := map[string]*sql.Stmt{}
 	stats := ExportStats{}
+	skipped := map[string]int64{}
+	var unknown []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	line := 0
@@ -357,7 +429,9 @@ func (j *Journal) Import(ctx context.Context, r io.Reader, name string) (ExportS
 		if text == "" {
 			continue
 		}
-		fail := func(err error) (ExportStats, error) { return stats, &ImportError{File: name, Line: line, Err: err} }
+		fail := func(err error) (ExportStats, []string, error) {
+			return stats, nil, &ImportError{File: name, Line: line, Err: err}
+		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(text), &obj); err != nil {
 			return fail(fmt.Errorf("not a JSON object: %v", err))
@@ -368,11 +442,22 @@ func (j *Journal) Import(ctx context.Context, r io.Reader, name string) (ExportS
 		}
 		sp, ok := specFor(rec)
 		if !ok {
-			return fail(fmt.Errorf("unknown record type %q", rec))
+			if skipped[rec] == 0 {
+				unknown = append(unknown, rec)
+			}
+			skipped[rec]++
+			continue
 		}
 		args, err := importArgs(sp, obj)
 		if err != nil {
 			return fail(fmt.Errorf("%s record: %w", rec, err))
+		}
+		if err := checkRecord(sp, args); err != nil {
+			return fail(fmt.Errorf("%s record: %w", rec, err))
+		}
+		if rec == "device" && args[3].(int64) != 0 && !selfDemo && !opt.AllowDemo {
+			return fail(fmt.Errorf("device %s is a demo's (%w): merging it would mix made-up sessions into real reports; --allow-demo merges it anyway",
+				args[0], ErrDemo))
 		}
 		st := stmts[rec]
 		if st == nil {
@@ -389,9 +474,100 @@ func (j *Journal) Import(ctx context.Context, r io.Reader, name string) (ExportS
 		stats[rec]++
 	}
 	if err := sc.Err(); err != nil {
-		return stats, &ImportError{File: name, Line: line + 1, Err: err}
+		return stats, nil, &ImportError{File: name, Line: line + 1, Err: err}
 	}
-	return stats, tx.Commit()
+	var warnings []string
+	for _, rec := range unknown {
+		warnings = append(warnings, fmt.Sprintf("%s: skipped %d %q record(s): a newer fieldlink's, which this one does not know", name, skipped[rec], rec))
+	}
+	if err := tx.Commit(); err != nil {
+		return stats, warnings, err
+	}
+	// The fleet's month roll-ups follow the days just merged; if that
+	// fails, reports read those months from their days meanwhile.
+	if _, err := j.RefreshMonths(ctx); err != nil {
+		warnings = append(warnings, fmt.Sprintf("%s: month roll-ups not rebuilt (reports read the days instead): %v", name, err))
+	}
+	return stats, warnings, nil
+}
+
+// checkRecord refuses values no fieldlink writes: a negative duration, an
+// end before its start, an unknown kind, level or probe result, a day or a
+// histogram that does not parse.
+func checkRecord(sp *recordSpec, args []any) error {
+	i := 0
+	val := map[string]any{}
+	for _, c := range sp.cols {
+		if c.skip {
+			continue
+		}
+		v := args[i]
+		i++
+		val[c.name] = v
+		switch x := v.(type) {
+		case int64:
+			if c.dur && x < 0 {
+				return fmt.Errorf("field %q: %d is negative", c.name, x)
+			}
+			if c.at && (x < 0 || x > 1<<50) {
+				return fmt.Errorf("field %q: %d is not a time (milliseconds since 1970)", c.name, x)
+			}
+		case string:
+			if len(c.enum) > 0 && !slicesContains(c.enum, x) {
+				return fmt.Errorf("field %q: %q is not one of %s", c.name, x, strings.Join(c.enum, ", "))
+			}
+			if strings.HasPrefix(c.name, "h_") {
+				if _, err := ParseHistStrict(x); err != nil {
+					return fmt.Errorf("field %q: %v", c.name, err)
+				}
+			}
+			if c.name == "day" {
+				if _, err := time.Parse("2006-01-02", x); err != nil {
+					return fmt.Errorf("field \"day\": %q is not a day (2026-11-30)", x)
+				}
+			}
+		}
+	}
+	start, hasStart := val["start_ms"].(int64)
+	if end, ok := val["end_ms"].(int64); ok && hasStart && end < start {
+		return fmt.Errorf("end_ms %d is before start_ms %d", end, start)
+	}
+	if lv, ok := val["level"].(int64); ok && (lv < 0 || lv > 3) {
+		return fmt.Errorf("field \"level\": %d is not a level (0 unknown, 1 red, 2 amber, 3 green)", lv)
+	}
+	if p, ok := val["probe"].(int64); ok && p != 0 && p != 1 {
+		return fmt.Errorf("field \"probe\": %d is not 0 (failed), 1 (passed) or null", p)
+	}
+	if u, ok := val["usable_ms"].(int64); ok {
+		if c, ok := val["connected_ms"].(int64); ok && u > c {
+			return fmt.Errorf("usable_ms %d is more than connected_ms %d", u, c)
+		}
+	}
+	if k, ok := val["kind"].(string); ok && sp.record == "event" && !isToken(k) {
+		return fmt.Errorf("field \"kind\": %q is not an event kind", k)
+	}
+	return nil
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func isToken(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '-' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func explainImport(err error) error {
@@ -411,6 +587,20 @@ func importArgs(sp *recordSpec, obj map[string]json.RawMessage) ([]any, error) {
 			continue
 		}
 		raw, ok := obj[c.name]
+		if !ok && c.added {
+			// An older fieldlink's export: the field's zero value.
+			switch {
+			case c.null:
+				args = append(args, nil)
+			case c.typ == colText:
+				args = append(args, "")
+			case c.typ == colReal:
+				args = append(args, 0.0)
+			default:
+				args = append(args, int64(0))
+			}
+			continue
+		}
 		if !ok || string(raw) == "null" {
 			if c.null {
 				args = append(args, nil)

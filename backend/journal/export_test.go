@@ -82,7 +82,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 	defer fleet.Close()
 	for i, in := range []*bytes.Buffer{&full, &tail, &full} {
-		if _, err := fleet.Import(ctx, bytes.NewReader(in.Bytes()), "export.ndjson"); err != nil {
+		if _, _, err := fleet.Import(ctx, bytes.NewReader(in.Bytes()), "export.ndjson", ImportOptions{}); err != nil {
 			t.Fatalf("import %d: %v", i, err)
 		}
 	}
@@ -132,11 +132,22 @@ func TestImportBadLineChangesNothing(t *testing.T) {
 		{`{"record":"session","device_id":"x"}`, `field "session_uuid" is missing`},
 		{`{"record":"sample","device_id":"x","session_uuid":"nope","t_ms":1,"level":1,"in_use":0,"tech":"","area":""}`, "its session is not in the journal"},
 		{`{"record":"visit","device_id":"x","visit_uuid":"v","start_ms":"soon","total_ms":0,"workable_ms":0}`, `field "start_ms": want an integer`},
-		{`{"record":"patient"}`, `unknown record type "patient"`},
 		{`not json`, "not a JSON object"},
+		// Finding 7 of "Reports that answer the manager's question": values
+		// no fieldlink writes.
+		{`{"record":"session","device_id":"x","session_uuid":"s","link":"l","kind":"wifi","interface":"","profile":"","network":"n","mcc":"","mnc":"","tech":"","roaming":0,"area":"","start_ms":1000,"end_ms":2000,"end_reason":"","connect_ms":null,"green_ms":-5,"amber_ms":0,"red_ms":0,"in_use_ms":0,"workable_ms":0,"samples":0,"probes_ok":0,"probes":0,"med_strength":null,"med_rsrp":null,"med_sinr":null,"med_rscp":null,"med_rtt":null}`,
+			`field "green_ms": -5 is negative`},
+		{`{"record":"visit","device_id":"x","visit_uuid":"v","start_ms":5000,"end_ms":4000,"total_ms":0,"workable_ms":0}`, "end_ms 4000 is before start_ms 5000"},
+		{`{"record":"day_net","device_id":"x","day":"2026-11-30","kind":"wifi","network":"n","mcc":"","mnc":"","sessions":1,"connected_ms":-1,"green_ms":0,"amber_ms":0,"red_ms":0,"in_use_ms":0,"workable_ms":0,"h_connect":"","h_signal":"","h_sinr":""}`,
+			`field "connected_ms": -1 is negative`},
+		{`{"record":"day_net","device_id":"x","day":"2026-11-30","kind":"carrier-pigeon","network":"n","mcc":"","mnc":"","sessions":1,"connected_ms":1,"green_ms":0,"amber_ms":0,"red_ms":0,"in_use_ms":0,"workable_ms":0,"h_connect":"","h_signal":"","h_sinr":""}`,
+			`field "kind": "carrier-pigeon" is not one of`},
+		{`{"record":"day_device","device_id":"x","day":"30/11/2026","failovers":0,"visits":1,"h_visit":""}`, `"30/11/2026" is not a day`},
+		{`{"record":"day_device","device_id":"x","day":"2026-11-30","failovers":0,"visits":1,"h_visit":"50:-2"}`, `"50:-2" is not a histogram bin`},
+		{`{"record":"sample","device_id":"x","session_uuid":"s","t_ms":1,"level":7,"in_use":0,"tech":"","area":""}`, `"level": 7 is not a level`},
 	} {
 		in := strings.Join(lines[:3], "\n") + "\n" + c.bad + "\n" + strings.Join(lines[3:], "\n")
-		_, err := fleet.Import(ctx, strings.NewReader(in), "fleet-in.ndjson")
+		_, _, err := fleet.Import(ctx, strings.NewReader(in), "fleet-in.ndjson", ImportOptions{})
 		var ie *ImportError
 		if !errors.As(err, &ie) || ie.Line != 4 || ie.File != "fleet-in.ndjson" || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("import with %s: got %v, want fleet-in.ndjson:4: …%s", c.bad, err, c.want)
@@ -145,6 +156,68 @@ func TestImportBadLineChangesNothing(t *testing.T) {
 	_, counts, _ := fleet.Check(ctx)
 	if counts["session"] != 0 || counts["device"] != 1 {
 		t.Fatalf("a failed import left rows behind: %v", counts)
+	}
+	// A record type from a newer fieldlink is skipped, once said; the rest
+	// of the file is merged.
+	in := strings.Join(lines[:3], "\n") + "\n" + `{"record":"patient_notes","x":1}` + "\n" + `{"record":"patient_notes","x":2}` + "\n" + strings.Join(lines[3:], "\n")
+	_, warnings, err := fleet.Import(ctx, strings.NewReader(in), "newer.ndjson", ImportOptions{})
+	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], `newer.ndjson: skipped 2 "patient_notes" record(s)`) {
+		t.Fatalf("a newer record type: %v %v", warnings, err)
+	}
+	if _, counts, _ := fleet.Check(ctx); counts["session"] == 0 {
+		t.Fatal("the rest of the file was not merged")
+	}
+}
+
+// TestDemoRecordsNeedAllowDemo is finding 5: simulated sessions could be
+// merged into a fleet's journal unawares. A demo's device is marked, and
+// its records are refused by a real journal unless asked.
+func TestDemoRecordsNeedAllowDemo(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := record(t, filepath.Join(dir, "demo.db"), "home-visit", time.Minute, 0, 0)
+	defer src.Close()
+	if err := src.MarkDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var exp bytes.Buffer
+	if _, err := src.Export(ctx, &exp, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.SplitN(exp.String(), "\n", 2)[0], `"demo":1`) {
+		t.Fatalf("the export's device record is not marked: %.200s", exp.String())
+	}
+	fleet, err := Open(filepath.Join(dir, "fleet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	_, _, err = fleet.Import(ctx, bytes.NewReader(exp.Bytes()), "demo.ndjson", ImportOptions{})
+	if !errors.Is(err, ErrDemo) || !strings.Contains(err.Error(), "demo.ndjson:1:") || !strings.Contains(err.Error(), "--allow-demo") {
+		t.Fatalf("demo records into a real journal: %v", err)
+	}
+	if _, counts, _ := fleet.Check(ctx); counts["session"] != 0 {
+		t.Fatal("refused, yet merged")
+	}
+	if _, _, err := fleet.Import(ctx, bytes.NewReader(exp.Bytes()), "demo.ndjson", ImportOptions{AllowDemo: true}); err != nil {
+		t.Fatalf("--allow-demo: %v", err)
+	}
+}
+
+// TestCSVIsSafeAndReadable is finding 8: a spreadsheet would run an SSID
+// like =HYPERLINK(...) as a formula, and times were epoch milliseconds.
+func TestCSVIsSafeAndReadable(t *testing.T) {
+	for in, want := range map[string]string{"=HYPERLINK(\"http://x\")": "'=HYPERLINK(\"http://x\")", "+1": "'+1", "-cmd": "'-cmd",
+		"@SUM(1)": "'@SUM(1)", "NHS-Community": "NHS-Community", "": ""} {
+		if got := SafeCell(in); got != want {
+			t.Errorf("%q: %q", in, got)
+		}
+	}
+	if got := csvCell(int64(1796032933886), column{at: true}); got != "2026-11-30T10:02:13.886Z" {
+		t.Errorf("time cell %q", got)
+	}
+	if got := csvCell(int64(-95), column{}); got != "-95" {
+		t.Errorf("a number is not text: %q", got)
 	}
 }
 

@@ -18,6 +18,11 @@ func FuzzImport(f *testing.F) {
 {"record":"day_net","device_id":"d1","day":"2026-11-23","kind":"cellular","network":"EE","mcc":"234","mnc":"30","sessions":1,"connected_ms":1,"green_ms":1,"amber_ms":0,"red_ms":0,"in_use_ms":1,"workable_ms":1,"h_connect":"","h_signal":"-95:1","h_sinr":""}
 `))
 	f.Add([]byte(`{"record":"visit","device_id":"d1","visit_uuid":"v","start_ms":1,"end_ms":2,"total_ms":1,"workable_ms":1}`))
+	f.Add([]byte(`{"record":"visit_net","device_id":"d1","visit_uuid":"v","kind":"work","network":"","area":"234-30 TAC 2C10","mcc":"","mnc":"","area_name":"Northfield","connected_ms":600000,"usable_ms":480000}
+{"record":"day_visit","device_id":"d1","day":"2026-11-23","kind":"cellular","network":"EE","area":"234-30 TAC 2C10","mcc":"234","mnc":"30","area_name":"Northfield","visits":2,"h_share":"100:1,70:1"}
+{"record":"day_area","device_id":"d1","day":"2026-11-23","kind":"cellular","network":"EE","area":"234-30 TAC 2C10","connected_ms":-5,"green_ms":0,"amber_ms":0,"red_ms":0,"workable_ms":0,"h_signal":""}
+{"record":"from_the_future","x":1}
+`))
 	f.Add([]byte("{\"record\":\"day_device\",\"device_id\":\"x\",\"day\":\"not a day\",\"failovers\":1e400}\n\xff"))
 	dir := f.TempDir()
 	j, err := Open(filepath.Join(dir, "fuzz.db"))
@@ -28,7 +33,33 @@ func FuzzImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
 		_, before, _ := j.Check(ctx)
-		_, err := j.Import(ctx, bytes.NewReader(data), "fuzz.ndjson")
+		_, _, err := j.Import(ctx, bytes.NewReader(data), "fuzz.ndjson", ImportOptions{})
+		if err == nil {
+			// What was accepted is possible: no negative time, no usable
+			// time beyond the connected, no visits without a histogram a
+			// report can read.
+			var bad int
+			j.DB().QueryRow(`SELECT (SELECT COUNT(*) FROM day_net WHERE connected_ms < 0 OR green_ms < 0 OR usable_ms > connected_ms)
+				+ (SELECT COUNT(*) FROM day_area WHERE connected_ms < 0 OR usable_ms > connected_ms)
+				+ (SELECT COUNT(*) FROM day_visit WHERE visits < 0)
+				+ (SELECT COUNT(*) FROM visit WHERE end_ms < start_ms OR total_ms < 0)`).Scan(&bad)
+			if bad > 0 {
+				t.Fatalf("the import accepted %d impossible rows", bad)
+			}
+			var hs []string
+			rows, _ := j.DB().Query(`SELECT h_share FROM day_visit`)
+			for rows.Next() {
+				var h string
+				rows.Scan(&h)
+				hs = append(hs, h)
+			}
+			rows.Close()
+			for _, h := range hs {
+				if _, err := ParseHistStrict(h); err != nil {
+					t.Fatalf("accepted an unreadable histogram %q: %v", h, err)
+				}
+			}
+		}
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.ndjson:") {
 				t.Fatalf("error does not name the file and line: %v", err)

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,4 +97,23 @@ func (h Hist) AtLeast(b int) int64 {
 		}
 	}
 	return n
+}
+
+// ParseHistStrict reads a histogram as an import must: every part
+// "bin:count" with a positive count, or an error saying which is not.
+func ParseHistStrict(s string) (Hist, error) {
+	h := Hist{}
+	if strings.TrimSpace(s) == "" {
+		return h, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		b, n, ok := strings.Cut(part, ":")
+		bin, err1 := strconv.Atoi(strings.TrimSpace(b))
+		cnt, err2 := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		if !ok || err1 != nil || err2 != nil || cnt <= 0 || bin < -100000 || bin > 100000 {
+			return nil, fmt.Errorf("%q is not a histogram bin (bin:count, count above 0)", part)
+		}
+		h[bin] += cnt
+	}
+	return h, nil
 }

@@ -37,6 +37,9 @@ type Journal struct {
 type Device struct {
 	ID       string `json:"device_id"`
 	Hostname string `json:"hostname"`
+	// Demo marks a demo's journal: simulated data, never to be merged
+	// into real reports unknowingly.
+	Demo bool `json:"demo,omitempty"`
 }
 
 // DefaultPath is where the journal lives: the system service's under
@@ -140,6 +143,19 @@ func OpenReadOnly(path string) (*Journal, error) {
 // Close closes the journal.
 func (j *Journal) Close() error { return j.db.Close() }
 
+// MarkDemo marks the journal as a demo's: its records are simulated, and
+// reports and exports say so.
+func (j *Journal) MarkDemo(ctx context.Context) error {
+	if j.device.Demo {
+		return nil
+	}
+	if _, err := j.db.ExecContext(ctx, `UPDATE device SET demo = 1 WHERE id = ?`, j.device.ID); err != nil {
+		return err
+	}
+	j.device.Demo = true
+	return nil
+}
+
 // DB exposes the database to the report package.
 func (j *Journal) DB() *sql.DB { return j.db }
 
@@ -150,7 +166,7 @@ func (j *Journal) Path() string { return j.path }
 func (j *Journal) Device() Device { return j.device }
 
 func (j *Journal) loadDevice(ctx context.Context) error {
-	err := j.db.QueryRowContext(ctx, `SELECT id, hostname FROM device ORDER BY self DESC, created_ms LIMIT 1`).Scan(&j.device.ID, &j.device.Hostname)
+	err := j.db.QueryRowContext(ctx, `SELECT id, hostname, demo FROM device ORDER BY self DESC, created_ms LIMIT 1`).Scan(&j.device.ID, &j.device.Hostname, &j.device.Demo)
 	if errors.Is(err, sql.ErrNoRows) && !j.ro {
 		host, _ := os.Hostname()
 		j.device = Device{ID: uuid.NewString(), Hostname: host}
@@ -208,12 +224,25 @@ func newerError(v int) error {
 	return fmt.Errorf("%w (schema version %d; this fieldlink knows up to %d): refused; use that fieldlink or a newer one", ErrNewer, v, len(migrations))
 }
 
+// splitSQL splits a migration into statements; a trigger's body (BEGIN
+// ... END) holds semicolons of its own and stays one statement.
 func splitSQL(s string) []string {
 	var out []string
+	cur := ""
 	for _, part := range strings.Split(s, ";") {
-		if p := strings.TrimSpace(part); p != "" {
+		if cur != "" {
+			cur += ";" + part
+		} else {
+			cur = part
+		}
+		p := strings.TrimSpace(cur)
+		if strings.HasPrefix(strings.ToUpper(p), "CREATE TRIGGER") && !strings.HasSuffix(strings.ToUpper(p), "END") {
+			continue
+		}
+		if p != "" {
 			out = append(out, p)
 		}
+		cur = ""
 	}
 	return out
 }
@@ -225,7 +254,7 @@ func (j *Journal) Check(ctx context.Context) (string, map[string]int64, error) {
 		return "", nil, err
 	}
 	counts := map[string]int64{}
-	for _, t := range []string{"device", "session", "sample", "event", "visit", "day_net", "day_area", "day_device"} {
+	for _, t := range []string{"device", "session", "sample", "event", "visit", "visit_net", "day_net", "day_area", "day_visit", "day_device"} {
 		var n int64
 		if err := j.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
 			return res, counts, err

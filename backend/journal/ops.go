@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
@@ -70,16 +71,18 @@ func (o opSample) exec(ctx context.Context, tx *batchTx, ids map[string]int64) e
 }
 
 type opClose struct {
-	uuid, dev, kind, network, mcc, mnc, reason string
-	day                                        int64
-	end                                        time.Time
-	dur, green, amber, red, inUse, workable    time.Duration
-	samples, probes, probesOK                  int64
-	connect                                    sql.NullInt64
-	medStrength, medRSRP, medSINR, medRSCP     sql.NullFloat64
-	medRTT                                     sql.NullFloat64
-	hSignal, hSINR                             Hist
-	areas                                      map[string]*areaAcc
+	uuid, dev, kind, network, mcc, mnc, reason      string
+	day                                             int64
+	end                                             time.Time
+	dur, green, amber, red, inUse, workable, usable time.Duration
+	samples, probes, probesOK                       int64
+	connect                                         sql.NullInt64
+	medStrength, medRSRP, medSINR, medRSCP          sql.NullFloat64
+	medRTT                                          sql.NullFloat64
+	hSignal, hSINR                                  Hist
+	areas                                           map[string]*areaAcc
+	// names names the areas (area_name), nil for none.
+	names *areas.Map
 }
 
 func (o opClose) exec(ctx context.Context, tx *batchTx, ids map[string]int64) error {
@@ -88,10 +91,10 @@ func (o opClose) exec(ctx context.Context, tx *batchTx, ids map[string]int64) er
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE session SET end_ms=?, end_reason=?, connect_ms=?, green_ms=?, amber_ms=?, red_ms=?,
-		in_use_ms=?, workable_ms=?, samples=?, probes=?, probes_ok=?, med_strength=?, med_rsrp=?, med_sinr=?, med_rscp=?, med_rtt=?
+		in_use_ms=?, workable_ms=?, usable_ms=?, samples=?, probes=?, probes_ok=?, med_strength=?, med_rsrp=?, med_sinr=?, med_rscp=?, med_rtt=?
 		WHERE id=?`, o.end.UnixMilli(), o.reason, o.connect, o.green.Milliseconds(), o.amber.Milliseconds(), o.red.Milliseconds(),
-		o.inUse.Milliseconds(), o.workable.Milliseconds(), o.samples, o.probes, o.probesOK, o.medStrength, o.medRSRP, o.medSINR,
-		o.medRSCP, o.medRTT, id); err != nil {
+		o.inUse.Milliseconds(), o.workable.Milliseconds(), o.usable.Milliseconds(), o.samples, o.probes, o.probesOK, o.medStrength,
+		o.medRSRP, o.medSINR, o.medRSCP, o.medRTT, id); err != nil {
 		return err
 	}
 	delete(ids, o.uuid)
@@ -100,7 +103,7 @@ func (o opClose) exec(ctx context.Context, tx *batchTx, ids map[string]int64) er
 		hConnect[int(o.connect.Int64/100)] = 1
 	}
 	if err := addDayNet(ctx, tx, o.dev, o.day, o.kind, o.network, o.mcc, o.mnc, dayNet{sessions: 1, connected: o.dur,
-		green: o.green, amber: o.amber, red: o.red, inUse: o.inUse, workable: o.workable}, hConnect, o.hSignal, o.hSINR); err != nil {
+		green: o.green, amber: o.amber, red: o.red, inUse: o.inUse, workable: o.workable, usable: o.usable}, hConnect, o.hSignal, o.hSINR); err != nil {
 		return err
 	}
 	areas := make([]string, 0, len(o.areas))
@@ -109,8 +112,7 @@ func (o opClose) exec(ctx context.Context, tx *batchTx, ids map[string]int64) er
 	}
 	sort.Strings(areas)
 	for _, a := range areas {
-		acc := o.areas[a]
-		if err := addDayArea(ctx, tx, o.dev, o.day, o.kind, o.network, a, acc.conn, acc.green, acc.amber, acc.red, acc.workable, acc.hSignal); err != nil {
+		if err := addDayArea(ctx, tx, o.dev, o.day, o.kind, o.network, a, o.names.Name(a), o.areas[a]); err != nil {
 			return err
 		}
 	}
@@ -118,8 +120,8 @@ func (o opClose) exec(ctx context.Context, tx *batchTx, ids map[string]int64) er
 }
 
 type dayNet struct {
-	sessions                                      int64
-	connected, green, amber, red, inUse, workable time.Duration
+	sessions                                              int64
+	connected, green, amber, red, inUse, workable, usable time.Duration
 }
 
 func mergeHist(ctx context.Context, tx *batchTx, query string, args []any, add ...Hist) ([]string, error) {
@@ -148,28 +150,30 @@ func addDayNet(ctx context.Context, tx *batchTx, dev string, day int64, kind, ne
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO day_net(device_id, day, kind, network, mcc, mnc, sessions, connected_ms, green_ms, amber_ms, red_ms,
-		in_use_ms, workable_ms, h_connect, h_signal, h_sinr) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		in_use_ms, workable_ms, usable_ms, h_connect, h_signal, h_sinr) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(device_id, day, kind, network) DO UPDATE SET sessions=sessions+excluded.sessions,
 		connected_ms=connected_ms+excluded.connected_ms, green_ms=green_ms+excluded.green_ms, amber_ms=amber_ms+excluded.amber_ms,
 		red_ms=red_ms+excluded.red_ms, in_use_ms=in_use_ms+excluded.in_use_ms, workable_ms=workable_ms+excluded.workable_ms,
-		h_connect=excluded.h_connect, h_signal=excluded.h_signal, h_sinr=excluded.h_sinr`,
+		usable_ms=usable_ms+excluded.usable_ms, h_connect=excluded.h_connect, h_signal=excluded.h_signal, h_sinr=excluded.h_sinr`,
 		dev, day, kind, network, mcc, mnc, d.sessions, d.connected.Milliseconds(), d.green.Milliseconds(), d.amber.Milliseconds(),
-		d.red.Milliseconds(), d.inUse.Milliseconds(), d.workable.Milliseconds(), h[0], h[1], h[2])
+		d.red.Milliseconds(), d.inUse.Milliseconds(), d.workable.Milliseconds(), d.usable.Milliseconds(), h[0], h[1], h[2])
 	return err
 }
 
-func addDayArea(ctx context.Context, tx *batchTx, dev string, day int64, kind, network, area string, conn, green, amber, red, workable time.Duration, hSignal Hist) error {
+func addDayArea(ctx context.Context, tx *batchTx, dev string, day int64, kind, network, area, name string, acc *areaAcc) error {
 	h, err := mergeHist(ctx, tx, `SELECT h_signal FROM day_area WHERE device_id=? AND day=? AND kind=? AND network=? AND area=?`,
-		[]any{dev, day, kind, network, area}, hSignal)
+		[]any{dev, day, kind, network, area}, acc.hSignal)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO day_area(device_id, day, kind, network, area, connected_ms, green_ms, amber_ms, red_ms, workable_ms, h_signal)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id, day, kind, network, area) DO UPDATE SET
+	_, err = tx.ExecContext(ctx, `INSERT INTO day_area(device_id, day, kind, network, area, connected_ms, green_ms, amber_ms, red_ms,
+		workable_ms, usable_ms, in_use_ms, area_name, h_signal) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(device_id, day, kind, network, area) DO UPDATE SET
 		connected_ms=connected_ms+excluded.connected_ms, green_ms=green_ms+excluded.green_ms, amber_ms=amber_ms+excluded.amber_ms,
-		red_ms=red_ms+excluded.red_ms, workable_ms=workable_ms+excluded.workable_ms, h_signal=excluded.h_signal`,
-		dev, day, kind, network, area, conn.Milliseconds(), green.Milliseconds(), amber.Milliseconds(), red.Milliseconds(),
-		workable.Milliseconds(), h[0])
+		red_ms=red_ms+excluded.red_ms, workable_ms=workable_ms+excluded.workable_ms, usable_ms=usable_ms+excluded.usable_ms,
+		in_use_ms=in_use_ms+excluded.in_use_ms, area_name=excluded.area_name, h_signal=excluded.h_signal`,
+		dev, day, kind, network, area, acc.conn.Milliseconds(), acc.green.Milliseconds(), acc.amber.Milliseconds(), acc.red.Milliseconds(),
+		acc.workable.Milliseconds(), acc.usable.Milliseconds(), acc.inUse.Milliseconds(), name, h[0])
 	return err
 }
 
@@ -201,17 +205,77 @@ func (o opVisitOpen) exec(ctx context.Context, tx *batchTx, _ map[string]int64) 
 	return err
 }
 
-type opVisitClose struct {
+// visitNetRow is a visit's connected and usable time on one network in one
+// area ("" for the whole visit).
+type visitNetRow struct {
+	kind, network, area, mcc, mnc, areaName string
+	connected, usable                       time.Duration
+}
+
+// share is the percentage of the time on the network that it was usable:
+// the visit is workable on it when that reaches the report's visit share.
+func (v visitNetRow) share() int {
+	if v.connected <= 0 {
+		return 0
+	}
+	return int(100 * v.usable / v.connected)
+}
+
+func writeVisitNets(ctx context.Context, tx *batchTx, dev, u string, rows []visitNetRow) error {
+	for _, n := range rows {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO visit_net(device_id, visit_uuid, kind, network, area, mcc, mnc, area_name,
+			connected_ms, usable_ms) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id, visit_uuid, kind, network, area) DO UPDATE SET
+			connected_ms=excluded.connected_ms, usable_ms=excluded.usable_ms, area_name=excluded.area_name`,
+			dev, u, n.kind, n.network, n.area, n.mcc, n.mnc, n.areaName, n.connected.Milliseconds(), n.usable.Milliseconds()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// opVisitProgress writes a visit in progress as far as it has got, so that
+// a crash or a stop loses none of it: alive is the last moment fieldlink
+// was known to run; paused marks a stop (fieldlink quit with it open).
+type opVisitProgress struct {
 	uuid, dev       string
-	day             int64
-	end             time.Time
+	alive           time.Time
+	paused          bool
 	total, workable time.Duration
+	nets            []visitNetRow
+}
+
+func (o opVisitProgress) exec(ctx context.Context, tx *batchTx, _ map[string]int64) error {
+	paused := sql.NullInt64{}
+	if o.paused {
+		paused = sql.NullInt64{Int64: o.alive.UnixMilli(), Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE visit SET alive_ms=?, paused_ms=?, total_ms=?, workable_ms=? WHERE uuid=?`,
+		o.alive.UnixMilli(), paused, o.total.Milliseconds(), o.workable.Milliseconds(), o.uuid); err != nil {
+		return err
+	}
+	return writeVisitNets(ctx, tx, o.dev, o.uuid, o.nets)
+}
+
+type opVisitClose struct {
+	uuid, dev, reason string
+	day               int64
+	end               time.Time
+	total, workable   time.Duration
+	nets              []visitNetRow
 }
 
 func (o opVisitClose) exec(ctx context.Context, tx *batchTx, _ map[string]int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE visit SET end_ms=?, total_ms=?, workable_ms=? WHERE uuid=?`,
-		o.end.UnixMilli(), o.total.Milliseconds(), o.workable.Milliseconds(), o.uuid); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE visit SET end_ms=?, total_ms=?, workable_ms=?, end_reason=?, paused_ms=NULL WHERE uuid=?`,
+		o.end.UnixMilli(), o.total.Milliseconds(), o.workable.Milliseconds(), o.reason, o.uuid); err != nil {
 		return err
+	}
+	if err := writeVisitNets(ctx, tx, o.dev, o.uuid, o.nets); err != nil {
+		return err
+	}
+	for _, n := range o.nets {
+		if err := addDayVisit(ctx, tx, o.dev, o.day, n); err != nil {
+			return err
+		}
 	}
 	bin := 0
 	if o.total > 0 {
@@ -223,6 +287,20 @@ func (o opVisitClose) exec(ctx context.Context, tx *batchTx, _ map[string]int64)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO day_device(device_id, day, visits, h_visit) VALUES(?,?,1,?)
 		ON CONFLICT(device_id, day) DO UPDATE SET visits=visits+1, h_visit=excluded.h_visit`, o.dev, o.day, h[0])
+	return err
+}
+
+// addDayVisit counts a closed visit in the day's roll-up of its network and
+// area: one more visit, with its usable share in the histogram.
+func addDayVisit(ctx context.Context, tx *batchTx, dev string, day int64, n visitNetRow) error {
+	h, err := mergeHist(ctx, tx, `SELECT h_share FROM day_visit WHERE kind=? AND network=? AND area=? AND day=? AND device_id=?`,
+		[]any{n.kind, n.network, n.area, day, dev}, Hist{n.share(): 1})
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO day_visit(device_id, day, kind, network, area, mcc, mnc, area_name, visits, h_share)
+		VALUES(?,?,?,?,?,?,?,?,1,?) ON CONFLICT(kind, network, area, day, device_id) DO UPDATE SET visits=visits+1,
+		h_share=excluded.h_share, area_name=excluded.area_name`, dev, day, n.kind, n.network, n.area, n.mcc, n.mnc, n.areaName, h[0])
 	return err
 }
 
@@ -283,6 +361,11 @@ func withDevice(o op, dev string) op {
 		}
 		return x
 	case opVisitClose:
+		if x.dev == "" {
+			x.dev = dev
+		}
+		return x
+	case opVisitProgress:
 		if x.dev == "" {
 			x.dev = dev
 		}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"github.com/fieldlink/fieldlink/backend/clock"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
@@ -41,6 +43,12 @@ type Options struct {
 	// OnVisit is told when a visit starts or ends, so that every screen can
 	// show the visit in progress.
 	OnVisit func(netstate.VisitStatus)
+	// Areas names the places recorded (area_name columns); nil: codes only.
+	Areas *areas.Map
+	// ResumeVisit: a visit open when fieldlink stopped continues if it
+	// comes back within this long (default 15 min); otherwise it is closed
+	// at the moment fieldlink stopped.
+	ResumeVisit time.Duration
 }
 
 // Status says whether the journal is being written.
@@ -62,6 +70,7 @@ func (o *Options) defaults() {
 	def(&o.FlushEvery, time.Second)
 	def(&o.RetryEvery, 5*time.Second)
 	def(&o.Retention, 400*24*time.Hour)
+	def(&o.ResumeVisit, 15*time.Minute)
 	if o.BatchMax <= 0 {
 		o.BatchMax = 500
 	}
@@ -79,6 +88,8 @@ func (o *Options) defaults() {
 type Recorder struct {
 	opt Options
 	in  chan input
+	// place is the area code where the device was last seen (Run's).
+	place string
 
 	// opener opens the journal when it could not be opened at start (a
 	// read-only or full file system); until then writes wait in the
@@ -101,6 +112,10 @@ type Recorder struct {
 	visit    *openVisit
 	queue    []op
 	ids      map[string]int64 // session uuid -> row id
+	// lastSeen is the last time an observation arrived: while a visit is
+	// open it is written as the visit's alive time, so that a crash closes
+	// the visit then and not at its last sample.
+	lastSeen time.Time
 }
 
 type input struct {
@@ -274,13 +289,23 @@ func (r *Recorder) Run(ctx context.Context) error {
 			if end.IsZero() {
 				end = r.opt.Clock.Now()
 			}
+			// The visit goes on when fieldlink comes back in time (a
+			// restart, a reboot): it is paused, not ended, and its figures
+			// so far are written first, while the sessions still credit it.
+			if r.visit != nil {
+				for _, s := range r.open {
+					r.advance(s, end)
+				}
+				r.visit.advance(end)
+				r.visitProgress(end, true)
+			}
 			for _, s := range r.open {
 				r.closeSession(s, end, "fieldlink stopped")
 			}
-			if r.visit != nil {
-				r.closeVisit(end)
+			if r.write(context.Background()) == nil && r.j != nil {
+				// Best effort: a stale month is read from its days.
+				r.j.RefreshMonths(context.Background())
 			}
-			r.write(context.Background())
 			return nil
 		case in := <-r.in:
 			switch {
@@ -302,6 +327,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-daily.C():
 			if r.j != nil {
 				r.retention(ctx, r.opt.Clock.Now())
+				if r.write(ctx) == nil {
+					r.j.RefreshMonths(ctx)
+				}
 			}
 			daily.Reset(24 * time.Hour)
 		}
@@ -316,13 +344,16 @@ type openSession struct {
 	connect                             time.Duration // -1 when not seen
 	ident                               string
 	// the state since the last observation, and when that was
-	lastT             time.Time
-	level             netstate.Level
-	inUse, workable   bool
-	area              string
-	green, amber, red time.Duration
-	inUseD, workableD time.Duration
-	areas             map[string]*areaAcc
+	lastT                   time.Time
+	level                   netstate.Level
+	inUse, workable, usable bool
+	area                    string
+	green, amber, red       time.Duration
+	inUseD, workableD       time.Duration
+	// usableD is the connected time the link was workable, whether or not
+	// it carried the work.
+	usableD time.Duration
+	areas   map[string]*areaAcc
 	// sampling
 	sampled              bool
 	sampleT              time.Time
@@ -339,8 +370,8 @@ type openSession struct {
 }
 
 type areaAcc struct {
-	conn, green, amber, red, workable time.Duration
-	hSignal                           Hist
+	conn, green, amber, red, workable, usable, inUse time.Duration
+	hSignal                                          Hist
 }
 
 type figures struct {
@@ -374,33 +405,24 @@ func identity(l *netstate.Link) (network, mcc, mnc string) {
 	return l.Profile, "", ""
 }
 
-// areaOf names where a sample was taken: the serving cell's tracking (or
-// location) area for cellular, the network name otherwise.
-func areaOf(l *netstate.Link) string {
-	c := l.Cell
-	plmn := ""
-	if c.MCC != "" {
-		plmn = c.MCC + "-" + c.MNC + " "
-	}
-	switch {
-	case l.Kind != netstate.KindCellular:
-		n, _, _ := identity(l)
-		return n
-	case c.TAC != "":
-		return plmn + "TAC " + c.TAC
-	case c.LAC != "":
-		return plmn + "LAC " + c.LAC
-	case c.Latitude.OK:
-		return fmt.Sprintf("GPS %.2f,%.2f", c.Latitude.V, c.Longitude.V)
-	}
-	return plmn + "unknown area"
-}
-
-func cellOf(l *netstate.Link) string {
-	if l.Cell.CellID != "" {
+func cellOf(l *netstate.Link, area string) string {
+	if l.Cell.CellID != "" && !strings.Contains(area, " cell ") {
 		return " cell " + l.Cell.CellID
 	}
 	return ""
+}
+
+// placeCode is where the device is, for its visit: the modems' place, else
+// the place of the link carrying the work (a Wi-Fi network's name), else
+// "unknown area".
+func (r *Recorder) placeCode(snap *netstate.Snapshot, where areas.Place) string {
+	if code := r.opt.Areas.Code(where); code != "" {
+		return code
+	}
+	if p := snap.PrimaryLink(); p != nil {
+		return r.opt.Areas.CodeOf(p, where)
+	}
+	return "unknown area"
 }
 
 // namelessWait is how long a connected link without a name (profile,
@@ -411,6 +433,8 @@ const namelessWait = 2 * time.Second
 func (r *Recorder) observe(in input) {
 	now := in.now
 	snap := &in.snap
+	r.lastSeen = now
+	where := areas.Where(snap)
 	seen := map[string]bool{}
 	for i := range snap.Links {
 		l := &snap.Links[i]
@@ -461,11 +485,13 @@ func (r *Recorder) observe(in input) {
 			r.closeSession(s, now, "network changed")
 			s = nil
 		}
+		area := r.opt.Areas.CodeOf(l, where)
 		if s == nil {
-			s = r.openSession(l, now, ident, network, mcc, mnc)
+			s = r.openSession(l, now, ident, network, mcc, mnc, area)
 		}
 		r.advance(s, now)
-		s.level, s.inUse, s.workable, s.area = l.Level, snap.Primary == l.ID, snap.Primary == l.ID && l.Workable(), areaOf(l)
+		s.level, s.inUse, s.workable, s.area = l.Level, snap.Primary == l.ID, snap.Primary == l.ID && l.Workable(), area
+		s.usable = l.Workable()
 		r.maybeSample(s, l, now)
 	}
 	for id, s := range r.open {
@@ -474,10 +500,12 @@ func (r *Recorder) observe(in input) {
 			r.closeSession(s, now, "link removed")
 		}
 	}
+	r.place = r.placeCode(snap, where)
 	if r.visit != nil {
 		r.visit.advance(now)
 		p := snap.PrimaryLink()
 		r.visit.workable = p != nil && p.Workable() && (snap.Service("NetworkManager") == nil || snap.Service("NetworkManager").Running)
+		r.visit.place = r.place
 	}
 	for _, ev := range in.events {
 		// A level change is already a sample (every change is sampled at
@@ -489,7 +517,7 @@ func (r *Recorder) observe(in input) {
 	}
 }
 
-func (r *Recorder) openSession(l *netstate.Link, now time.Time, ident, network, mcc, mnc string) *openSession {
+func (r *Recorder) openSession(l *netstate.Link, now time.Time, ident, network, mcc, mnc, area string) *openSession {
 	s := &openSession{uuid: uuid.NewString(), link: l.ID, kind: l.Kind.String(), network: network, mcc: mcc, mnc: mnc,
 		day: dayOf(now), start: now, connect: -1, ident: ident, lastT: now, areas: map[string]*areaAcc{},
 		hSignal: Hist{}, hSINR: Hist{}, hStrength: Hist{}, hRSRP: Hist{}, hRSCP: Hist{}, hRTT: Hist{}}
@@ -505,7 +533,7 @@ func (r *Recorder) openSession(l *netstate.Link, now time.Time, ident, network, 
 	r.queue = append(r.queue, opOpen{
 		uuid: s.uuid, dev: r.dev(), link: l.ID, kind: s.kind, iface: l.Interface, profile: l.Profile,
 		network: network, mcc: mcc, mnc: mnc, tech: tech, roaming: l.Cell.Roaming(),
-		area: areaOf(l) + cellOf(l), start: now,
+		area: area + cellOf(l, area), start: now,
 	})
 	return s
 }
@@ -513,9 +541,13 @@ func (r *Recorder) openSession(l *netstate.Link, now time.Time, ident, network, 
 // advance credits the time since the last observation to the state the
 // session was in.
 func (r *Recorder) advance(s *openSession, now time.Time) {
-	dt := now.Sub(s.lastT)
+	prev := s.lastT
+	dt := now.Sub(prev)
+	if dt <= 0 {
+		return // time only moves on: an earlier instant credits nothing
+	}
 	s.lastT = now
-	if dt <= 0 || s.level == netstate.LevelUnknown && s.area == "" {
+	if s.level == netstate.LevelUnknown && s.area == "" {
 		return
 	}
 	addLevel(s.level, dt, &s.green, &s.amber, &s.red)
@@ -524,6 +556,9 @@ func (r *Recorder) advance(s *openSession, now time.Time) {
 	}
 	if s.workable {
 		s.workableD += dt
+	}
+	if s.usable {
+		s.usableD += dt
 	}
 	a := s.areas[s.area]
 	if a == nil {
@@ -534,6 +569,27 @@ func (r *Recorder) advance(s *openSession, now time.Time) {
 	addLevel(s.level, dt, &a.green, &a.amber, &a.red)
 	if s.workable {
 		a.workable += dt
+	}
+	if s.usable {
+		a.usable += dt
+	}
+	if s.inUse {
+		a.inUse += dt
+	}
+	// The part of it within the visit in progress counts for the visit,
+	// by network and by area.
+	if v := r.visit; v != nil {
+		from := prev
+		if v.resumedAt.After(from) {
+			from = v.resumedAt
+		}
+		if v.start.After(from) {
+			from = v.start
+		}
+		if in := now.Sub(from); in > 0 {
+			v.credit(s, s.area, in)
+			v.credit(s, "", in)
+		}
 	}
 }
 
@@ -595,7 +651,7 @@ func (r *Recorder) maybeSample(s *openSession, l *netstate.Link, now time.Time) 
 	// Technology and area are written when they change ("" repeats the
 	// previous sample's): they are a third of a sample's bytes and
 	// rarely change within a session.
-	area := s.area + cellOf(l)
+	area := s.area + cellOf(l, s.area)
 	if s.samples > 1 && tech == s.sampleTech && area == s.sampleWhere {
 		tech, area = "", ""
 	} else {
@@ -627,7 +683,7 @@ func (r *Recorder) closeSession(s *openSession, now time.Time, reason string) {
 	delete(r.open, s.link)
 	c := opClose{uuid: s.uuid, dev: r.dev(), day: s.day, kind: s.kind, network: s.network, mcc: s.mcc, mnc: s.mnc,
 		end: now, reason: reason, dur: now.Sub(s.start), green: s.green, amber: s.amber, red: s.red, inUse: s.inUseD,
-		workable: s.workableD, samples: s.samples, probes: s.probes, probesOK: s.pOK,
+		workable: s.workableD, usable: s.usableD, samples: s.samples, probes: s.probes, probesOK: s.pOK, names: r.opt.Areas,
 		medStrength: median(s.hStrength, 1), medRSRP: median(s.hRSRP, 1), medSINR: median(s.hSINR, 1),
 		medRSCP: median(s.hRSCP, 1), medRTT: median(s.hRTT, 10), hSignal: s.hSignal, hSINR: s.hSINR, areas: s.areas}
 	if s.connect >= 0 {
@@ -642,17 +698,89 @@ type openVisit struct {
 	start, lastT    time.Time
 	total, workTime time.Duration
 	workable        bool
+	// resumedAt is when fieldlink took the visit up again after a stop;
+	// the time it was away is in no figure.
+	resumedAt time.Time
+	// nets is the visit's connected and usable time per network and area
+	// (area "" is the whole visit).
+	nets map[visitKey]*visitNet
+	// written is the alive time last written.
+	written time.Time
+	// place is the area code of where the device is now.
+	place string
+}
+
+type visitKey struct{ kind, network, area string }
+
+// WorkKind is the kind of a visit's own row in visit_net and day_visit:
+// the whole visit, whatever link carried the work (or none), at the place
+// the device was. Its connected time is the visit's time there and its
+// usable time the part the work was workable, so a place where nothing
+// connected at all still counts its visits (the dead zones).
+const WorkKind = "work"
+
+type visitNet struct {
+	mcc, mnc          string
+	connected, usable time.Duration
+}
+
+func (v *openVisit) credit(s *openSession, area string, dt time.Duration) {
+	k := visitKey{s.kind, s.network, area}
+	n := v.nets[k]
+	if n == nil {
+		n = &visitNet{mcc: s.mcc, mnc: s.mnc}
+		v.nets[k] = n
+	}
+	n.connected += dt
+	if s.usable {
+		n.usable += dt
+	}
+}
+
+// rows copies the visit's figures per network and area for writing.
+func (v *openVisit) rows(names *areas.Map) []visitNetRow {
+	out := make([]visitNetRow, 0, len(v.nets))
+	for k, n := range v.nets {
+		out = append(out, visitNetRow{kind: k.kind, network: k.network, area: k.area, mcc: n.mcc, mnc: n.mnc,
+			areaName: names.Name(k.area), connected: n.connected, usable: n.usable})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.kind != b.kind {
+			return a.kind < b.kind
+		}
+		if a.network != b.network {
+			return a.network < b.network
+		}
+		return a.area < b.area
+	})
+	return out
 }
 
 func (v *openVisit) advance(now time.Time) {
 	dt := now.Sub(v.lastT)
-	v.lastT = now
 	if dt <= 0 {
-		return
+		return // time only moves on
 	}
+	v.lastT = now
 	v.total += dt
 	if v.workable {
 		v.workTime += dt
+	}
+	for i, area := range []string{"", v.place} {
+		if i > 0 && area == "" {
+			break // not known yet: the whole visit only
+		}
+		k := visitKey{WorkKind, "", area}
+		n := v.nets[k]
+		if n == nil {
+			n = &visitNet{}
+			v.nets[k] = n
+		}
+		n.connected += dt
+		if v.workable {
+			n.usable += dt
+		}
 	}
 }
 
@@ -665,13 +793,14 @@ func (r *Recorder) toggleVisit(now time.Time) VisitResult {
 				workable = true
 			}
 		}
-		r.visit = &openVisit{uuid: uuid.NewString(), start: now, lastT: now, workable: workable}
+		r.visit = &openVisit{uuid: uuid.NewString(), start: now, lastT: now, workable: workable, nets: map[visitKey]*visitNet{},
+			place: r.place}
 		r.queue = append(r.queue, opVisitOpen{uuid: r.visit.uuid, dev: r.dev(), start: now})
 		r.setVisitOpen(true, now)
 		return VisitResult{Started: true}
 	}
 	v := r.visit
-	r.closeVisit(now)
+	r.closeVisit(now, "")
 	share := 0.0
 	if v.total > 0 {
 		share = float64(v.workTime) / float64(v.total)
@@ -679,13 +808,25 @@ func (r *Recorder) toggleVisit(now time.Time) VisitResult {
 	return VisitResult{Duration: v.total, Workable: share}
 }
 
-func (r *Recorder) closeVisit(now time.Time) {
+func (r *Recorder) closeVisit(now time.Time, reason string) {
 	v := r.visit
+	for _, s := range r.open {
+		r.advance(s, now) // the sessions' last stretch counts for the visit
+	}
 	v.advance(now)
 	r.visit = nil
 	r.setVisitOpen(false, time.Time{})
-	r.queue = append(r.queue, opVisitClose{uuid: v.uuid, dev: r.dev(), day: dayOf(v.start), end: now,
-		total: v.total, workable: v.workTime})
+	r.queue = append(r.queue, opVisitClose{uuid: v.uuid, dev: r.dev(), day: dayOf(v.start), end: now, reason: reason,
+		total: v.total, workable: v.workTime, nets: v.rows(r.opt.Areas)})
+}
+
+// visitProgress queues the visit in progress as far as it has got (alive
+// now), or, with paused, as fieldlink stops with it open.
+func (r *Recorder) visitProgress(alive time.Time, paused bool) {
+	v := r.visit
+	r.queue = append(r.queue, opVisitProgress{uuid: v.uuid, dev: r.dev(), alive: alive, paused: paused,
+		total: v.total, workable: v.workTime, nets: v.rows(r.opt.Areas)})
+	v.written = alive
 }
 
 func (r *Recorder) setVisitOpen(open bool, since time.Time) {
@@ -700,6 +841,13 @@ func (r *Recorder) setVisitOpen(open bool, since time.Time) {
 // write commits the queued writes in one transaction; on failure they stay
 // queued (bounded) and the problem is reported.
 func (r *Recorder) write(ctx context.Context) error {
+	if v := r.visit; v != nil && r.lastSeen.After(v.written) && r.j != nil {
+		for _, s := range r.open {
+			r.advance(s, r.lastSeen)
+		}
+		v.advance(r.lastSeen)
+		r.visitProgress(r.lastSeen, false)
+	}
 	if len(r.queue) == 0 {
 		return nil
 	}

@@ -43,33 +43,106 @@ func (r *Recorder) recover(ctx context.Context, now time.Time) error {
 		c.day, c.reason = o.start/86400000, "fieldlink stopped unexpectedly"
 		batch = append(batch, c)
 	}
-	vrows, err := db.QueryContext(ctx, `SELECT uuid, device_id, start_ms FROM visit WHERE end_ms IS NULL`)
+	vrows, err := db.QueryContext(ctx, `SELECT uuid, device_id, start_ms, alive_ms, paused_ms, total_ms, workable_ms FROM visit
+		WHERE end_ms IS NULL ORDER BY start_ms DESC`)
 	if err != nil {
 		return err
 	}
 	// Read them all before querying further: the writer has one
 	// connection, and an open cursor holds it.
-	type dangling struct {
-		uuid, dev string
-		start     int64
-	}
 	var visits []dangling
 	for vrows.Next() {
 		var v dangling
-		if err := vrows.Scan(&v.uuid, &v.dev, &v.start); err != nil {
+		if err := vrows.Scan(&v.uuid, &v.dev, &v.start, &v.alive, &v.paused, &v.total, &v.workable); err != nil {
 			vrows.Close()
 			return err
 		}
 		visits = append(visits, v)
 	}
 	vrows.Close()
-	for _, v := range visits {
-		batch = append(batch, visitFromSamples(ctx, db, v.uuid, v.dev, v.start))
+	var resumed *openVisit
+	for i, v := range visits {
+		nets, err := loadVisitNets(ctx, db, v.dev, v.uuid)
+		if err != nil {
+			return err
+		}
+		stopped, reason := v.stopped()
+		if !stopped.Valid {
+			// Written before alive times were kept: as far as the samples go.
+			batch = append(batch, visitFromSamples(ctx, db, v.uuid, v.dev, v.start))
+			continue
+		}
+		// The newest visit of this device goes on if fieldlink is back in
+		// time; the time it was away is in no figure.
+		if i == 0 && r.visit == nil && v.dev == r.dev() && now.Sub(time.UnixMilli(stopped.Int64)) <= r.opt.ResumeVisit {
+			resumed = &openVisit{uuid: v.uuid, start: time.UnixMilli(v.start), lastT: now, resumedAt: now,
+				total: time.Duration(v.total) * time.Millisecond, workTime: time.Duration(v.workable) * time.Millisecond,
+				nets: nets, written: time.UnixMilli(stopped.Int64)}
+			batch = append(batch, opVisitResume{uuid: v.uuid})
+			continue
+		}
+		ov := &openVisit{nets: nets}
+		batch = append(batch, opVisitClose{uuid: v.uuid, dev: v.dev, day: v.start / 86400000, end: time.UnixMilli(stopped.Int64),
+			reason: reason, total: time.Duration(v.total) * time.Millisecond, workable: time.Duration(v.workable) * time.Millisecond,
+			nets: ov.rows(r.opt.Areas)})
 	}
 	if len(batch) == 0 {
 		return nil
 	}
-	return r.commit(ctx, batch)
+	if err := r.commit(ctx, batch); err != nil {
+		return err
+	}
+	if resumed != nil {
+		r.visit = resumed
+		r.setVisitOpen(true, resumed.start)
+	}
+	return nil
+}
+
+// dangling is a visit a previous run left open.
+type dangling struct {
+	uuid, dev       string
+	start           int64
+	alive, paused   sql.NullInt64
+	total, workable int64
+}
+
+// stopped is when fieldlink stopped during a visit, and how: asked to
+// (paused), or by a crash or power cut (the last time it was known to run).
+func (v dangling) stopped() (sql.NullInt64, string) {
+	if v.paused.Valid {
+		return v.paused, "fieldlink stopped"
+	}
+	return v.alive, "fieldlink stopped unexpectedly"
+}
+
+// loadVisitNets reads a visit's figures per network and area as written.
+func loadVisitNets(ctx context.Context, db *sql.DB, dev, u string) (map[visitKey]*visitNet, error) {
+	rows, err := db.QueryContext(ctx, `SELECT kind, network, area, mcc, mnc, connected_ms, usable_ms FROM visit_net
+		WHERE device_id = ? AND visit_uuid = ?`, dev, u)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[visitKey]*visitNet{}
+	for rows.Next() {
+		var k visitKey
+		var n visitNet
+		var conn, usable int64
+		if err := rows.Scan(&k.kind, &k.network, &k.area, &n.mcc, &n.mnc, &conn, &usable); err != nil {
+			return nil, err
+		}
+		n.connected, n.usable = time.Duration(conn)*time.Millisecond, time.Duration(usable)*time.Millisecond
+		out[k] = &n
+	}
+	return out, rows.Err()
+}
+
+type opVisitResume struct{ uuid string }
+
+func (o opVisitResume) exec(ctx context.Context, tx *batchTx, _ map[string]int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE visit SET paused_ms = NULL WHERE uuid = ?`, o.uuid)
+	return err
 }
 
 // rebuild recomputes a session's figures from its samples: each sample's

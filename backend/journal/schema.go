@@ -205,4 +205,121 @@ ALTER TABLE day_area4 RENAME TO day_area;
 -- index by time cost a fifth of each sample's bytes.
 DROP INDEX sample_t
 `,
+	// 5: the same bases in every table, visits counted where they happened,
+	// and demo data marked. usable_ms is the connected time a link was
+	// workable (at least amber with probes passing) whether or not it
+	// carried the work: the basis of "% of connected time" for networks and
+	// areas alike (old rows: their time at least amber). visit_net holds
+	// each visit's connected and usable time per network and area (area ''
+	// is the whole visit), and day_visit the share of each visit a network
+	// was usable, as a histogram, so that a report can count the visits
+	// workable at whatever share it asks. A visit open when fieldlink
+	// stops is paused (paused_ms) and resumed when it comes back in time;
+	// alive_ms is the last moment fieldlink was known to run during it.
+	// The area and visit roll-ups lead with the day, and have month
+	// roll-ups over all devices beside them, so that a fleet's year is
+	// read from some fifty thousand rows rather than two million; triggers
+	// mark a month stale whenever its days change, and a stale month is
+	// read from its days until RefreshMonths rebuilds it. (The triggers
+	// test before inserting: OR IGNORE inside a trigger yields to the outer
+	// statement's conflict handling, an upsert's ABORT.)
+	`
+ALTER TABLE device ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE session ADD COLUMN usable_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE session SET usable_ms = green_ms + amber_ms;
+ALTER TABLE day_net ADD COLUMN usable_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE day_net SET usable_ms = green_ms + amber_ms;
+CREATE TABLE day_area5 (
+	device_id    TEXT NOT NULL,
+	day          INTEGER NOT NULL,
+	kind         TEXT NOT NULL,
+	network      TEXT NOT NULL,
+	area         TEXT NOT NULL,
+	connected_ms INTEGER NOT NULL DEFAULT 0,
+	green_ms     INTEGER NOT NULL DEFAULT 0,
+	amber_ms     INTEGER NOT NULL DEFAULT 0,
+	red_ms       INTEGER NOT NULL DEFAULT 0,
+	workable_ms  INTEGER NOT NULL DEFAULT 0,
+	h_signal     TEXT NOT NULL DEFAULT '',
+	usable_ms    INTEGER NOT NULL DEFAULT 0,
+	in_use_ms    INTEGER NOT NULL DEFAULT 0,
+	area_name    TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (day, device_id, kind, network, area)
+) WITHOUT ROWID;
+INSERT INTO day_area5 SELECT device_id, day, kind, network, area, connected_ms, green_ms, amber_ms, red_ms, workable_ms, h_signal,
+	green_ms + amber_ms, 0, '' FROM day_area;
+DROP TABLE day_area;
+ALTER TABLE day_area5 RENAME TO day_area;
+ALTER TABLE visit ADD COLUMN end_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE visit ADD COLUMN alive_ms INTEGER;
+ALTER TABLE visit ADD COLUMN paused_ms INTEGER;
+CREATE TABLE visit_net (
+	device_id    TEXT NOT NULL,
+	visit_uuid   TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	network      TEXT NOT NULL,
+	area         TEXT NOT NULL,
+	mcc          TEXT NOT NULL DEFAULT '',
+	mnc          TEXT NOT NULL DEFAULT '',
+	area_name    TEXT NOT NULL DEFAULT '',
+	connected_ms INTEGER NOT NULL DEFAULT 0,
+	usable_ms    INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (device_id, visit_uuid, kind, network, area)
+) WITHOUT ROWID;
+CREATE TABLE day_visit (
+	device_id TEXT NOT NULL,
+	day       INTEGER NOT NULL,
+	kind      TEXT NOT NULL,
+	network   TEXT NOT NULL,
+	area      TEXT NOT NULL,
+	mcc       TEXT NOT NULL DEFAULT '',
+	mnc       TEXT NOT NULL DEFAULT '',
+	area_name TEXT NOT NULL DEFAULT '',
+	visits    INTEGER NOT NULL DEFAULT 0,
+	h_share   TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (day, device_id, kind, network, area)
+) WITHOUT ROWID;
+CREATE TABLE month_area (
+	month        TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	network      TEXT NOT NULL,
+	area         TEXT NOT NULL,
+	area_name    TEXT NOT NULL DEFAULT '',
+	connected_ms INTEGER NOT NULL DEFAULT 0,
+	green_ms     INTEGER NOT NULL DEFAULT 0,
+	amber_ms     INTEGER NOT NULL DEFAULT 0,
+	red_ms       INTEGER NOT NULL DEFAULT 0,
+	usable_ms    INTEGER NOT NULL DEFAULT 0,
+	in_use_ms    INTEGER NOT NULL DEFAULT 0,
+	workable_ms  INTEGER NOT NULL DEFAULT 0,
+	h_signal     TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (month, kind, network, area)
+) WITHOUT ROWID;
+CREATE TABLE month_visit (
+	month     TEXT NOT NULL,
+	kind      TEXT NOT NULL,
+	network   TEXT NOT NULL,
+	area      TEXT NOT NULL,
+	mcc       TEXT NOT NULL DEFAULT '',
+	mnc       TEXT NOT NULL DEFAULT '',
+	area_name TEXT NOT NULL DEFAULT '',
+	visits    INTEGER NOT NULL DEFAULT 0,
+	h_share   TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (month, kind, network, area)
+) WITHOUT ROWID;
+CREATE TABLE month_stale (month TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TRIGGER day_area_ins AFTER INSERT ON day_area BEGIN
+	INSERT INTO month_stale SELECT strftime('%Y-%m', NEW.day * 86400, 'unixepoch') WHERE NOT EXISTS (SELECT 1 FROM month_stale WHERE month = strftime('%Y-%m', NEW.day * 86400, 'unixepoch')); END;
+CREATE TRIGGER day_area_upd AFTER UPDATE ON day_area BEGIN
+	INSERT INTO month_stale SELECT strftime('%Y-%m', NEW.day * 86400, 'unixepoch') WHERE NOT EXISTS (SELECT 1 FROM month_stale WHERE month = strftime('%Y-%m', NEW.day * 86400, 'unixepoch')); END;
+CREATE TRIGGER day_area_del AFTER DELETE ON day_area BEGIN
+	INSERT INTO month_stale SELECT strftime('%Y-%m', OLD.day * 86400, 'unixepoch') WHERE NOT EXISTS (SELECT 1 FROM month_stale WHERE month = strftime('%Y-%m', OLD.day * 86400, 'unixepoch')); END;
+CREATE TRIGGER day_visit_ins AFTER INSERT ON day_visit BEGIN
+	INSERT INTO month_stale SELECT strftime('%Y-%m', NEW.day * 86400, 'unixepoch') WHERE NOT EXISTS (SELECT 1 FROM month_stale WHERE month = strftime('%Y-%m', NEW.day * 86400, 'unixepoch')); END;
+CREATE TRIGGER day_visit_upd AFTER UPDATE ON day_visit BEGIN
+	INSERT INTO month_stale SELECT strftime('%Y-%m', NEW.day * 86400, 'unixepoch') WHERE NOT EXISTS (SELECT 1 FROM month_stale WHERE month = strftime('%Y-%m', NEW.day * 86400, 'unixepoch')); END;
+CREATE TRIGGER day_visit_del AFTER DELETE ON day_visit BEGIN
+	INSERT INTO month_stale SELECT strftime('%Y-%m', OLD.day * 86400, 'unixepoch') WHERE NOT EXISTS (SELECT 1 FROM month_stale WHERE month = strftime('%Y-%m', OLD.day * 86400, 'unixepoch')); END;
+INSERT OR IGNORE INTO month_stale SELECT DISTINCT strftime('%Y-%m', day * 86400, 'unixepoch') FROM day_area
+`,
 }

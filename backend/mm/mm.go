@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"reflect"
 	"sort"
 	"strings"
@@ -273,7 +274,9 @@ func (m *Modem) applyLocation(loc map[uint32]dbus.Variant) {
 		lat, ok1 := gps["latitude"].Value().(float64)
 		lon, ok2 := gps["longitude"].Value().(float64)
 		if ok1 && ok2 && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 {
-			m.Latitude, m.Longitude = netstate.Some(lat), netstate.Some(lon)
+			// Rounded here, before anything can store it: 0.01° is about
+			// a kilometre, an area, never a patient's front door.
+			m.Latitude, m.Longitude = netstate.Some(areas.Round(lat)), netstate.Some(areas.Round(lon))
 		}
 	}
 }

@@ -37,6 +37,9 @@ type Link struct {
 	Cell         Cell         `json:"cellular,omitzero"`
 	Signal       Signal       `json:"signal,omitzero"`
 	Probe        Probe        `json:"probe,omitzero"`
+	// Area is the area map's name for where the link is ("Northfield"),
+	// "" where the map has none or there is no map.
+	Area string `json:"area,omitempty"`
 	// Radio is the level of the radio figures alone (unknown for wired);
 	// Level is whether work can go over the link now, and Reason says why.
 	Radio  Level  `json:"radio_level"`
@@ -170,7 +173,7 @@ func (l *Link) Equal(o *Link) bool {
 		l.Demoted == o.Demoted && l.RouteMetric == o.RouteMetric && l.HasRoute == o.HasRoute &&
 		l.Connectivity == o.Connectivity && l.WiFi.Equal(o.WiFi) &&
 		l.Cell == o.Cell && l.Signal == o.Signal && l.Probe.Equal(o.Probe) &&
-		l.Radio == o.Radio && l.Level == o.Level && l.Reason == o.Reason
+		l.Radio == o.Radio && l.Level == o.Level && l.Reason == o.Reason && l.Area == o.Area
 }
 
 // Clone returns a copy that shares no slices with l.

@@ -58,16 +58,30 @@ func generateFleet(b *testing.B, path string) {
 			INSERT INTO sample(session_id, t_ms, level, in_use, strength, rsrp, sinr, rtt, probe, tech, area)
 			SELECT s.id, s.start_ms + k.n * 180000, 1 + (s.id + k.n) %% 3, 1, s.med_strength, s.med_rsrp, 5 + k.n, 40 + k.n, 1, s.tech, s.area
 			FROM session s, k ORDER BY s.id, k.n`, samplesPer-1),
-		`INSERT INTO day_net(device_id, day, kind, network, mcc, mnc, sessions, connected_ms, green_ms, amber_ms, red_ms, in_use_ms, workable_ms, h_connect, h_signal, h_sinr)
+		`INSERT INTO day_net(device_id, day, kind, network, mcc, mnc, sessions, connected_ms, green_ms, amber_ms, red_ms, in_use_ms, workable_ms,
+				usable_ms, h_connect, h_signal, h_sinr)
 			SELECT device_id, start_ms / 86400000, kind, network, MAX(mcc), MAX(mnc), COUNT(*), SUM(end_ms - start_ms), SUM(green_ms), SUM(amber_ms),
-				SUM(red_ms), SUM(in_use_ms), SUM(workable_ms), printf('%d:%d', MIN(connect_ms) / 100, COUNT(*)),
+				SUM(red_ms), SUM(in_use_ms), SUM(workable_ms), SUM(green_ms + amber_ms), printf('%d:%d', MIN(connect_ms) / 100, COUNT(*)),
 				printf('%d:%d,%d:%d', CAST(MIN(COALESCE(med_rsrp, med_strength)) AS INTEGER), COUNT(*), CAST(MAX(COALESCE(med_rsrp, med_strength)) AS INTEGER), COUNT(*)),
 				CASE kind WHEN 'cellular' THEN printf('8:%d,12:%d', COUNT(*), COUNT(*)) ELSE '' END
 			FROM session GROUP BY device_id, start_ms / 86400000, kind, network`,
-		`INSERT INTO day_area(device_id, day, kind, network, area, connected_ms, green_ms, amber_ms, red_ms, workable_ms, h_signal)
-			SELECT device_id, start_ms / 86400000, kind, network, area, SUM(end_ms - start_ms), SUM(green_ms), SUM(amber_ms), SUM(red_ms), SUM(workable_ms),
+		`INSERT INTO day_area(device_id, day, kind, network, area, area_name, connected_ms, green_ms, amber_ms, red_ms, workable_ms, usable_ms, in_use_ms, h_signal)
+			SELECT device_id, start_ms / 86400000, kind, network, area, printf('Area %s', substr(area, 5)), SUM(end_ms - start_ms), SUM(green_ms),
+				SUM(amber_ms), SUM(red_ms), SUM(workable_ms), SUM(green_ms + amber_ms), SUM(in_use_ms),
 				printf('%d:%d', CAST(AVG(COALESCE(med_rsrp, med_strength)) AS INTEGER), COUNT(*))
 			FROM session GROUP BY device_id, start_ms / 86400000, kind, network, area`,
+		// A visit per two sessions: per network and area, per network over
+		// all areas, and the visit's own rows per area and overall.
+		`INSERT INTO day_visit(device_id, day, kind, network, area, mcc, mnc, area_name, visits, h_share)
+			SELECT device_id, start_ms / 86400000, kind, network, area, MAX(mcc), MAX(mnc), printf('Area %s', substr(area, 5)),
+				MAX(1, COUNT(*) / 2), printf('%d:%d,40:%d', 70 + (SUM(green_ms) / 100000) % 30, MAX(1, COUNT(*) / 2), COUNT(*) % 2)
+			FROM session GROUP BY device_id, start_ms / 86400000, kind, network, area`,
+		`INSERT INTO day_visit(device_id, day, kind, network, area, mcc, mnc, visits, h_share)
+			SELECT device_id, day, kind, network, '', MAX(mcc), MAX(mnc), SUM(visits), group_concat(h_share)
+			FROM day_visit GROUP BY device_id, day, kind, network`,
+		`INSERT INTO day_visit(device_id, day, kind, network, area, area_name, visits, h_share)
+			SELECT device_id, day, 'work', '', area, MAX(area_name), SUM(visits), printf('85:%d', SUM(visits))
+			FROM day_visit GROUP BY device_id, day, area`,
 		`INSERT INTO day_device(device_id, day, failovers, visits, h_visit)
 			SELECT device_id, start_ms / 86400000, COUNT(*) / 4, COUNT(*) / 2, printf('60:%d,95:%d', CASE WHEN CAST(substr(device_id, 5) AS INTEGER) % 4 = 0 THEN 2 ELSE 0 END, 6)
 			FROM session GROUP BY device_id, start_ms / 86400000`,
@@ -78,6 +92,13 @@ func generateFleet(b *testing.B, path string) {
 			b.Fatalf("%v in %.80s", err, s)
 		}
 	}
+	// As an import ends: the month roll-ups follow the days.
+	t0 := time.Now()
+	n, err := j.RefreshMonths(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built %d months of roll-ups in %s", n, time.Since(t0).Round(time.Millisecond))
 }
 
 // BenchmarkFullReport builds the whole report (every breakdown, the
@@ -123,5 +144,11 @@ func BenchmarkFullReport(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/report")
 	b.ReportMetric(float64(st.Size())/1e6, "MB-journal")
-	b.Logf("%s; %d areas, %d days; journal %d MB", r.Headline.Text, len(r.Areas), len(r.Days), st.Size()>>20)
+	var visitRows int64
+	j.DB().QueryRow(`SELECT COUNT(*) FROM day_visit`).Scan(&visitRows)
+	if len(r.Matrix.Rows) != fleetAreas || len(r.Operators) != 4 {
+		b.Fatalf("operator × area table of %d areas, %d operators", len(r.Matrix.Rows), len(r.Operators))
+	}
+	b.ReportMetric(float64(visitRows), "visit-rollup-rows")
+	b.Logf("%s; %d areas, %d days; %d visit roll-up rows; journal %d MB", r.Headline.Text, len(r.Matrix.Rows), len(r.Days), visitRows, st.Size()>>20)
 }

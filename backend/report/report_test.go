@@ -3,10 +3,12 @@ package report
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,108 +19,8 @@ import (
 	"github.com/fieldlink/fieldlink/backend/journal"
 )
 
-// fixture builds a fleet journal by hand: two devices over two days, with
-// figures chosen so every expected number below can be worked out on
-// paper.
-func fixture(t *testing.T) *sql.DB {
-	t.Helper()
-	j, err := journal.Open(filepath.Join(t.TempDir(), "fleet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	db := j.DB()
-	day := int64(20415) // 2025-11-23
-	h := time.Hour.Milliseconds()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`DELETE FROM device`)
-	exec(`INSERT INTO device(id, hostname, created_ms) VALUES('aaaaaaaa-0000', 'tb-nurse-1', 0), ('bbbbbbbb-0000', 'tb-nurse-2', 0)`)
-	// Device A, day 1: EE 3 h connected (2 h green, 0.5 h amber, 0.5 h red),
-	// carrying the work 3 h of which 2.5 h workable; RSRP -95 x3, -101 x1;
-	// connects in 1.2 s and 2.5 s. Wi-Fi 1 h all green, all workable.
-	exec(`INSERT INTO day_net VALUES('aaaaaaaa-0000', ?, 'cellular', 'EE', '234', '30', 2, ?, ?, ?, ?, ?, ?, '12:1,25:1', '-95:3,-101:1', '10:2,4:2')`,
-		day, 3*h, 2*h, h/2, h/2, 3*h, 5*h/2)
-	exec(`INSERT INTO day_net VALUES('aaaaaaaa-0000', ?, 'wifi', 'NHS-Community', '', '', 1, ?, ?, 0, 0, ?, ?, '', '72:2', '')`,
-		day, h, h, h, h)
-	// Device B, day 2: EE 1 h, all red, none workable; RSRP -120 x2.
-	exec(`INSERT INTO day_net VALUES('bbbbbbbb-0000', ?, 'cellular', 'EE', '234', '30', 1, ?, 0, 0, ?, ?, 0, '300:1', '-120:2', '-2:2')`,
-		day+1, h, h, h)
-	exec(`INSERT INTO day_area VALUES('aaaaaaaa-0000', ?, 'cellular', 'EE', '234-30 TAC 1A2B', ?, ?, ?, ?, ?, '-95:3,-101:1')`,
-		day, 3*h, 2*h, h/2, h/2, 5*h/2)
-	exec(`INSERT INTO day_area VALUES('bbbbbbbb-0000', ?, 'cellular', 'EE', '234-30 TAC 0F21', ?, 0, 0, ?, 0, '-120:2')`, day+1, h, h)
-	exec(`INSERT INTO day_area VALUES('aaaaaaaa-0000', ?, 'wifi', 'NHS-Community', 'NHS-Community', ?, ?, 0, 0, ?, '72:2')`, day, h, h, h)
-	// Visits: A had 4 visits, workable shares 100, 90, 85, 50 %: with the
-	// default 80 % rule three are workable (75 %). B had 2 visits at 95 and
-	// 100 %: both workable (100 %). A fails over twice, B once.
-	exec(`INSERT INTO day_device VALUES('aaaaaaaa-0000', ?, 2, 4, '100:1,90:1,85:1,50:1')`, day)
-	exec(`INSERT INTO day_device VALUES('bbbbbbbb-0000', ?, 1, 2, '95:1,100:1')`, day+1)
-	return db
-}
-
-func TestFiguresWorkedOutByHand(t *testing.T) {
-	db := fixture(t)
-	r, err := Build(context.Background(), db, Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Headline at 85 %: A has 3/4 = 75 % (no), B 2/2 (yes): 1 of 2 = 50 %.
-	if r.Headline.Devices != 2 || r.Headline.Qualifying != 1 || r.Headline.Pct != 50 || r.Headline.Visits != 6 || r.Headline.Workable != 5 {
-		t.Fatalf("headline %+v", r.Headline)
-	}
-	if r.Headline.Text != "50% of devices (1 of 2) had workable signal in at least 85% of their visits" {
-		t.Fatalf("headline text %q", r.Headline.Text)
-	}
-	// At a 75 % device mark both qualify.
-	r75, _ := Build(context.Background(), db, Query{DeviceShare: 0.75})
-	if r75.Headline.Qualifying != 2 || r75.Headline.Pct != 100 {
-		t.Fatalf("75%% headline %+v", r75.Headline)
-	}
-	// With a 90 % visit rule A's workable visits are 2 (100, 90): 50 %.
-	r90, _ := Build(context.Background(), db, Query{VisitShare: 0.9})
-	if d := r90.Devices[0]; d.WorkableVisits != 2 || *d.WorkableVisitsPct != 50 {
-		t.Fatalf("90%% visit rule: %+v", d)
-	}
-
-	ee := r.Networks[0]
-	// EE: 4 h connected over both devices; green 2 h of 4 = 50 %, amber
-	// 0.5 = 12.5 %, red 1.5 = 37.5 %; workable 2.5 h of 4 h in use = 62.5 %.
-	// Connect times 1.2, 2.5, 30 s: median 2.5 s. RSRP -95 x3, -101, -120
-	// x2: six values, the lower middle is -101.
-	if ee.Key != "EE (234-30)" || ee.Sessions != 3 || ee.ConnectedHours != 4 || ee.GreenPct != 50 || ee.AmberPct != 12.5 ||
-		ee.RedPct != 37.5 || ee.WorkablePct != 62.5 || *ee.MedianConnectS != 2.5 || *ee.MedianSignal != -101 || ee.SignalUnit != "dBm" {
-		t.Fatalf("EE row %+v", ee)
-	}
-	if wifi := r.Networks[1]; wifi.Key != "Wi-Fi NHS-Community" || wifi.GreenPct != 100 || *wifi.MedianSignal != 72 || wifi.SignalUnit != "%" {
-		t.Fatalf("Wi-Fi row %+v", wifi)
-	}
-	if len(r.Areas) != 3 || r.Areas[0].Key != "234-30 TAC 1A2B" || r.Areas[0].GreenPct != 66.7 || *r.Areas[0].MedianSignal != -95 {
-		t.Fatalf("areas %+v", r.Areas)
-	}
-	if d := r.Devices[0]; d.Key != "tb-nurse-1 (aaaaaaaa)" || d.Failovers != 2 || d.Visits != 4 || *d.WorkableVisitsPct != 75 || d.ConnectedHours != 4 {
-		t.Fatalf("device A %+v", d)
-	}
-	// The 23rd is a Sunday: two ISO weeks.
-	if len(r.Days) != 2 || r.Days[0].Key != "2025-11-23" || r.Days[1].RedPct != 100 || len(r.Weeks) != 2 || r.Weeks[1].Key != "2025-W48" {
-		t.Fatalf("days %+v weeks %+v", r.Days, r.Weeks)
-	}
-	// Time bounds select days.
-	rd, _ := Build(context.Background(), db, Query{Since: time.Date(2025, 11, 24, 0, 0, 0, 0, time.UTC)})
-	if len(rd.Days) != 1 || rd.Headline.Devices != 1 || rd.Networks[0].Sessions != 1 {
-		t.Fatalf("since the 24th: days %d devices %d", len(rd.Days), rd.Headline.Devices)
-	}
-	rdev, _ := Build(context.Background(), db, Query{Device: "bbbbbbbb-0000"})
-	if len(rdev.Devices) != 1 || rdev.Networks[0].Sessions != 1 {
-		t.Fatalf("one device: %+v", rdev.Devices)
-	}
-}
-
 func TestRenderings(t *testing.T) {
-	r, err := Build(context.Background(), fixture(t), Query{})
+	r, err := Build(context.Background(), recordFleet(t, false).DB(), Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +32,7 @@ func TestRenderings(t *testing.T) {
 		{"table", func(b *bytes.Buffer) error { return r.WriteTable(b) }},
 		{"csv", func(b *bytes.Buffer) error { return r.WriteCSV(b) }},
 		{"json", func(b *bytes.Buffer) error { return r.WriteJSON(b) }},
+		{"html", func(b *bytes.Buffer) error { return r.WriteHTML(b) }},
 	} {
 		t.Run(f.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -169,11 +72,18 @@ func TestRenderings(t *testing.T) {
 		}
 	}
 	walk(doc)
-	if counts["svg"] != 2 || counts["rect"] < 6 || counts["polyline"] != 1 || counts["table"] != 4 || counts["script"] != 0 {
+	if counts["svg"] != 2 || counts["rect"] < 9 || counts["table"] != 7 || counts["script"] != 0 || counts["link"] != 0 || counts["img"] != 0 {
 		t.Fatalf("HTML elements %v", counts)
 	}
-	if !strings.Contains(h.String(), "50% of devices (1 of 2)") || !strings.Contains(h.String(), "@media print") {
-		t.Fatal("HTML lacks the headline or print styles")
+	for _, want := range []string{"33.3% of clinicians&#39; devices (1 of 3)", "@media print",
+		`<thead><tr><td><div class="runhead">fieldlink report · 2 – 3 Nov 2026</div>`, "DEAD ZONE", "75% of 4", "unnamed code"} {
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("the HTML lacks %q", want)
+		}
+	}
+	// Dead zones come first in the table.
+	if i, j := strings.Index(h.String(), ">Longbridge<"), strings.Index(h.String(), ">Kings Heath<"); i < 0 || j < 0 || i > j {
+		t.Error("a dead zone is not listed before the areas with signal")
 	}
 }
 
@@ -205,5 +115,45 @@ func TestRecentSessions(t *testing.T) {
 	rep, err := Build(ctx, j.DB(), Query{Device: j.Device().ID, Recent: 5})
 	if err != nil || len(rep.Recent) != 3 {
 		t.Fatalf("report recent %v %v", rep, err)
+	}
+}
+
+// TestHeatReadsInGrayscale is item 5 of "Reports that answer the manager's
+// question": printed on an office's black-and-white printer, the heat
+// table's steps must still be ordered, lightest best, each clearly darker
+// than the one above (and every cell carries its number anyway).
+func TestHeatReadsInGrayscale(t *testing.T) {
+	var b bytes.Buffer
+	(&Report{}).WriteHTML(&b)
+	lum := func(class string) float64 {
+		m := regexp.MustCompile(`\.` + class + `\{background:#([0-9a-f]{6})`).FindStringSubmatch(b.String())
+		if m == nil {
+			t.Fatalf("no background for .%s", class)
+		}
+		var y float64
+		for i, w := range []float64{0.2126, 0.7152, 0.0722} {
+			v, _ := strconv.ParseUint(m[1][2*i:2*i+2], 16, 8)
+			c := float64(v) / 255
+			if c <= 0.03928 {
+				c /= 12.92
+			} else {
+				c = math.Pow((c+0.055)/1.055, 2.4)
+			}
+			y += w * c
+		}
+		return y
+	}
+	prev := 2.0
+	for _, class := range []string{"h4", "h3", "h2", "h1", "h0"} {
+		y := lum(class)
+		if y > prev-0.15 {
+			t.Errorf(".%s has luminance %.2f, not clearly darker than the better step (%.2f)", class, y, prev)
+		}
+		prev = y
+	}
+	for share, want := range map[int64]string{95: "h4", 85: "h3", 70: "h2", 55: "h1", 10: "h0"} {
+		if got := heat(share, 100); got != want {
+			t.Errorf("%d%%: %s, want %s", share, got, want)
+		}
 	}
 }

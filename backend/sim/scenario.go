@@ -6,6 +6,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"io"
 	"os"
 	"path/filepath"
@@ -551,6 +552,9 @@ func apply(l *netstate.Link, s Setting) error {
 		if l.Cell.Latitude, err = figure(a[0], -90, 90); err == nil {
 			l.Cell.Longitude, err = figure(a[1], -180, 180)
 		}
+		// As the modem decoder does: a scenario never holds a finer
+		// position than a real device would store.
+		l.Cell.Latitude.V, l.Cell.Longitude.V = areas.Round(l.Cell.Latitude.V), areas.Round(l.Cell.Longitude.V)
 	case "address":
 		l.Addresses = nil
 		if a[0] != "none" {

@@ -492,3 +492,56 @@ func TestActions(t *testing.T) {
 		t.Fatalf("GetSecrets called %d times", n)
 	}
 }
+
+// TestModemLocationIsRoundedToAnArea follows Modem.Location.xml: sources
+// are enabled with Setup (GPS only when configured), the Location
+// property carries 3GPP as "MCC,MNC,LAC,CI,TAC" and GPS raw as a{sv},
+// and the position is rounded to 0.01° (about 1 km) before anything
+// downstream sees it.
+func TestModemLocationIsRoundedToAnArea(t *testing.T) {
+	for _, gps := range []bool{false, true} {
+		name := "cell only"
+		if gps {
+			name = "with GPS"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, true)
+			e.start(Options{Modem: mm.Options{SignalRate: 5 * time.Second, Location3GPP: true, GPS: gps}})
+			e.waitFor("NM up", func(s *netstate.Snapshot) bool { return len(s.Services) > 0 && s.Services[0].Running })
+			modem := e.mm.AddModem(fakebus.ModemSpec{PrimaryPort: "cdc-wdm0", Manufacturer: "Quectel", Model: "EM12",
+				State: 8, Tech: fakebus.TechLTE, Quality: 70, Registration: 1, SimCode: "23430", SimOperator: "EE",
+				Operator: "EE", OperatorCode: "23430",
+				Location3GPP: "234,30,FFFE,1A4F3C,2C10", GPS: &[2]float64{52.446713, -1.903349}})
+			want := uint32(1)
+			if gps {
+				want = 3
+			}
+			s := e.waitFor("located", func(s *netstate.Snapshot) bool {
+				l := link(s, "cdc-wdm0")
+				return l != nil && l.Cell.TAC == "2C10" && (!gps || l.Cell.Latitude.OK)
+			})
+			if calls := e.mm.CallsTo(fakebus.MMLocation + ".Setup"); len(calls) != 1 || calls[0].Args[0] != want || calls[0].Args[1] != true {
+				t.Fatalf("Location.Setup calls %+v, want sources %d with signals", calls, want)
+			}
+			l := link(&s, "cdc-wdm0")
+			if !gps {
+				if l.Cell.Latitude.OK {
+					t.Fatalf("GPS not enabled in the config, yet a position was read: %v", l.Cell.Latitude)
+				}
+				return
+			}
+			if l.Cell.Latitude.V != 52.45 || l.Cell.Longitude.V != -1.90 {
+				t.Fatalf("position %v,%v: want 52.45,-1.90 (rounded at decode)", l.Cell.Latitude.V, l.Cell.Longitude.V)
+			}
+			// The clinician drives on: the new fix arrives by signal.
+			e.mm.SetLocation(modem, "234,30,FFFE,1A4F3D,2C11", &[2]float64{52.4549, -1.8851})
+			s = e.waitFor("moved", func(s *netstate.Snapshot) bool {
+				l := link(s, "cdc-wdm0")
+				return l != nil && l.Cell.TAC == "2C11"
+			})
+			if l := link(&s, "cdc-wdm0"); l.Cell.Latitude.V != 52.45 || l.Cell.Longitude.V != -1.89 || l.Cell.CellID != "1A4F3D" {
+				t.Fatalf("after the move: cell %s at %v,%v", l.Cell.CellID, l.Cell.Latitude.V, l.Cell.Longitude.V)
+			}
+		})
+	}
+}

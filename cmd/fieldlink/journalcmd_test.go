@@ -65,7 +65,8 @@ func TestReportAndJournalCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("report: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"100% of devices (1 of 1) had workable signal", "By operator / network", "EE (234-30)", "Wi-Fi NHS-Community", "By area"} {
+	for _, want := range []string{"100% of clinicians' devices (1 of 1) had workable signal", "Workable visits by area and network",
+		"Time by network", "EE (234-30)", "Wi-Fi NHS-Community", "Time by area and network"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -82,6 +83,18 @@ func TestReportAndJournalCommands(t *testing.T) {
 	if st, err := os.Stat(html); err != nil || st.Mode().Perm() != 0o600 || st.Size() < 1000 {
 		t.Fatalf("html report %v %v", st, err)
 	}
+
+	// --until names the last day reported, as a manager means it; the
+	// device by its hostname or the start of its id.
+	day := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour).Format(time.DateOnly)
+	host, _ := os.Hostname()
+	for _, sel := range [][]string{{"--since", day, "--until", day}, {"--device", dev[:6]}, {"--device", host}} {
+		out, stderr, code := runCLI(t, append([]string{"report", "--db", db}, sel...)...)
+		if code != 0 || !strings.Contains(out, "(1 of 1) had workable signal") {
+			t.Errorf("report %v: exit %d %s\n%s", sel, code, stderr, out)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "areas.toml"), []byte("[[area]]\nname = \"Northfield\"\ncells = [\"234-30 TAC zz\"]\n"), 0o600)
 
 	exp := filepath.Join(dir, "export.ndjson")
 	if _, stderr, code := runCLI(t, "journal", "export", "--db", db, "--output", exp); code != 0 || !strings.Contains(stderr, "exported 1 device") {
@@ -120,6 +133,11 @@ func TestReportAndJournalCommands(t *testing.T) {
 		{[]string{"report", "--db", db, "--format", "pdf"}, `--format "pdf"`},
 		{[]string{"report", "--db", db, "--visit-share", "80"}, "want a share between 0 and 1"},
 		{[]string{"report", "--db", db, "--since", "last tuesday"}, "want a date"},
+		// Finding 8 of "Reports that answer the manager's question": these
+		// gave an empty report without a word.
+		{[]string{"report", "--db", db, "--device", "tb-nobody"}, `no device "tb-nobody" in this journal (it holds`},
+		{[]string{"report", "--db", db, "--since", "2026-11-20", "--until", "2026-11-01"}, "--since 2026-11-20 is not before --until 2026-11-02"},
+		{[]string{"report", "--db", db, "--areas", filepath.Join(dir, "areas.toml")}, "areas.toml:3:"},
 		{[]string{"journal", "export", "--db", db, "--records", "patients"}, `no record type "patients"`},
 		{[]string{"journal", "frobnicate"}, "unknown command"},
 	} {

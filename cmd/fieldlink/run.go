@@ -88,7 +88,8 @@ func (r *running) report() (*report.Report, error) {
 	}
 	defer j.Close()
 	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
-	return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID,
+	names, _ := areaMap(r.cfg)
+	return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID, Areas: names,
 		VisitShare: r.cfg.Journal.VisitShare, DeviceShare: r.cfg.Journal.DeviceShare, Recent: 12})
 }
 
@@ -111,7 +112,8 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 			holder = ""
 		}
 	}
-	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holder}
+	names, namesErr := areaMap(cfg)
+	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holder, Areas: names}
 	if r.role == engine.Holder {
 		opts.Failover = failover.New(c.failoverPolicy(cfg))
 		if pol := c.vpnPolicy(cfg, src); pol.Profile != "" {
@@ -134,6 +136,7 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 			return nil, err
 		}
 		jo := journalOptions(cfg)
+		jo.Areas = names
 		jo.OnStatus = func(st journal.Status) { r.journalStatus(st) }
 		jo.OnVisit = func(v netstate.VisitStatus) {
 			if r.eng != nil {
@@ -141,13 +144,29 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 			}
 		}
 		r.journal = path
-		r.rec = journal.NewRecorderOpening(func() (*journal.Journal, error) { return journal.Open(path) }, jo)
+		demo := c.simulated()
+		r.rec = journal.NewRecorderOpening(func() (*journal.Journal, error) {
+			j, err := journal.Open(path)
+			if err == nil && demo {
+				// Simulated sessions say so in every report and export,
+				// and are refused by a fleet's import unless asked for.
+				err = j.MarkDemo(context.Background())
+				if err != nil {
+					j.Close()
+					j = nil
+				}
+			}
+			return j, err
+		}, jo)
 		r.recDone = make(chan struct{})
 		opts.Recorder = r.rec
 	}
 	r.eng = engine.New(src, opts)
 	if claim.Warning != "" {
 		r.eng.SetWarning("charge", claim.Warning)
+	}
+	if namesErr != nil {
+		r.eng.SetWarning("areas", oneLine(namesErr)+" (places are shown as codes until it is fixed)")
 	}
 	if r.rec != nil {
 		go func() {

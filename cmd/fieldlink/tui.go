@@ -209,7 +209,8 @@ func (r *running) remoteReport(ctx context.Context, c *common, cfg config.Config
 		}
 		defer j.Close()
 		since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
-		return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID,
+		names, _ := areaMap(cfg)
+		return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID, Areas: names,
 			VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare, Recent: 12})
 	}
 	rep, err := r.ask(ctx, control.OpReport)

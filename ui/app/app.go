@@ -543,7 +543,11 @@ func (m *Model) workLines(w int) []string {
 		}
 		return l.Kind.Label() + " " + name
 	}
-	return work.Lines(m.opt.Theme, m.state.Work, via, m.opt.Now(), w, m.state.Role == engine.Observer, w < fullWidth || m.height < fullHeight)
+	path := s.Level
+	if l := s.Link(m.state.Work.VPN.Via); l != nil {
+		path = l.Level
+	}
+	return work.Lines(m.opt.Theme, m.state.Work, via, path, m.opt.Now(), w, m.state.Role == engine.Observer, w < fullWidth || m.height < fullHeight)
 }
 
 func (m *Model) bannerInfo() banner.Info {

@@ -80,6 +80,7 @@ func plumbing(t *theme.Theme, l *netstate.Link, primary bool, loc *time.Location
 	r.kv("Kind", l.Kind.String())
 	r.kv("Interface", l.Interface)
 	r.kv("Model", l.Model)
+	r.kv("Area", l.Area)
 	state := l.State.String()
 	if l.StateReason != "" {
 		state += " (" + l.StateReason + ")"

@@ -31,14 +31,24 @@ func View(t *theme.Theme, r *report.Report, err error, loc *time.Location, width
 		add(t.Dim.Render(" Reading the journal..."))
 		return strings.Join(lines, "\n")
 	}
-	period := "all recorded days"
-	if r.Since != "" {
-		period = "since " + r.Since
+	add(t.Title.Render(" This device, " + r.Period.Text))
+	if r.Demo {
+		add(t.Warning.Render(" DEMO: simulated data"))
 	}
-	add(t.Title.Render(" This device, " + period))
 	h := r.Headline
 	if h.Visits > 0 {
 		add(fmt.Sprintf(" Visits with workable signal: %d of %d (%.0f%%)", h.Workable, h.Visits, 100*float64(h.Workable)/float64(h.Visits)))
+		// Per network and area, as the fleet report answers it, while
+		// there is room for the bars too.
+		for i, o := range r.Operators {
+			if i == 3 || len(lines) > height/3 {
+				break
+			}
+			add(" " + o.Text)
+		}
+		if len(r.DeadZones) > 0 && len(lines) < height/3+1 {
+			add(t.Warning.Render(" Dead zones: " + strings.Join(r.DeadZones, ", ")))
+		}
 	} else {
 		add(t.Dim.Render(" No visits marked yet: press v on arrival and again on leaving."))
 	}

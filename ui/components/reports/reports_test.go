@@ -13,8 +13,10 @@ import (
 )
 
 func sample() *report.Report {
-	return &report.Report{Since: "2026-10-25",
-		Headline: report.Headline{Visits: 10, Workable: 8},
+	return &report.Report{Period: report.Period{From: "2026-10-25", To: "2026-11-23", Text: "25 Oct – 23 Nov 2026"},
+		Headline:  report.Headline{Visits: 10, Workable: 8},
+		Operators: []report.Operator{{Network: "EE (234-30)", Text: "EE (234-30): workable in 70% of 10 visits, 2 areas"}},
+		DeadZones: []string{"Longbridge"},
 		Networks: []report.Row{
 			{Key: "Wi-Fi NHS-Community", Kind: "wifi", GreenPct: 80, AmberPct: 15, RedPct: 5, ConnectedHours: 30.5},
 			{Key: "EE (234-30)", Kind: "cellular", GreenPct: 40, AmberPct: 40, RedPct: 20, ConnectedHours: 12},
@@ -25,7 +27,7 @@ func TestViewShowsHeadlineAndBars(t *testing.T) {
 	for _, ascii := range []bool{false, true} {
 		th := theme.New(theme.Options{ASCII: ascii, NoColor: true})
 		out := ansi.Strip(View(th, sample(), nil, time.UTC, 80, 12))
-		for _, want := range []string{"since 2026-10-25", "8 of 10 (80%)", "Wi-Fi NHS-Community", "EE (234-30)", "80%G", "20%R", "30.5h"} {
+		for _, want := range []string{"25 Oct – 23 Nov 2026", "8 of 10 (80%)", "70% of 10 visits", "Dead zones: Longbridge", "Wi-Fi NHS-Community", "EE (234-30)", "80%G", "20%R", "30.5h"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("ascii=%v: %q missing from\n%s", ascii, want, out)
 			}
@@ -39,7 +41,7 @@ func TestViewShowsHeadlineAndBars(t *testing.T) {
 		if ascii {
 			green, amber = "#", "="
 		}
-		wifi := strings.Split(out, "\n")[3]
+		wifi := strings.Split(out, "\n")[5]
 		if g, a := strings.Count(wifi, green), strings.Count(wifi, amber); g <= 3*a || a == 0 {
 			t.Errorf("ascii=%v: Wi-Fi bar has %d green and %d amber cells for 80%%/15%%: %q", ascii, g, a, wifi)
 		}

@@ -15,8 +15,10 @@ import (
 )
 
 // Lines renders one row per configured item (none when nothing is
-// configured). via names a link for the screen.
-func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, now time.Time, width int, observer, compact bool) []string {
+// configured). via names a link for the screen; path is the level of the
+// path the VPN runs over: a tunnel is no better than its path, so an UP
+// VPN over a DO NOT PROCEED path is not shown green.
+func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, path netstate.Level, now time.Time, width int, observer, compact bool) []string {
 	var out []string
 	row := func(kind, name string, level netstate.Level, sym, word, rest string) {
 		head := " " + padRight(kind, 4) + " " + padRight(ansi.Truncate(name, 18, t.G.Ellipsis), 18) + " "
@@ -40,7 +42,12 @@ func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, now time
 		}
 		switch v.Phase {
 		case netstate.VPNUp:
-			row("VPN", v.Profile, netstate.LevelGreen, t.Symbol(netstate.LevelGreen), "UP "+Duration(now.Sub(v.Since)), over)
+			lv := netstate.LevelGreen
+			if path != netstate.LevelUnknown && path < lv {
+				lv = path
+				over = join(over, "path "+path.Word())
+			}
+			row("VPN", v.Profile, lv, t.Symbol(lv), "UP "+Duration(now.Sub(v.Since)), over)
 		case netstate.VPNConnecting:
 			row("VPN", v.Profile, netstate.LevelAmber, t.G.Busy, "CONNECTING", over)
 		case netstate.VPNRetrying:

@@ -16,7 +16,39 @@ var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 func via(id string) string { return map[string]string{"wlan0": "Wi-Fi NHS-Community"}[id] }
 
 func lines(w netstate.Work, observer bool) string {
-	return ansi.Strip(strings.Join(Lines(theme.New(theme.Options{}), w, via, now, 100, observer, false), "\n"))
+	return ansi.Strip(strings.Join(Lines(theme.New(theme.Options{}), w, via, netstate.LevelGreen, now, 100, observer, false), "\n"))
+}
+
+// TestTunnelIsNoBetterThanItsPath is item 6 of "Reports that answer the
+// manager's question": under a red DO NOT PROCEED the VPN row still
+// showed a green UP.
+func TestTunnelIsNoBetterThanItsPath(t *testing.T) {
+	th := theme.New(theme.Options{})
+	up := netstate.Work{VPN: netstate.VPNStatus{Profile: "NHS-VPN", Phase: netstate.VPNUp, Since: now.Add(-5 * time.Minute), Via: "wlan0"}}
+	for _, c := range []struct {
+		path netstate.Level
+		want string
+	}{
+		{netstate.LevelGreen, "● UP 5m over Wi-Fi NHS-Community"},
+		{netstate.LevelAmber, "UP 5m over Wi-Fi NHS-Community · path MARGINAL"},
+		{netstate.LevelRed, "UP 5m over Wi-Fi NHS-Community · path DO NOT PROCEED"},
+		{netstate.LevelUnknown, "● UP 5m over Wi-Fi NHS-Community"},
+	} {
+		raw := strings.Join(Lines(th, up, via, c.path, now, 100, false, false), "\n")
+		got := ansi.Strip(raw)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("path %v: want %q in %q", c.path, c.want, got)
+		}
+		// The row's symbol and colour are the path's when it is worse.
+		if c.path == netstate.LevelRed || c.path == netstate.LevelAmber {
+			if want := th.Fg[c.path].Render(th.Symbol(c.path) + " UP 5m"); !strings.Contains(raw, want) {
+				t.Errorf("path %v: the UP is not drawn at the path's level: %q", c.path, raw)
+			}
+			if strings.Contains(raw, th.Fg[netstate.LevelGreen].Render(th.Symbol(netstate.LevelGreen)+" UP 5m")) {
+				t.Errorf("path %v: still a green UP", c.path)
+			}
+		}
+	}
 }
 
 func TestEveryPhaseInWords(t *testing.T) {
