@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,6 +45,8 @@ type Config struct {
 	Agent      Agent      `toml:"agent" comment:"Answering NetworkManager's requests for Wi-Fi keys, 802.1X and VPN passwords at the screen."`
 	Kiosk      Kiosk      `toml:"kiosk" comment:"fieldlink --kiosk, on the boot console."`
 	Technician Technician `toml:"technician" comment:"A second fieldlink (a technician over SSH) while one is in charge."`
+	Sync       Sync       `toml:"sync" comment:"Sending the journal to the fleet server (fieldlink serve) when a workable path is up."`
+	Server     Server     `toml:"server" comment:"fieldlink serve: the fleet server."`
 }
 
 // VPN configures the VPN keeper.
@@ -76,6 +79,24 @@ type Agent struct {
 // Kiosk configures kiosk mode.
 type Kiosk struct {
 	AdminKeys []string `toml:"admin_keys" comment:"Keys that, pressed in order, quit the kiosk (for IT). Honored only from a root-owned config no one else can write. Empty: no way out."`
+}
+
+// Sync is the device's side of the fleet server.
+type Sync struct {
+	Server    string   `toml:"server" comment:"The fleet server's address (https://fleet.example.nhs.uk:8443); empty: the journal stays on this device."`
+	TokenFile string   `toml:"token_file" comment:"The device's upload token ('fieldlink serve enroll' prints it), in a file only root (or fieldlink's account) can read."`
+	CAFile    string   `toml:"ca_file" comment:"A CA certificate to trust for the server besides the system's (a trust's own CA)."`
+	Interval  Duration `toml:"interval" comment:"How often to send what changed, while a workable path (and the VPN, when one is configured) is up."`
+}
+
+// Server is the fleet server's side.
+type Server struct {
+	DB           string   `toml:"db" comment:"PostgreSQL URL (postgres://user@host/fieldlink); a password is better in ~/.pgpass or PGPASSWORD than here."`
+	Listen       string   `toml:"listen" comment:"Address to serve on."`
+	TLSCert      string   `toml:"tls_cert" comment:"Certificate (PEM) for HTTPS."`
+	TLSKey       string   `toml:"tls_key" comment:"Its private key (PEM)."`
+	Refresh      Duration `toml:"refresh" comment:"How often changed days are added to the report's pre-aggregates."`
+	AreasRefresh Duration `toml:"areas_refresh" comment:"How often the month pre-aggregates of areas are rebuilt (the costly part)."`
 }
 
 // Technician configures observers.
@@ -249,6 +270,9 @@ func Default() Config {
 		App: App{Launch: "manual", Terminal: true,
 			PassEnv: []string{"HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "PATH", "DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR"}},
 		Agent: Agent{Enabled: true, PromptTimeout: Duration(90 * time.Second)},
+		Sync:  Sync{Interval: Duration(15 * time.Minute), TokenFile: "/etc/fieldlink/sync.token"},
+		Server: Server{Listen: ":8443", Refresh: Duration(30 * time.Second), AreasRefresh: Duration(10 * time.Minute),
+			DB: "postgres:///fieldlink?host=/run/postgresql"},
 		Thresholds: Thresholds{
 			WiFi:    Percent{t.WiFi.Green, t.WiFi.Amber},
 			LTE:     lte(t.LTE),
@@ -300,7 +324,29 @@ func (c *Config) Validate() []FieldError {
 	c.validateSystem(v)
 	c.validateWork(v)
 	c.validateScreen(v)
+	c.validateFleet(v)
 	return v.errs
+}
+
+// validateFleet checks the fleet server's addresses and intervals.
+func (c *Config) validateFleet(v *validator) {
+	if s := c.Sync.Server; s != "" {
+		u, err := url.Parse(s)
+		switch {
+		case err != nil || u.Host == "":
+			v.bad("sync.server", "%q: want https://host[:port]", s)
+		case u.Scheme == "http" && u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1":
+			v.bad("sync.server", "%q: plain http sends the journal readable on the way; use https (http only to this machine)", s)
+		case u.Scheme != "https" && u.Scheme != "http":
+			v.bad("sync.server", "%q: want https://host[:port]", s)
+		}
+	}
+	v.within("sync.interval", c.Sync.Interval, time.Minute, 24*time.Hour)
+	v.within("server.refresh", c.Server.Refresh, time.Second, time.Hour)
+	v.within("server.areas_refresh", c.Server.AreasRefresh, time.Second, 24*time.Hour)
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		v.bad("server.tls_cert", "give both tls_cert and tls_key, or neither")
+	}
 }
 
 // validator collects field errors and holds the checks sections share.

@@ -85,11 +85,13 @@ func (c *Config) Restrict() string {
 	}
 	d := Default()
 	set := len(c.App.Command) > 0 || len(c.Kiosk.AdminKeys) > 0 || c.Technician.Act ||
-		c.App.Dir != "" || len(c.App.Env) > 0
-	c.App, c.Kiosk, c.Technician = d.App, d.Kiosk, d.Technician
+		c.App.Dir != "" || len(c.App.Env) > 0 || c.Sync != d.Sync
+	// [sync] names a file the instance in charge reads and a server it
+	// sends it to: from an untrusted file, a way to read root's files.
+	c.App, c.Kiosk, c.Technician, c.Sync = d.App, d.Kiosk, d.Technician, d.Sync
 	if !set {
 		return ""
 	}
-	return why + ": its [app], [kiosk] admin_keys and [technician] are ignored, and their defaults used " +
-		"(only a file root owns and no one else can change may start programs or let others act)"
+	return why + ": its [app], [kiosk] admin_keys, [technician] and [sync] are ignored, and their defaults used " +
+		"(only a file root owns and no one else can change may start programs, let others act or send the journal away)"
 }

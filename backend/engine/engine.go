@@ -417,6 +417,15 @@ func (e *Engine) SetVisit(v netstate.VisitStatus) {
 	e.publish()
 }
 
+// SetSync publishes how the journal stands with the fleet server.
+func (e *Engine) SetSync(st netstate.SyncStatus) {
+	e.mu.Lock()
+	e.state.Work.Sync = st
+	e.state.Seq++
+	e.mu.Unlock()
+	e.publish()
+}
+
 // SetRemoteWork takes the work status the holder reports: its VPN and
 // visit, and its application unless this instance runs its own.
 func (e *Engine) SetRemoteWork(w netstate.Work) {

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -418,6 +419,49 @@ func (j *Journal) Import(ctx context.Context, r io.Reader, name string, opt Impo
 	tx.QueryRowContext(ctx, `SELECT demo FROM device WHERE id = ?`, j.device.ID).Scan(&selfDemo)
 	stmts := map[string]*sql.Stmt{}
 	stats := ExportStats{}
+	warnings, err := scanExport(r, name, func(line int, sp *recordSpec, args []any) error {
+		rec := sp.record
+		if rec == "device" && args[3].(int64) != 0 && !selfDemo && !opt.AllowDemo {
+			return fmt.Errorf("device %s is a demo's (%w): merging it would mix made-up sessions into real reports; --allow-demo merges it anyway",
+				args[0], ErrDemo)
+		}
+		st := stmts[rec]
+		if st == nil {
+			var err error
+			st, err = tx.PrepareContext(ctx, importSQL(sp))
+			if err != nil {
+				return err
+			}
+			stmts[rec] = st
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("%s record: %w", rec, explainImport(err))
+		}
+		stats[rec]++
+		return nil
+	})
+	for _, st := range stmts {
+		defer st.Close()
+	}
+	if err != nil {
+		return stats, nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return stats, warnings, err
+	}
+	// The fleet's month roll-ups follow the days just merged; if that
+	// fails, reports read those months from their days meanwhile.
+	if _, err := j.RefreshMonths(ctx); err != nil {
+		warnings = append(warnings, fmt.Sprintf("%s: month roll-ups not rebuilt (reports read the days instead): %v", name, err))
+	}
+	return stats, warnings, nil
+}
+
+// scanExport reads an NDJSON export line by line, decodes and checks each
+// record, and hands it to fn; any error stops it and is returned as an
+// ImportError naming the file and line. Record types this fieldlink does
+// not know are skipped, with one warning per type.
+func scanExport(r io.Reader, name string, fn func(line int, sp *recordSpec, args []any) error) ([]string, error) {
 	skipped := map[string]int64{}
 	var unknown []string
 	sc := bufio.NewScanner(r)
@@ -425,15 +469,15 @@ func (j *Journal) Import(ctx context.Context, r io.Reader, name string, opt Impo
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
 			continue
 		}
-		fail := func(err error) (ExportStats, []string, error) {
-			return stats, nil, &ImportError{File: name, Line: line, Err: err}
+		fail := func(err error) ([]string, error) {
+			return nil, &ImportError{File: name, Line: line, Err: err}
 		}
 		var obj map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(text), &obj); err != nil {
+		if err := json.Unmarshal(text, &obj); err != nil {
 			return fail(fmt.Errorf("not a JSON object: %v", err))
 		}
 		var rec string
@@ -449,46 +493,67 @@ func (j *Journal) Import(ctx context.Context, r io.Reader, name string, opt Impo
 			continue
 		}
 		args, err := importArgs(sp, obj)
+		if err == nil {
+			err = checkRecord(sp, args)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("%s record: %w", rec, err))
 		}
-		if err := checkRecord(sp, args); err != nil {
-			return fail(fmt.Errorf("%s record: %w", rec, err))
+		if err := fn(line, sp, args); err != nil {
+			return fail(err)
 		}
-		if rec == "device" && args[3].(int64) != 0 && !selfDemo && !opt.AllowDemo {
-			return fail(fmt.Errorf("device %s is a demo's (%w): merging it would mix made-up sessions into real reports; --allow-demo merges it anyway",
-				args[0], ErrDemo))
-		}
-		st := stmts[rec]
-		if st == nil {
-			st, err = tx.PrepareContext(ctx, importSQL(sp))
-			if err != nil {
-				return fail(err)
-			}
-			defer st.Close()
-			stmts[rec] = st
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fail(fmt.Errorf("%s record: %w", rec, explainImport(err)))
-		}
-		stats[rec]++
 	}
 	if err := sc.Err(); err != nil {
-		return stats, nil, &ImportError{File: name, Line: line + 1, Err: err}
+		return nil, &ImportError{File: name, Line: line + 1, Err: err}
 	}
 	var warnings []string
 	for _, rec := range unknown {
 		warnings = append(warnings, fmt.Sprintf("%s: skipped %d %q record(s): a newer fieldlink's, which this one does not know", name, skipped[rec], rec))
 	}
-	if err := tx.Commit(); err != nil {
-		return stats, warnings, err
+	return warnings, nil
+}
+
+// Record is one checked record of an export: its type, its line, and its
+// fields by their export names (integers int64, reals float64, text
+// string, null nil; days as "YYYY-MM-DD").
+type Record struct {
+	Type   string
+	Line   int
+	Fields map[string]any
+}
+
+// DecodeExport reads an NDJSON export as Import does (every value
+// checked, errors naming FILE:LINE, unknown record types skipped with a
+// warning) and hands each record to fn: the fleet server's way in.
+func DecodeExport(r io.Reader, name string, fn func(Record) error) ([]string, error) {
+	return scanExport(r, name, func(line int, sp *recordSpec, args []any) error {
+		rec := Record{Type: sp.record, Line: line, Fields: make(map[string]any, len(args))}
+		i := 0
+		for _, c := range sp.cols {
+			if c.skip {
+				continue
+			}
+			rec.Fields[c.name] = args[i]
+			i++
+		}
+		return fn(rec)
+	})
+}
+
+// RecordFields lists a record type's fields in export order (nil for an
+// unknown type).
+func RecordFields(record string) []string {
+	sp, ok := specFor(record)
+	if !ok {
+		return nil
 	}
-	// The fleet's month roll-ups follow the days just merged; if that
-	// fails, reports read those months from their days meanwhile.
-	if _, err := j.RefreshMonths(ctx); err != nil {
-		warnings = append(warnings, fmt.Sprintf("%s: month roll-ups not rebuilt (reports read the days instead): %v", name, err))
+	var out []string
+	for _, c := range sp.cols {
+		if !c.skip {
+			out = append(out, c.name)
+		}
 	}
-	return stats, warnings, nil
+	return out
 }
 
 // checkRecord refuses values no fieldlink writes: a negative duration, an

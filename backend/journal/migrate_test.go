@@ -46,11 +46,11 @@ func fixture(path string, v int) error {
 	if v >= 2 {
 		// Version 2's writer kept the roll-ups itself.
 		stmts = append(stmts,
-			fmt.Sprintf(`INSERT INTO day_net VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'cellular', 'Vodafone UK', '234', '15', 1, 600000, 400000, 150000, 50000, 600000, 550000, '3:1', '-95:1', '')`, day),
-			fmt.Sprintf(`INSERT INTO day_net VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'wifi', 'NHS-Community', '', '', 1, 300000, 300000, 0, 0, 0, 300000, '', '72:1', '')`, day),
-			fmt.Sprintf(`INSERT INTO day_area VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'cellular', 'Vodafone UK', 'TAC 1A2B / CI 0042', 600000, 400000, 150000, 50000, 550000, '-95:1')`, day),
-			fmt.Sprintf(`INSERT INTO day_area VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'wifi', 'NHS-Community', 'NHS-Community', 300000, 300000, 0, 0, 300000, '72:1')`, day),
-			fmt.Sprintf(`INSERT INTO day_device VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 1, 1, '90:1')`, day))
+			fmt.Sprintf(`INSERT INTO day_net(device_id, day, kind, network, mcc, mnc, sessions, connected_ms, green_ms, amber_ms, red_ms, in_use_ms, workable_ms, h_connect, h_signal, h_sinr) VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'cellular', 'Vodafone UK', '234', '15', 1, 600000, 400000, 150000, 50000, 600000, 550000, '3:1', '-95:1', '')`, day),
+			fmt.Sprintf(`INSERT INTO day_net(device_id, day, kind, network, mcc, mnc, sessions, connected_ms, green_ms, amber_ms, red_ms, in_use_ms, workable_ms, h_connect, h_signal, h_sinr) VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'wifi', 'NHS-Community', '', '', 1, 300000, 300000, 0, 0, 0, 300000, '', '72:1', '')`, day),
+			fmt.Sprintf(`INSERT INTO day_area(device_id, day, kind, network, area, connected_ms, green_ms, amber_ms, red_ms, workable_ms, h_signal) VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'cellular', 'Vodafone UK', 'TAC 1A2B / CI 0042', 600000, 400000, 150000, 50000, 550000, '-95:1')`, day),
+			fmt.Sprintf(`INSERT INTO day_area(device_id, day, kind, network, area, connected_ms, green_ms, amber_ms, red_ms, workable_ms, h_signal) VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 'wifi', 'NHS-Community', 'NHS-Community', 300000, 300000, 0, 0, 300000, '72:1')`, day),
+			fmt.Sprintf(`INSERT INTO day_device(device_id, day, failovers, visits, h_visit) VALUES('6b1e2c1a-0000-4000-8000-000000000002', %d, 1, 1, '90:1')`, day))
 	}
 	for _, s := range stmts {
 		if _, err := db.Exec(s); err != nil {

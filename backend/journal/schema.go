@@ -322,4 +322,18 @@ CREATE TRIGGER day_visit_del AFTER DELETE ON day_visit BEGIN
 	INSERT INTO month_stale SELECT strftime('%Y-%m', OLD.day * 86400, 'unixepoch') WHERE NOT EXISTS (SELECT 1 FROM month_stale WHERE month = strftime('%Y-%m', OLD.day * 86400, 'unixepoch')); END;
 INSERT OR IGNORE INTO month_stale SELECT DISTINCT strftime('%Y-%m', day * 86400, 'unixepoch') FROM day_area
 `,
+	// 6: where the journal stands with the fleet server: what it has
+	// acknowledged (acked_ms: everything up to then, less a margin, is
+	// known to be stored), and the last try, success and error for the
+	// screens.
+	`
+CREATE TABLE sync_state (
+	server      TEXT PRIMARY KEY,
+	acked_ms    INTEGER NOT NULL DEFAULT 0,
+	last_try_ms INTEGER NOT NULL DEFAULT 0,
+	last_ok_ms  INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT NOT NULL DEFAULT '',
+	last_sent   TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID
+`,
 }

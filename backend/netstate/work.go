@@ -9,7 +9,23 @@ type Work struct {
 	App AppStatus `json:"app,omitzero"`
 	// Visit is the visit in progress, if any: every screen shows it.
 	Visit VisitStatus `json:"visit,omitzero"`
+	// Sync is how the journal stands with the fleet server, when one is
+	// configured.
+	Sync SyncStatus `json:"sync,omitzero"`
 }
+
+// SyncStatus is when the journal last reached the fleet server.
+type SyncStatus struct {
+	Server string    `json:"server,omitempty"`
+	LastOK time.Time `json:"last_ok,omitzero"`
+	// Error is the last try's failure, "" once one succeeds.
+	Error string `json:"error,omitempty"`
+	// Sent is what the last successful sync sent.
+	Sent string `json:"sent,omitempty"`
+}
+
+// IsZero lets `omitzero` drop the section with no fleet server.
+func (s SyncStatus) IsZero() bool { return s.Server == "" }
 
 // VisitStatus is the visit in progress, as the instance in charge
 // journals it.

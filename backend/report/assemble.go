@@ -240,6 +240,7 @@ func deviceRows(q Query, d *Data, info map[string]DeviceInfo, bin int) ([]Row, H
 	var out []Row
 	for _, id := range sorted {
 		row := timeRow(name(id), "", times[id])
+		row.ID = id
 		if v := visits[id]; v != nil {
 			row.Failovers = v.Failovers
 			visitFigures(&row, v.H, bin)
@@ -563,4 +564,73 @@ func plural(n int64, word string) string {
 		return "1 " + word
 	}
 	return count(n) + " " + word + "s"
+}
+
+// Only narrows a report to one network (its label, as in the table's
+// columns) and or one area (its name or code); "" keeps all. The
+// headline and the per-device figures stay the fleet's: they are about
+// visits, whatever network carried them.
+func (r *Report) Only(network, area string) {
+	if network != "" {
+		keep := func(n string) bool { return n == network }
+		var nets []string
+		for _, n := range r.Matrix.Networks {
+			if keep(n) {
+				nets = append(nets, n)
+			}
+		}
+		r.Matrix.Networks = nets
+		for i := range r.Matrix.Rows {
+			var cells []Cell
+			for _, c := range r.Matrix.Rows[i].Cells {
+				if keep(c.Network) {
+					cells = append(cells, c)
+				}
+			}
+			r.Matrix.Rows[i].Cells = cells
+		}
+		var ops []Operator
+		for _, o := range r.Operators {
+			if keep(o.Network) {
+				ops = append(ops, o)
+			}
+		}
+		r.Operators = ops
+		r.Networks = filterRows(r.Networks, func(x Row) bool { return keep(x.Key) })
+		r.Areas = filterRows(r.Areas, func(x Row) bool { return keep(x.Network) })
+	}
+	if area != "" {
+		var rows []AreaRow
+		for _, a := range r.Matrix.Rows {
+			if a.Area == area {
+				rows = append(rows, a)
+			}
+		}
+		r.Matrix.Rows = rows
+		var dead []string
+		for _, d := range r.DeadZones {
+			if d == area {
+				dead = append(dead, d)
+			}
+		}
+		r.DeadZones = append([]string{}, dead...)
+		r.Areas = filterRows(r.Areas, func(x Row) bool { return x.Key == area })
+		var un []Unnamed
+		for _, u := range r.Unnamed {
+			if u.Code == area {
+				un = append(un, u)
+			}
+		}
+		r.Unnamed = un
+	}
+}
+
+func filterRows(rows []Row, keep func(Row) bool) []Row {
+	var out []Row
+	for _, x := range rows {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

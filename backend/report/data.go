@@ -130,7 +130,38 @@ func (s SQLite) Fetch(ctx context.Context, f Filter) (*Data, error) {
 			return nil, fmt.Errorf("report: %w", err)
 		}
 	}
-	return fetch(ctx, s.DB, f, "group_concat", func(int) string { return "?" }, p)
+	return fetch(ctx, s.DB, f, SQLiteDialect, p)
+}
+
+// Dialect is how a database spells what SQL leaves open.
+type Dialect struct {
+	// Concat aggregates text joined by commas.
+	Concat func(col string) string
+	// Param is the n-th placeholder (from 1).
+	Param func(n int) string
+	// Sum sums integers, as an integer.
+	Sum func(col string) string
+}
+
+// SQLiteDialect is SQLite's.
+var SQLiteDialect = Dialect{
+	Concat: func(col string) string { return "group_concat(" + col + ")" },
+	Param:  func(int) string { return "?" },
+	Sum:    func(col string) string { return "SUM(" + col + ")" },
+}
+
+// PostgresDialect is PostgreSQL's.
+var PostgresDialect = Dialect{
+	Concat: func(col string) string { return "string_agg(" + col + ", ',')" },
+	Param:  func(n int) string { return fmt.Sprintf("$%d", n) },
+	Sum:    func(col string) string { return "SUM(" + col + ")::bigint" },
+}
+
+// FetchDays reads a report's figures from the day roll-ups alone (the
+// fleet server's way for a few devices, where its fleet-wide
+// pre-aggregates do not apply).
+func FetchDays(ctx context.Context, db *sql.DB, f Filter, d Dialect) (*Data, error) {
+	return fetch(ctx, db, f, d, nil)
 }
 
 // plan says where the area and visit figures of a period are read: the
@@ -196,7 +227,8 @@ func planMonths(ctx context.Context, db *sql.DB, f Filter) (*plan, error) {
 // aggregate (SQLite's group_concat, PostgreSQL's string_agg with a
 // separator), ph its n-th placeholder, and p, when set, where the area
 // and visit figures come from.
-func fetch(ctx context.Context, db *sql.DB, f Filter, agg string, ph func(int) string, p *plan) (*Data, error) {
+func fetch(ctx context.Context, db *sql.DB, f Filter, dialect Dialect, p *plan) (*Data, error) {
+	ph := dialect.Param
 	args := []any{f.DayLo, f.DayHi}
 	where := " WHERE day BETWEEN " + ph(1) + " AND " + ph(2)
 	if len(f.Devices) > 0 {
@@ -207,14 +239,21 @@ func fetch(ctx context.Context, db *sql.DB, f Filter, agg string, ph func(int) s
 		}
 		where += " AND device_id IN (" + strings.Join(in, ", ") + ")"
 	}
-	concat := func(col string) string {
-		if agg == "group_concat" {
-			return "group_concat(" + col + ")"
+	concat := dialect.Concat
+	sum := func(cols ...string) string {
+		var out []string
+		for _, c := range cols {
+			if c == "0" {
+				out = append(out, "0")
+				continue
+			}
+			out = append(out, dialect.Sum(c))
 		}
-		return agg + "(" + col + ", ',')"
+		return strings.Join(out, ", ")
 	}
-	const sums = `SUM(sessions), SUM(connected_ms), SUM(green_ms), SUM(amber_ms), SUM(red_ms), SUM(usable_ms), SUM(in_use_ms), SUM(workable_ms)`
-	const areaSums = `0, SUM(connected_ms), SUM(green_ms), SUM(amber_ms), SUM(red_ms), SUM(usable_ms), SUM(in_use_ms), SUM(workable_ms)`
+	times := []string{"connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms"}
+	sums := sum(append([]string{"sessions"}, times...)...)
+	areaSums := sum(append([]string{"0"}, times...)...)
 	d := &Data{}
 	var mu sync.Mutex
 	scanTimes := func(t *Times) []any {
@@ -259,8 +298,8 @@ func fetch(ctx context.Context, db *sql.DB, f Filter, agg string, ph func(int) s
 			return nil
 		}},
 
-		{`SELECT device_id, 0, SUM(failovers), ` + concat("h_visit") + ` FROM day_device` + where + ` GROUP BY device_id`, nil},
-		{`SELECT '', day, SUM(failovers), ` + concat("h_visit") + ` FROM day_device` + where + ` GROUP BY day`, nil},
+		{`SELECT device_id, 0, ` + sum("failovers") + `, ` + concat("h_visit") + ` FROM day_device` + where + ` GROUP BY device_id`, nil},
+		{`SELECT '', day, ` + sum("failovers") + `, ` + concat("h_visit") + ` FROM day_device` + where + ` GROUP BY day`, nil},
 	}
 	scanArea := func(rows *sql.Rows) error {
 		var x AreaSum
@@ -286,8 +325,8 @@ func fetch(ctx context.Context, db *sql.DB, f Filter, agg string, ph func(int) s
 		mu.Unlock()
 		return nil
 	}
-	const areaCols = `kind, network, area, MAX(area_name), ` + areaSums
-	const cellCols = `kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits), `
+	areaCols := `kind, network, area, MAX(area_name), ` + areaSums
+	cellCols := `kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), ` + sum("visits") + `, `
 	type extra struct {
 		sql  string
 		args []any

@@ -4,211 +4,38 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fieldlink/fieldlink/backend/areas"
-	"github.com/fieldlink/fieldlink/backend/clock"
+	"github.com/fieldlink/fieldlink/backend/fleetsample"
 	"github.com/fieldlink/fieldlink/backend/journal"
-	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
-// areaMap is the generated fleet's map: two operators' codes for the same
-// places, and one code (TAC 2C99) IT has not named yet.
-const areaMap = `
-[[area]]
-name = "Northfield"
-cells = ["234-30 TAC 2C10", "234-15 TAC 1F2A"]
-
-[[area]]
-name = "Kings Heath"
-cells = ["234-30 TAC 2C11", "234-15 TAC 1F2B"]
-
-[[area]]
-name = "Longbridge"
-cells = ["234-30 TAC 2C12", "234-15 TAC 1F2C"]
-`
-
-// place is an area's tracking area on each operator.
-var place = map[string][2]string{
-	"Northfield":  {"2C10", "1F2A"},
-	"Kings Heath": {"2C11", "1F2B"},
-	"Longbridge":  {"2C12", "1F2C"},
-	"unnamed":     {"2C99", "1F99"},
-}
-
-// Absent and idle are a modem's states in a visit besides the minutes it
-// was usable: not there at all, or there and registered but not connected.
-const (
-	absent = -1
-	idle   = -2
-)
-
-// fleetVisit is one visit of ten minutes. ee and vf are the minutes EE and
-// Vodafone were usable (GO) before turning DO NOT PROCEED for the rest;
-// wifi is a GO Wi-Fi network "Clinic"; primary carries the work.
-type fleetVisit struct {
-	n       int
-	dev     int
-	day     int
-	area    string
-	ee, vf  int
-	wifi    bool
-	primary string
-}
-
-// fleetVisits are chosen so every cell of the table can be worked out on
-// paper (see TestOperatorByAreaWorkedOutByHand).
-var fleetVisits = []fleetVisit{
-	{n: 1, dev: 0, day: 0, area: "Northfield", ee: 10, vf: 0, primary: "ee"},
-	{n: 2, dev: 0, day: 0, area: "Northfield", ee: 10, vf: 10, primary: "ee"},
-	{n: 3, dev: 0, day: 0, area: "Kings Heath", ee: 0, vf: 10, primary: "vf"},
-	{n: 11, dev: 0, day: 0, area: "Kings Heath", ee: 0, vf: 10, primary: "vf"},
-	{n: 4, dev: 1, day: 1, area: "Longbridge", ee: 0, vf: absent, primary: "ee"},
-	{n: 5, dev: 1, day: 1, area: "Northfield", ee: 8, vf: absent, primary: "ee"}, // 8 of 10 minutes: just workable
-	{n: 6, dev: 1, day: 1, area: "Northfield", ee: 7, vf: absent, primary: "ee"}, // 7 of 10: not
-	{n: 7, dev: 1, day: 1, area: "Longbridge", ee: 0, vf: absent, wifi: true, primary: "wifi"},
-	{n: 8, dev: 1, day: 1, area: "unnamed", ee: 10, vf: absent, primary: "ee"},
-	{n: 9, dev: 2, day: 1, area: "Longbridge", ee: idle, vf: absent},
-	{n: 10, dev: 2, day: 1, area: "Kings Heath", ee: absent, vf: 10, primary: "vf"},
-}
-
-var fleetHosts = []string{"tb-nurse-1", "tb-nurse-2", "tb-nurse-3"}
-
-// fleetDay0 is Monday 2 November 2026.
-var fleetDay0 = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
-
-func modem(id, op, mnc, tac string, usable bool, connected bool) netstate.Link {
-	l := netstate.Link{ID: id, Kind: netstate.KindCellular, Interface: id, State: netstate.StateConnected, Profile: op + " Internet",
-		Level: netstate.LevelGreen, Connectivity: netstate.ConnFull,
-		Cell: netstate.Cell{Operator: op, MCC: "234", MNC: mnc, TAC: tac, Tech: netstate.TechLTE, Registration: netstate.RegHome}}
-	if !usable {
-		l.Level = netstate.LevelRed
-	}
-	if !connected {
-		l.State, l.Level, l.Connectivity = netstate.StateDisconnected, netstate.LevelRed, netstate.ConnNone
-	}
-	return l
-}
-
-// snapshot is the device at minute m of a visit.
-func (v fleetVisit) snapshot(m int) netstate.Snapshot {
-	var s netstate.Snapshot
-	codes := place[v.area]
-	if v.ee != absent {
-		s.Links = append(s.Links, modem("wwan0", "EE", "30", codes[0], m < v.ee, v.ee != idle))
-	}
-	if v.vf != absent {
-		s.Links = append(s.Links, modem("wwan1", "Vodafone UK", "15", codes[1], m < v.vf, v.vf != idle))
-	}
-	if v.wifi {
-		s.Links = append(s.Links, netstate.Link{ID: "wlan0", Kind: netstate.KindWiFi, Interface: "wlan0", State: netstate.StateConnected,
-			Profile: "Clinic", WiFi: netstate.WiFi{SSID: "Clinic"}, Level: netstate.LevelGreen, Connectivity: netstate.ConnFull})
-	}
-	switch v.primary {
-	case "ee":
-		s.Primary = "wwan0"
-	case "vf":
-		s.Primary = "wwan1"
-	case "wifi":
-		s.Primary = "wlan0"
-	}
-	for i := range s.Links {
-		s.Links[i].Default = s.Links[i].ID == s.Primary
-	}
-	return s
-}
-
-// recordFleet runs a real recorder per device through its visits, exports
-// each journal and imports them into one fleet journal, as IT would.
+// recordFleet records the sample fleet, exports each journal and imports
+// them into one fleet journal, as IT would.
 func recordFleet(t *testing.T, demo bool) *journal.Journal {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	m, err := areas.Parse("areas.toml", []byte(areaMap))
-	if err != nil {
-		t.Fatal(err)
-	}
 	fleet, err := journal.Open(filepath.Join(dir, "fleet.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fleet.Close() })
-	for dev, host := range fleetHosts {
-		// Fixed ids keep the renderings' goldens stable.
-		path := filepath.Join(dir, host+".db")
+	for _, path := range fleetsample.Record(t, dir, demo) {
 		j, err := journal.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := j.DB().Exec(`UPDATE device SET hostname = ?, id = ?`, host, fmt.Sprintf("%08x-1b0e-4c7a-9d5e-%012d", dev+0xa1, dev)); err != nil {
-			t.Fatal(err)
-		}
-		j.Close()
-		if j, err = journal.Open(path); err != nil {
-			t.Fatal(err)
-		}
-		if demo {
-			if err := j.MarkDemo(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		fc := clock.NewFake(fleetDay0)
-		r := journal.NewRecorder(j, journal.Options{Clock: fc, Areas: m})
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- r.Run(rctx) }()
-		at := func(t0 time.Time) {
-			if d := t0.Sub(fc.Now()); d > 0 {
-				fc.Advance(d)
-			}
-		}
-		hour := 9
-		for _, v := range fleetVisits {
-			if v.dev != dev {
-				continue
-			}
-			t0 := fleetDay0.AddDate(0, 0, v.day).Add(time.Duration(hour) * time.Hour)
-			hour++
-			at(t0)
-			s := v.snapshot(0)
-			r.Observe(t0, &s, nil)
-			if res := r.MarkVisit(ctx); !res.Started {
-				t.Fatalf("visit %d did not start: %+v", v.n, res)
-			}
-			for _, minute := range []int{v.ee, v.vf} {
-				if minute > 0 && minute < 10 {
-					tm := t0.Add(time.Duration(minute) * time.Minute)
-					at(tm)
-					s := v.snapshot(minute)
-					r.Observe(tm, &s, nil)
-				}
-			}
-			end := t0.Add(10 * time.Minute)
-			at(end)
-			s = v.snapshot(9)
-			r.Observe(end, &s, nil)
-			if res := r.MarkVisit(ctx); res.Started || res.Duration != 10*time.Minute {
-				t.Fatalf("visit %d: %+v, want a 10-minute visit ended", v.n, res)
-			}
-			empty := netstate.Snapshot{}
-			r.Observe(end, &empty, nil)
-		}
-		if err := r.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		<-done
 		var buf bytes.Buffer
 		if _, err := j.Export(ctx, &buf, journal.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		j.Close()
-		if _, warnings, err := fleet.Import(ctx, &buf, host+".ndjson", journal.ImportOptions{AllowDemo: demo}); err != nil || len(warnings) > 0 {
-			t.Fatalf("import %s: %v %v", host, err, warnings)
+		if _, warnings, err := fleet.Import(ctx, &buf, filepath.Base(path)+".ndjson", journal.ImportOptions{AllowDemo: demo}); err != nil || len(warnings) > 0 {
+			t.Fatalf("import %s: %v %v", path, err, warnings)
 		}
 	}
 	return fleet
@@ -341,7 +168,7 @@ func TestOperatorByAreaWorkedOutByHand(t *testing.T) {
 		t.Errorf("at a 70%% visit rule: Northfield %+v, dead zones %q", n, r70.DeadZones)
 	}
 	// Today's map names the code; names recorded earlier still stand.
-	m, err := areas.Parse("areas.toml", []byte(areaMap+"\n[[area]]\nname = \"Bartley Green\"\ncells = [\"234-30 TAC 2C99\"]\n"))
+	m, err := areas.Parse("areas.toml", []byte(fleetsample.AreaMap+"\n[[area]]\nname = \"Bartley Green\"\ncells = [\"234-30 TAC 2C99\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +199,7 @@ func TestReportRefusesWhatItCannotAnswer(t *testing.T) {
 	if !asDeviceError(err, &de) || len(de.Known) != 4 || !strings.Contains(err.Error(), "tb-nurse-1 (000000a1)") {
 		t.Fatalf("unknown device: %v", err)
 	}
-	_, err = Build(context.Background(), fleet.DB(), Query{Since: fleetDay0.AddDate(0, 0, 5), Until: fleetDay0})
+	_, err = Build(context.Background(), fleet.DB(), Query{Since: fleetsample.Day0.AddDate(0, 0, 5), Until: fleetsample.Day0})
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("--since 2026-11-07 is not before --until 2026-11-02")) {
 		t.Fatalf("reversed period: %v", err)
 	}

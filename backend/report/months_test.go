@@ -77,7 +77,7 @@ func TestMonthRollupsAgreeWithDays(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromDays, err := fetch(ctx, db, f, "group_concat", func(int) string { return "?" }, nil)
+		fromDays, err := FetchDays(ctx, db, f, SQLiteDialect)
 		if err != nil {
 			t.Fatal(err)
 		}

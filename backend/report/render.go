@@ -271,7 +271,20 @@ type hbar struct {
 // images fetched; charts are inline SVG) that prints: the period heads
 // every printed page, dead zones come first, every share is written as a
 // number beside its colour.
-func (r *Report) WriteHTML(w io.Writer) error {
+func (r *Report) WriteHTML(w io.Writer) error { return r.WriteHTMLPage(w, Page{}) }
+
+// Page is what a web page adds to the printable report: a form of
+// filters above it, and links from areas and devices to their details.
+type Page struct {
+	Form       template.HTML
+	AreaHref   func(area string) string
+	DeviceHref func(id string) string
+	// Note says how current the figures are ("as of 12:40").
+	Note string
+}
+
+// WriteHTMLPage writes the report as a page of a web service.
+func (r *Report) WriteHTMLPage(w io.Writer, page Page) error {
 	const x0, width = 230.0, 420.0
 	var opBars []hbar
 	for i, o := range r.Operators {
@@ -288,7 +301,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	data := map[string]any{
 		"R": r, "OpBars": opBars, "OpHeight": 12 + 26*len(opBars), "TimeBars": timeBars, "TimeHeight": 40 + 26*len(timeBars),
 		"LegendY": 18 + 26*len(timeBars),
-		"X0":      x0, "Width": width, "Demo": DemoNote, "All": AllNetworks,
+		"X0":      x0, "Width": width, "Demo": DemoNote, "All": AllNetworks, "Page": page,
 	}
 	return htmlTmpl.Execute(w, data)
 }
@@ -320,7 +333,10 @@ tr.dead th{border-left:6px solid #111}
 table.page,table.page>*>tr>td{border:0;padding:0;margin:0;text-align:left}
 table.page{width:100%}
 .runhead{display:none}
+form.filters{margin:1em 0;padding:.5em;border:1px solid #777;display:inline-block}
+form.filters label{margin-right:1em}
 @media print{
+ form.filters{display:none}
  @page{margin:14mm 12mm}
  body{margin:0}
  /* The period heads every printed page: the page's own table header,
@@ -331,7 +347,8 @@ table.page{width:100%}
 </style></head><body>
 <table class="page"><thead><tr><td><div class="runhead">fieldlink report · {{.R.Period.Text}}{{if .R.Demo}} · DEMO, simulated data{{end}}</div></td></tr></thead><tbody><tr><td>
 <h1>fieldlink report: workable signal per visit</h1>
-<p class="period">Period: <strong>{{.R.Period.Text}}</strong>. Generated {{.R.Generated.Format "2 Jan 2006 15:04 MST"}}.</p>
+<p class="period">Period: <strong>{{.R.Period.Text}}</strong>. Generated {{.R.Generated.Format "2 Jan 2006 15:04 MST"}}.{{with .Page.Note}} {{.}}{{end}}</p>
+{{with .Page.Form}}{{.}}{{end}}
 {{if .R.Demo}}<p class="demo">{{.Demo}}</p>{{end}}
 <p class="headline">{{.R.Headline.Text}}</p>
 {{if .R.Headline.Devices}}<p class="note">{{count .R.Headline.Workable}} of {{count .R.Headline.Visits}} visits workable.</p>{{end}}
@@ -341,7 +358,7 @@ table.page{width:100%}
 {{if .R.Matrix.Rows}}<table class="heat">
 <thead><tr><th class="left">Area</th><th>{{.All}}</th>{{range .R.Matrix.Networks}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
-{{range $a := .R.Matrix.Rows}}<tr{{if .DeadZone}} class="dead"{{end}}><th scope="row">{{.Area}}{{if .DeadZone}}<span class="tag">DEAD ZONE</span>{{end}}{{if not .Named}}<span class="tag">unnamed code</span>{{end}}</th><td class="{{heat .Workable .Visits}}">{{text .Workable .Visits}}</td>{{range $n := $.R.Matrix.Networks}}{{$c := cell $a $n}}<td class="{{heat $c.Workable $c.Visits}}">{{text $c.Workable $c.Visits}}</td>{{end}}</tr>
+{{range $a := .R.Matrix.Rows}}<tr{{if .DeadZone}} class="dead"{{end}}><th scope="row">{{if $.Page.AreaHref}}<a href="{{call $.Page.AreaHref .Area}}">{{.Area}}</a>{{else}}{{.Area}}{{end}}{{if .DeadZone}}<span class="tag">DEAD ZONE</span>{{end}}{{if not .Named}}<span class="tag">unnamed code</span>{{end}}</th><td class="{{heat .Workable .Visits}}">{{text .Workable .Visits}}</td>{{range $n := $.R.Matrix.Networks}}{{$c := cell $a $n}}<td class="{{heat $c.Workable $c.Visits}}">{{text $c.Workable $c.Visits}}</td>{{end}}</tr>
 {{end}}</tbody></table>{{else}}<p>No visits with a known area in this period.</p>{{end}}
 
 {{if .R.DeadZones}}<p><strong>Dead zones</strong> (plan to work offline there): {{range $i, $d := .R.DeadZones}}{{if $i}}, {{end}}{{$d}}{{end}}.</p>{{end}}
@@ -385,7 +402,7 @@ table.page{width:100%}
 
 <h2>By device</h2>
 <table class="data"><thead><tr><th class="left">Device</th><th>Connected hours</th><th>GO %</th><th>Usable %</th><th>Visits</th><th>Workable visits %</th><th>Failovers</th></tr></thead><tbody>
-{{range .R.Devices}}<tr><td class="left">{{.Key}}</td><td>{{num .ConnectedHours}}</td><td>{{num .GreenPct}}</td><td>{{num .UsablePct}}</td><td>{{.Visits}}</td><td>{{opt .WorkableVisitsPct ""}}</td><td>{{.Failovers}}</td></tr>
+{{range .R.Devices}}<tr><td class="left">{{if and $.Page.DeviceHref .ID}}<a href="{{call $.Page.DeviceHref .ID}}">{{.Key}}</a>{{else}}{{.Key}}{{end}}</td><td>{{num .ConnectedHours}}</td><td>{{num .GreenPct}}</td><td>{{num .UsablePct}}</td><td>{{.Visits}}</td><td>{{opt .WorkableVisitsPct ""}}</td><td>{{.Failovers}}</td></tr>
 {{end}}</tbody></table>
 
 <h2>By week</h2>

@@ -39,6 +39,9 @@ type Query struct {
 	// Device limits the report to one device: a hostname, an id or a
 	// unique prefix of one ("" for all).
 	Device string
+	// Devices limits the report to these device ids (a group), when
+	// Device does not name one.
+	Devices []string
 	// Recent asks for this many of the newest sessions too.
 	Recent int
 	// Areas names the codes; nil: the names recorded with them.
@@ -77,6 +80,8 @@ func (e *DeviceError) Error() string {
 // the work), nil for a network that never carried it.
 type Row struct {
 	Key string `json:"key"`
+	// ID is a device row's device id.
+	ID string `json:"id,omitempty"`
 	// Network is the network of an area's row.
 	Network        string   `json:"network,omitempty"`
 	Kind           string   `json:"kind,omitempty"`
@@ -241,7 +246,7 @@ func From(ctx context.Context, src Fetcher, q Query) (*Report, []string, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	var ids []string
+	ids := q.Devices
 	if q.Device != "" {
 		if ids, err = resolveDevice(q.Device, known); err != nil {
 			return nil, nil, err

@@ -120,6 +120,16 @@ func WriteText(w io.Writer, d Doc, loc *time.Location) error {
 		}
 		fmt.Fprintln(&b, line)
 	}
+	if sy := d.Work.Sync; sy.Server != "" {
+		line := "fleet:   journal never reached " + sy.Server
+		if !sy.LastOK.IsZero() {
+			line = fmt.Sprintf("fleet:   journal last reached %s at %s", sy.Server, sy.LastOK.In(loc).Format("2006-01-02 15:04"))
+		}
+		if sy.Error != "" {
+			line += "; last try: " + sy.Error
+		}
+		fmt.Fprintln(&b, line)
+	}
 	for _, s := range d.Services {
 		if !s.Running {
 			fmt.Fprintf(&b, "warning: %s is not running\n", s.Name)

@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"github.com/fieldlink/fieldlink/backend/areas"
+	"github.com/fieldlink/fieldlink/backend/fleetsync"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -159,6 +165,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	deviceShare := fs.Float64("device-share", 0, "the headline's mark: share of a device's visits that must be workable (default: config journal.device_share, 0.85)")
 	device := fs.String("device", "", "report on one device: its hostname, its id or a unique start of the id")
 	areaFile := fs.String("areas", "", "the area map naming places (default: config journal.area_map)")
+	server := fs.String("server", "", "read the fleet report from a fieldlink serve (https://…) instead of a journal")
+	viewerToken := fs.String("token-file", "", "with --server: a file holding a viewer token ('fieldlink serve viewer'); default $FIELDLINK_VIEWER_TOKEN")
+	group := fs.String("group", "", "with --server: one group of devices")
 	if err := parse(fs, args, reportUsage, stdout, stderr); err != nil {
 		return err
 	}
@@ -197,6 +206,13 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if write == nil {
 		return fmt.Errorf("--format %q: want table, csv, json or html", *format)
 	}
+	if *server != "" {
+		rep, err := fetchReport(*server, *viewerToken, since, until, *device, *group, q)
+		if err != nil {
+			return err
+		}
+		return writeReport(rep, write, *out, stdout, stderr)
+	}
 	path, err := c.journalPath(cfg)
 	if err != nil {
 		return err
@@ -213,7 +229,12 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	w, closeOut, err := output(*out, stdout)
+	return writeReport(rep, write, *out, stdout, stderr)
+}
+
+// writeReport writes a report in its format to --output or stdout.
+func writeReport(rep *report.Report, write func(*report.Report, io.Writer) error, out string, stdout, stderr io.Writer) error {
+	w, closeOut, err := output(out, stdout)
 	if err != nil {
 		return err
 	}
@@ -224,10 +245,58 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err := closeOut(); err != nil {
 		return err
 	}
-	if *out != "" && *out != "-" {
-		fmt.Fprintf(stderr, "fieldlink: report written to %s\n", *out)
+	if out != "" && out != "-" {
+		fmt.Fprintf(stderr, "fieldlink: report written to %s\n", out)
 	}
 	return nil
+}
+
+// fetchReport reads the fleet report from a fieldlink serve.
+func fetchReport(server, tokenFile string, since, until dateFlag, device, group string, q report.Query) (*report.Report, error) {
+	tok := os.Getenv("FIELDLINK_VIEWER_TOKEN")
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if tok == "" {
+		return nil, errors.New("report --server: a viewer token, in --token-file or $FIELDLINK_VIEWER_TOKEN ('fieldlink serve viewer NAME' makes one)")
+	}
+	v := url.Values{}
+	if !since.t.IsZero() {
+		v.Set("since", since.t.UTC().Format(time.DateOnly))
+	}
+	if !until.t.IsZero() {
+		v.Set("until", until.t.UTC().AddDate(0, 0, -1).Format(time.DateOnly))
+	}
+	v.Set("visit_share", strconv.FormatFloat(q.VisitShare, 'f', -1, 64))
+	v.Set("device_share", strconv.FormatFloat(q.DeviceShare, 'f', -1, 64))
+	for k, x := range map[string]string{"device": device, "group": group} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(server, "/")+"/report.json?"+v.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("report --server %q: %w", server, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fleet server: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fleet server: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	var rep report.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return nil, fmt.Errorf("fleet server: a report that does not parse: %w", err)
+	}
+	return &rep, nil
 }
 
 const journalUsage = `Usage: fieldlink journal COMMAND [flags]
@@ -240,6 +309,7 @@ Commands:
         records keyed by device id + session/visit UUID, so repeated
         exports merge without duplicates
   import FILE…   merge exports (from many devices) into --db
+  sync [--now]   send what changed to the fleet server ([sync] server)
   check          integrity check and row counts
   path           where the journal is
 
@@ -264,7 +334,7 @@ func cmdJournal(args []string, stdout, stderr io.Writer) error {
 	var since dateFlag
 	until := dateFlag{through: true}
 	var format, records, out *string
-	allowDemo := new(bool)
+	allowDemo, now := new(bool), new(bool)
 	switch sub {
 	case "export":
 		fs.Var(&since, "since", "records from this day or time on: 2026-11-01, RFC 3339, or 30d")
@@ -274,6 +344,8 @@ func cmdJournal(args []string, stdout, stderr io.Writer) error {
 		out = fs.String("output", "", "write to this file (created 0600) instead of standard output")
 	case "import":
 		allowDemo = fs.Bool("allow-demo", false, "merge a demo's records (simulated data) into a real journal")
+	case "sync":
+		now = fs.Bool("now", false, "send even when the last sync is more recent than [sync] interval")
 	case "check", "path":
 	default:
 		fmt.Fprintf(stderr, "fieldlink journal: unknown command %q\n\n", sub)
@@ -301,6 +373,33 @@ func cmdJournal(args []string, stdout, stderr io.Writer) error {
 	switch sub {
 	case "path":
 		fmt.Fprintln(stdout, path)
+		return nil
+	case "sync":
+		if c.simulated() {
+			return errors.New("journal sync: a demo's journal never goes to the fleet server")
+		}
+		if cfg.Sync.Server == "" {
+			return errors.New("journal sync: no fleet server: set [sync] server (and token_file) in the config")
+		}
+		j, err := journal.Open(path)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		st, err := j.Sync(ctx, cfg.Sync.Server)
+		if err != nil {
+			return err
+		}
+		if !*now && !st.LastOK.IsZero() && time.Since(st.LastOK) < cfg.Sync.Interval.D() {
+			fmt.Fprintf(stdout, "the journal reached %s at %s; nothing due before %s (--now sends anyway)\n", cfg.Sync.Server,
+				st.LastOK.Local().Format("15:04"), st.LastOK.Add(cfg.Sync.Interval.D()).Local().Format("15:04"))
+			return nil
+		}
+		res, err := syncJournal(ctx, j, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", cfg.Sync.Server, res)
 		return nil
 	case "check":
 		j, err := journal.OpenReadOnly(path)
@@ -381,4 +480,32 @@ func cmdJournal(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+}
+
+// syncOptions are the fleet server's address and this device's token, from
+// the config; the token file must not be readable by everyone.
+func syncOptions(cfg config.Config) (fleetsync.Options, error) {
+	o := fleetsync.Options{Server: cfg.Sync.Server, CAFile: cfg.Sync.CAFile}
+	fi, err := os.Stat(cfg.Sync.TokenFile)
+	if err != nil {
+		return o, fmt.Errorf("the device's upload token: %w (enroll it with 'fieldlink serve enroll' on the server)", err)
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return o, fmt.Errorf("the upload token %s can be read by everyone (mode %04o): chmod 600 it", cfg.Sync.TokenFile, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(cfg.Sync.TokenFile)
+	if err != nil {
+		return o, fmt.Errorf("the device's upload token: %w", err)
+	}
+	o.Token = strings.TrimSpace(string(b))
+	return o, nil
+}
+
+// syncJournal sends the journal to the fleet server once.
+func syncJournal(ctx context.Context, j *journal.Journal, cfg config.Config) (fleetsync.Result, error) {
+	o, err := syncOptions(cfg)
+	if err != nil {
+		return fleetsync.Result{}, err
+	}
+	return fleetsync.Sync(ctx, j, o)
 }

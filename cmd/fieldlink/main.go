@@ -51,6 +51,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdReport(args[1:], stdout, stderr)
 		case "journal":
 			return cmdJournal(args[1:], stdout, stderr)
+		case "serve":
+			return cmdServe(args[1:], stdout, stderr)
 		case "version", "--version", "-version":
 			return cmdVersion(args[1:], stdout, stderr)
 		case "completion":

@@ -176,6 +176,9 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 		}()
 	}
 	go func() { r.errs <- r.eng.Run(ctx) }()
+	if r.role == engine.Holder && r.journal != "" && !c.simulated() && cfg.Sync.Server != "" {
+		go r.syncLoop(ctx, cfg, time.Now)
+	}
 	if (r.role == engine.Holder && mode == "tui") || mode == "kiosk" {
 		// NetworkManager asks for passwords where the clinician is: the
 		// screen in charge, or the kiosk (a client of the service).
@@ -368,4 +371,56 @@ func (r *running) journalStatus(st journal.Status) {
 	text := st.Problem + "; fieldlink keeps working and holds the record in memory"
 	r.eng.SetWarning("journal", text)
 	r.eng.AddEvents(netstate.Event{Time: time.Now(), Kind: netstate.EventJournal, Level: netstate.LevelAmber, Text: st.Problem})
+}
+
+// syncLoop sends the journal to the fleet server every [sync] interval
+// while a workable path is up (and the VPN, when one is configured),
+// backing off after a failure, and tells every screen when the journal
+// last reached the server.
+func (r *running) syncLoop(ctx context.Context, cfg config.Config, now func() time.Time) {
+	publish := func(j *journal.Journal) {
+		st, err := j.Sync(ctx, cfg.Sync.Server)
+		if err == nil {
+			r.eng.SetSync(netstate.SyncStatus{Server: cfg.Sync.Server, LastOK: st.LastOK, Error: st.LastError, Sent: st.LastSent})
+		}
+	}
+	if j, err := journal.Open(r.journal); err == nil {
+		publish(j)
+		j.Close()
+	}
+	interval := cfg.Sync.Interval.D()
+	backoff := time.Minute
+	wait := 15 * time.Second // a first try once the path has settled
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		st := r.eng.Current()
+		p := st.Snapshot.PrimaryLink()
+		ready := p != nil && p.Workable() && (cfg.VPN.Profile == "" || st.Work.VPN.Phase == netstate.VPNUp)
+		if !ready {
+			wait = 30 * time.Second
+			continue
+		}
+		j, err := journal.Open(r.journal)
+		if err == nil {
+			_, err = syncJournal(ctx, j, cfg)
+			if err != nil {
+				// Why the sync could not even start, for the screens.
+				if s, serr := j.Sync(ctx, cfg.Sync.Server); serr == nil && s.LastError == "" {
+					s.LastError, s.LastTry = err.Error(), now()
+					j.SetSync(ctx, s)
+				}
+			}
+			publish(j)
+			j.Close()
+		}
+		if err != nil {
+			wait, backoff = backoff, min(2*backoff, interval)
+			continue
+		}
+		wait, backoff = interval, time.Minute
+	}
 }

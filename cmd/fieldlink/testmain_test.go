@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/fieldlink/fieldlink/backend/pgtest"
 )
 
 // TestMain keeps every fieldlink this package's tests start, in-process or
@@ -22,6 +24,7 @@ func TestMain(m *testing.M) {
 	}
 	testStateDir = state
 	code := m.Run()
+	pgtest.StopShared()
 	os.RemoveAll(run)
 	os.RemoveAll(state)
 	os.Exit(code)

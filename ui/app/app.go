@@ -509,7 +509,7 @@ func (m *Model) Render() string {
 	case m.screen == screenDetail:
 		body = m.detailView(w, rest, compact)
 	case m.screen == screenReports:
-		body = reports.View(t, m.rep, m.repErr, m.opt.Location, w, rest)
+		body = reports.View(t, m.rep, m.repErr, m.state.Work.Sync, m.opt.Location, w, rest)
 	case w >= wideWidth && h >= wideHeight:
 		body = m.wideBody(w, rest)
 	default:

@@ -17,7 +17,8 @@ import (
 )
 
 // View renders r in width x height cells. err, if set, is shown instead.
-func View(t *theme.Theme, r *report.Report, err error, loc *time.Location, width, height int) string {
+// sync is how the journal stands with the fleet server, if one is set.
+func View(t *theme.Theme, r *report.Report, err error, sync netstate.SyncStatus, loc *time.Location, width, height int) string {
 	if width <= 0 || height <= 0 {
 		return ""
 	}
@@ -32,6 +33,17 @@ func View(t *theme.Theme, r *report.Report, err error, loc *time.Location, width
 		return strings.Join(lines, "\n")
 	}
 	add(t.Title.Render(" This device, " + r.Period.Text))
+	if sync.Server != "" {
+		line := " Journal not yet sent to the fleet server"
+		if !sync.LastOK.IsZero() {
+			line = " Journal last reached the fleet server at " + sync.LastOK.In(loc).Format("Mon 15:04")
+		}
+		if sync.Error != "" {
+			add(t.Warning.Render(line + "; last try failed: " + sync.Error))
+		} else {
+			add(t.Dim.Render(line))
+		}
+	}
 	if r.Demo {
 		add(t.Warning.Render(" DEMO: simulated data"))
 	}

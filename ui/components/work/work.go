@@ -45,7 +45,7 @@ func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, path net
 			lv := netstate.LevelGreen
 			if path != netstate.LevelUnknown && path < lv {
 				lv = path
-				over = join(over, "path "+path.Word())
+				over += ", path " + path.Word()
 			}
 			row("VPN", v.Profile, lv, t.Symbol(lv), "UP "+Duration(now.Sub(v.Since)), over)
 		case netstate.VPNConnecting:

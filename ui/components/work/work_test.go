@@ -30,8 +30,8 @@ func TestTunnelIsNoBetterThanItsPath(t *testing.T) {
 		want string
 	}{
 		{netstate.LevelGreen, "● UP 5m over Wi-Fi NHS-Community"},
-		{netstate.LevelAmber, "UP 5m over Wi-Fi NHS-Community · path MARGINAL"},
-		{netstate.LevelRed, "UP 5m over Wi-Fi NHS-Community · path DO NOT PROCEED"},
+		{netstate.LevelAmber, "UP 5m over Wi-Fi NHS-Community, path MARGINAL"},
+		{netstate.LevelRed, "UP 5m over Wi-Fi NHS-Community, path DO NOT PROCEED"},
 		{netstate.LevelUnknown, "● UP 5m over Wi-Fi NHS-Community"},
 	} {
 		raw := strings.Join(Lines(th, up, via, c.path, now, 100, false, false), "\n")

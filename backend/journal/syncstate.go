@@ -1,0 +1,58 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// SyncState is where the journal stands with a fleet server.
+type SyncState struct {
+	Server string
+	// Acked: the server has committed everything up to this moment.
+	Acked           time.Time
+	LastTry, LastOK time.Time
+	LastError       string
+	LastSent        string
+}
+
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func timeMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// Sync reads the journal's state with a server (zero when it never
+// synced there).
+func (j *Journal) Sync(ctx context.Context, server string) (SyncState, error) {
+	st := SyncState{Server: server}
+	var acked, try, ok int64
+	err := j.db.QueryRowContext(ctx, `SELECT acked_ms, last_try_ms, last_ok_ms, last_error, last_sent FROM sync_state WHERE server = ?`, server).
+		Scan(&acked, &try, &ok, &st.LastError, &st.LastSent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	st.Acked, st.LastTry, st.LastOK = msTime(acked), msTime(try), msTime(ok)
+	return st, err
+}
+
+// SetSync records the journal's state with a server.
+func (j *Journal) SetSync(ctx context.Context, st SyncState) error {
+	if j.ro {
+		return errors.New("journal is open read-only")
+	}
+	_, err := j.db.ExecContext(ctx, `INSERT INTO sync_state(server, acked_ms, last_try_ms, last_ok_ms, last_error, last_sent) VALUES(?,?,?,?,?,?)
+		ON CONFLICT(server) DO UPDATE SET acked_ms = excluded.acked_ms, last_try_ms = excluded.last_try_ms, last_ok_ms = excluded.last_ok_ms,
+		last_error = excluded.last_error, last_sent = excluded.last_sent`,
+		st.Server, timeMS(st.Acked), timeMS(st.LastTry), timeMS(st.LastOK), st.LastError, st.LastSent)
+	return err
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/config"
+	"github.com/fieldlink/fieldlink/backend/fleet"
+	"github.com/fieldlink/fieldlink/backend/fleetserver"
+)
+
+const serveUsage = `Usage: fieldlink serve [flags]
+
+The fleet server: devices send their journals to it (fieldlink's [sync]
+section), it keeps them in PostgreSQL, and IT reads the fleet report in a
+browser (sign in with a link from 'fieldlink serve viewer'), as CSV or
+JSON, or with 'fieldlink report --server'. It migrates its database
+itself, and rebuilds the report's pre-aggregates as uploads arrive.
+
+Commands:
+  fieldlink serve enroll NAME [--group G]   a device's upload token
+  fieldlink serve viewer NAME [--url URL]   a sign-in link for the report
+  fieldlink serve devices                   enrolled devices, last upload
+
+Flags:
+`
+
+type serveFlags struct {
+	config, db string
+}
+
+func (s *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.config, "config", "", "config file (default: $XDG_CONFIG_HOME/fieldlink/config.toml, then /etc/fieldlink/config.toml)")
+	fs.StringVar(&s.db, "db", "", "PostgreSQL URL (default: config server.db)")
+}
+
+func (s *serveFlags) open(ctx context.Context) (config.Config, *fleet.Store, error) {
+	cfg, err := config.Load(s.config)
+	if err != nil {
+		return cfg, nil, err
+	}
+	url := s.db
+	if url == "" {
+		url = cfg.Server.DB
+	}
+	st, err := fleet.Open(ctx, url)
+	return cfg, st, err
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "enroll":
+			return cmdServeEnroll(args[1:], stdout, stderr)
+		case "viewer":
+			return cmdServeViewer(args[1:], stdout, stderr)
+		case "devices":
+			return cmdServeDevices(args[1:], stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "fieldlink serve: unknown command %q (enroll, viewer, devices)\n", args[0])
+		return errUsage
+	}
+	fs := flag.NewFlagSet("fieldlink serve", flag.ContinueOnError)
+	var sf serveFlags
+	sf.register(fs)
+	listen := fs.String("listen", "", "address to serve on (default: config server.listen, :8443)")
+	cert := fs.String("tls-cert", "", "certificate for HTTPS (default: config server.tls_cert)")
+	key := fs.String("tls-key", "", "its private key (default: config server.tls_key)")
+	insecure := fs.Bool("insecure-http", false, "serve plain HTTP (behind a TLS proxy, or for a test on this machine)")
+	if err := parse(fs, args, serveUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg, store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if *listen == "" {
+		*listen = cfg.Server.Listen
+	}
+	if *cert == "" && *key == "" {
+		*cert, *key = cfg.Server.TLSCert, cfg.Server.TLSKey
+	}
+	if (*cert == "" || *key == "") && !*insecure {
+		return errors.New("serve: no TLS certificate (--tls-cert and --tls-key, or [server] tls_cert and tls_key); --insecure-http serves plain HTTP behind a TLS proxy")
+	}
+	names, err := areaMap(cfg)
+	if err != nil {
+		return err
+	}
+	logger := log.New(stderr, "fieldlink serve: ", log.LstdFlags)
+	srv := fleetserver.New(store, fleetserver.Options{VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare,
+		Areas: names, Secure: !*insecure, Log: logger})
+	hs := &http.Server{Addr: *listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: logger}
+	go fleetserver.Refresher(ctx, store, cfg.Server.Refresh.D(), cfg.Server.AreasRefresh.D(), logger.Printf)
+	errs := make(chan error, 1)
+	go func() {
+		if *insecure {
+			errs <- hs.ListenAndServe()
+		} else {
+			errs <- hs.ListenAndServeTLS(*cert, *key)
+		}
+	}()
+	logger.Printf("serving on %s (%s)", *listen, map[bool]string{true: "plain HTTP", false: "HTTPS"}[*insecure])
+	select {
+	case err := <-errs:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Uploads in flight finish (or are cut off and sent again by their
+	// devices: nothing is committed half-way).
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	logger.Printf("stopped")
+	return nil
+}
+
+const enrollUsage = `Usage: fieldlink serve enroll NAME [flags]
+
+Makes a device's upload token and prints it, once (the server keeps only
+its hash). Put it on the device in the file [sync] token_file names
+(/etc/fieldlink/sync.token, mode 0600), with [sync] server set. The token
+binds to the device that first uploads with it, and writes only that
+device's records.
+
+Flags:
+`
+
+func cmdServeEnroll(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fieldlink serve enroll", flag.ContinueOnError)
+	var sf serveFlags
+	sf.register(fs)
+	group := fs.String("group", "", "the device's group (a team, a locality), for the report's group filter")
+	if err := parse(fs, args, enrollUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	ctx := context.Background()
+	_, store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tok, err := store.Enroll(ctx, fs.Arg(0), *group)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Enrolled %s", fs.Arg(0))
+	if *group != "" {
+		fmt.Fprintf(stdout, " (group %s)", *group)
+	}
+	fmt.Fprintf(stdout, ". Its upload token, shown once:\n\n%s\n\nOn the device: put it in /etc/fieldlink/sync.token (owner root, mode 0600) and set [sync] server.\n", tok)
+	return nil
+}
+
+const viewerUsage = `Usage: fieldlink serve viewer NAME [flags]
+
+Makes a sign-in link to the fleet report for one person, and prints it.
+Anyone with the link can read the report: send it as privately as a
+password. Making a new link for the same NAME withdraws the old one.
+
+Flags:
+`
+
+func cmdServeViewer(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fieldlink serve viewer", flag.ContinueOnError)
+	var sf serveFlags
+	sf.register(fs)
+	base := fs.String("url", "", "the server's address as browsers reach it (https://fleet.example.nhs.uk:8443)")
+	if err := parse(fs, args, viewerUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	ctx := context.Background()
+	cfg, store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tok, err := store.AddViewer(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	u := strings.TrimRight(*base, "/")
+	if u == "" {
+		host, _ := os.Hostname()
+		u = "https://" + host + cfg.Server.Listen
+		if !strings.HasPrefix(cfg.Server.Listen, ":") {
+			u = "https://" + cfg.Server.Listen
+		}
+	}
+	fmt.Fprintf(stdout, "Sign-in link for %s (private: anyone with it can read the fleet report):\n\n%s/login?%s\n\n"+
+		"For 'fieldlink report --server', the token alone:\n%s\n", fs.Arg(0), u, url.Values{"token": {tok}}.Encode(), tok)
+	return nil
+}
+
+const devicesUsage = `Usage: fieldlink serve devices [flags]
+
+The enrolled devices: name, group, device id, and when each last uploaded.
+
+Flags:
+`
+
+func cmdServeDevices(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fieldlink serve devices", flag.ContinueOnError)
+	var sf serveFlags
+	sf.register(fs)
+	if err := parse(fs, args, devicesUsage, stdout, stderr); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	_, store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	devs, err := store.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tGROUP\tDEVICE\tHOSTNAME\tLAST UPLOAD")
+	for _, d := range devs {
+		last := "never"
+		if !d.LastUpload.IsZero() {
+			last = d.LastUpload.Local().Format("2006-01-02 15:04")
+		}
+		id := d.ID
+		if id == "" {
+			id = "(not yet uploaded)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Group, id, d.Hostname, last)
+	}
+	return tw.Flush()
+}
