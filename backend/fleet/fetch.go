@@ -169,8 +169,41 @@ func (p pgFetcher) Fetch(ctx context.Context, f report.Filter) (*report.Data, er
 			[]any{months}, visitSums(false, &d.DeviceVisits)},
 		{`SELECT kind, network, area, MAX(area_name), ` + times + `, string_agg(h_signal, ',') FROM month_area WHERE month = ANY($1)
 			GROUP BY kind, network, area`, []any{months}, areaRows},
-		{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, string_agg(h_share, ',') FROM month_visit
-			WHERE month = ANY($1) GROUP BY kind, network, area`, []any{months}, cellRows},
+	}
+	// The month cells counted ahead at the share asked for answer with two
+	// numbers each; otherwise their histograms are read.
+	var counted bool
+	if len(months) > 0 && f.VisitBin > 0 {
+		if err := p.s.pool.QueryRow(ctx, `SELECT COALESCE(bool_and(share_bin = $2), false) FROM month_visit WHERE month = ANY($1)`,
+			months, f.VisitBin).Scan(&counted); err != nil {
+			return nil, fmt.Errorf("fleet report: %w", err)
+		}
+	}
+	if counted {
+		queries = append(queries, q{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, SUM(workable)::bigint
+			FROM month_visit WHERE month = ANY($1) GROUP BY kind, network, area`, []any{months}, func(rows pgx.Rows) error {
+			var x report.VisitCell
+			var workable int64
+			if err := rows.Scan(&x.Kind, &x.Network, &x.Area, &x.MCC, &x.MNC, &x.AreaName, &x.Visits, &workable); err != nil {
+				return err
+			}
+			// Two bins that answer AtLeast(bin) and Count exactly: the
+			// workable visits at 100, the rest at 0.
+			x.H = journal.Hist{}
+			if workable > 0 {
+				x.H[100] = workable
+			}
+			if x.Visits > workable {
+				x.H[0] = x.Visits - workable
+			}
+			mu.Lock()
+			d.Cells = append(d.Cells, x)
+			mu.Unlock()
+			return nil
+		}})
+	} else {
+		queries = append(queries, q{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, string_agg(h_share, ',')
+			FROM month_visit WHERE month = ANY($1) GROUP BY kind, network, area`, []any{months}, cellRows})
 	}
 	if len(ranges) > 0 {
 		queries = append(queries,

@@ -148,6 +148,8 @@ func TestFleetReportEqualsSQLite(t *testing.T) {
 		{Since: fleetsample.Day0.AddDate(0, 0, 1)},
 		{Since: fleetsample.Day0.AddDate(0, -1, 0), Until: fleetsample.Day0.AddDate(0, 1, 0)},
 		{Device: "tb-nurse-2"},
+		// Another visit share than the one counted ahead: histograms.
+		{VisitShare: 0.7},
 	} {
 		want := sqliteReport(t, smp, q)
 		got := fleetReport(t, s, q)

@@ -152,34 +152,94 @@ func (s *Store) refreshDeviceMonths(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for month, devs := range byMonth {
-		lo, hi, err := journal.MonthDays(month)
-		if err != nil {
-			continue
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM device_month WHERE month = $1 AND device_id = ANY($2)`, month, devs); err != nil {
+		if err := rebuildDeviceMonth(ctx, tx, month, devs); err != nil {
 			return 0, err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO device_month
-			SELECT $1, device_id, COALESCE(SUM(n.sessions), 0)::bigint, COALESCE(SUM(n.connected_ms), 0)::bigint, COALESCE(SUM(n.green_ms), 0)::bigint,
-				COALESCE(SUM(n.amber_ms), 0)::bigint, COALESCE(SUM(n.red_ms), 0)::bigint, COALESCE(SUM(n.usable_ms), 0)::bigint,
-				COALESCE(SUM(n.in_use_ms), 0)::bigint, COALESCE(SUM(n.workable_ms), 0)::bigint, 0, ''
-			FROM day_net n WHERE day BETWEEN $2 AND $3 AND device_id = ANY($4) GROUP BY device_id`, month, lo, hi, devs); err != nil {
-			return 0, err
-		}
-		visits, err := merged(ctx, tx, 1, `SELECT device_id, SUM(failovers)::bigint, string_agg(h_visit, ',') FROM day_device
-			WHERE day BETWEEN $1 AND $2 AND device_id = ANY($3) GROUP BY device_id`, lo, hi, devs)
-		if err != nil {
-			return 0, err
-		}
-		for _, v := range visits {
-			if _, err := tx.Exec(ctx, `INSERT INTO device_month VALUES ($1, $2, 0, 0, 0, 0, 0, 0, 0, 0, $3, $4)
-				ON CONFLICT (month, device_id) DO UPDATE SET failovers = EXCLUDED.failovers, h_visit = EXCLUDED.h_visit`,
-				month, v[0], v[1], v[2]); err != nil {
-				return 0, err
-			}
 		}
 	}
 	return n, tx.Commit(ctx)
+}
+
+// rebuildDeviceMonth rebuilds the month rows of these devices: each
+// device's sums from day_net and its visits from day_device, joined here
+// and written in one COPY. Many devices (a month's first refresh, a
+// fleet's import) are done in one pass over the month, without a filter:
+// a filter of thousands of ids costs more than reading them all.
+func rebuildDeviceMonth(ctx context.Context, tx pgx.Tx, month string, devs []string) error {
+	lo, hi, err := journal.MonthDays(month)
+	if err != nil {
+		return nil
+	}
+	filter, args := " AND device_id = ANY($3)", []any{lo, hi, devs}
+	del, dargs := `DELETE FROM device_month WHERE month = $1 AND device_id = ANY($2)`, []any{month, devs}
+	if len(devs) > 200 {
+		filter, args = "", []any{lo, hi}
+		// Every device of the month is rebuilt: any not in the days
+		// any more goes too.
+		del, dargs = `DELETE FROM device_month WHERE month = $1`, []any{month}
+	}
+	if _, err := tx.Exec(ctx, del, dargs...); err != nil {
+		return err
+	}
+	type row struct {
+		t         [8]int64
+		failovers int64
+		h         journal.Hist
+	}
+	rows := map[string]*row{}
+	get := func(d string) *row {
+		r := rows[d]
+		if r == nil {
+			r = &row{h: journal.Hist{}}
+			rows[d] = r
+		}
+		return r
+	}
+	res, err := tx.Query(ctx, `SELECT device_id, SUM(sessions)::bigint, SUM(connected_ms)::bigint, SUM(green_ms)::bigint, SUM(amber_ms)::bigint,
+		SUM(red_ms)::bigint, SUM(usable_ms)::bigint, SUM(in_use_ms)::bigint, SUM(workable_ms)::bigint
+		FROM day_net WHERE day BETWEEN $1 AND $2`+filter+` GROUP BY device_id`, args...)
+	if err != nil {
+		return err
+	}
+	for res.Next() {
+		var d string
+		var t [8]int64
+		if err := res.Scan(&d, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7]); err != nil {
+			res.Close()
+			return err
+		}
+		get(d).t = t
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return err
+	}
+	res, err = tx.Query(ctx, `SELECT device_id, SUM(failovers)::bigint, string_agg(h_visit, ',') FROM day_device
+		WHERE day BETWEEN $1 AND $2`+filter+` GROUP BY device_id`, args...)
+	if err != nil {
+		return err
+	}
+	for res.Next() {
+		var d, h string
+		var f int64
+		if err := res.Scan(&d, &f, &h); err != nil {
+			res.Close()
+			return err
+		}
+		r := get(d)
+		r.failovers = f
+		r.h.Merge(journal.ParseHist(h))
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return err
+	}
+	out := make([][]any, 0, len(rows))
+	for d, r := range rows {
+		out = append(out, []any{month, d, r.t[0], r.t[1], r.t[2], r.t[3], r.t[4], r.t[5], r.t[6], r.t[7], r.failovers, r.h.String()})
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"device_month"}, []string{"month", "device_id", "sessions", "connected_ms", "green_ms",
+		"amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "failovers", "h_visit"}, pgx.CopyFromRows(out))
+	return err
 }
 
 func (s *Store) refreshMonths(ctx context.Context) (int, error) {
@@ -234,8 +294,12 @@ func (s *Store) refreshMonth(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	for i, v := range visits {
+		h := journal.ParseHist(v[8].(string))
+		visits[i] = append(v, int32(s.shareBin), h.AtLeast(s.shareBin))
+	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"month_visit"}, []string{"month", "kind", "network", "area", "mcc", "mnc", "area_name",
-		"visits", "h_share"}, pgx.CopyFromRows(visits)); err != nil {
+		"visits", "h_share", "share_bin", "workable"}, pgx.CopyFromRows(visits)); err != nil {
 		return false, err
 	}
 	return true, tx.Commit(ctx)

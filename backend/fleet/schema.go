@@ -7,7 +7,10 @@ var migrations = []string{
 	// 1: devices and who may write and read; the records devices upload
 	// (as in their journals, keyed by device); the day roll-ups,
 	// partitioned by month so a year is dropped or archived by detaching
-	// twelve tables; and the small pre-aggregates the report reads.
+	// twelve tables; and the small pre-aggregates the report reads. A
+	// month's visit cells also hold their workable visits at the server's
+	// visit share (share_bin, in percent), so the usual report reads two
+	// numbers per cell rather than a histogram.
 	`
 CREATE TABLE enrollment (
 	token_hash  BYTEA PRIMARY KEY,
@@ -101,6 +104,7 @@ CREATE TABLE month_area (
 CREATE TABLE month_visit (
 	month TEXT NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL, mcc TEXT NOT NULL, mnc TEXT NOT NULL,
 	area_name TEXT NOT NULL, visits BIGINT NOT NULL, h_share TEXT NOT NULL,
+	share_bin INTEGER NOT NULL DEFAULT -1, workable BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (month, kind, network, area)
 );
 CREATE TABLE stale_day (day INTEGER PRIMARY KEY);

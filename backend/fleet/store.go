@@ -23,9 +23,12 @@ import (
 
 // Store is an open fleet database.
 type Store struct {
-	dbURL string
-	pool  *pgxpool.Pool
-	db    *sql.DB
+	// shareBin is the visit share (percent) the month pre-aggregates
+	// count workable visits at.
+	shareBin int
+	dbURL    string
+	pool     *pgxpool.Pool
+	db       *sql.DB
 	// parts are the day-table partitions known to exist.
 	parts sync.Map
 }
@@ -39,6 +42,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
+	// The report groups some hundred thousand rows: in memory, not sorted
+	// on disk.
+	if _, set := cfg.ConnConfig.RuntimeParams["work_mem"]; !set {
+		cfg.ConnConfig.RuntimeParams["work_mem"] = "64MB"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("fleet database: %w", err)
@@ -47,7 +55,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("fleet database %s: %w", redact(url), err)
 	}
-	s := &Store{dbURL: url, pool: pool, db: stdlib.OpenDBFromPool(pool)}
+	s := &Store{shareBin: 80, dbURL: url, pool: pool, db: stdlib.OpenDBFromPool(pool)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -67,6 +75,11 @@ func redact(url string) string {
 	}
 	return url
 }
+
+// SetVisitShare is the visit share (0.8: 80%) the usual report asks for:
+// the month pre-aggregates count workable visits at it; a report at
+// another share reads their histograms instead.
+func (s *Store) SetVisitShare(share float64) { s.shareBin = int(share*100 + 0.5) }
 
 // Close closes the store.
 func (s *Store) Close() {

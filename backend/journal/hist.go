@@ -15,18 +15,69 @@ type Hist map[int]int64
 // roll-up is a summary, not a source of truth to fail on).
 func ParseHist(s string) Hist {
 	h := Hist{}
-	for _, part := range strings.Split(s, ",") {
-		b, n, ok := strings.Cut(part, ":")
-		if !ok {
-			continue
+	h.Add(s)
+	return h
+}
+
+// Add merges "bin:count,…" into h. It reads the text in place, with no
+// allocation but the map's: a fleet report merges millions of bins.
+func (h Hist) Add(s string) {
+	i, n := 0, len(s)
+	for i < n {
+		// One part: optional spaces, a signed bin, ':', a count.
+		j := i
+		for j < n && s[j] != ',' {
+			j++
 		}
-		bin, err1 := strconv.Atoi(strings.TrimSpace(b))
-		cnt, err2 := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
-		if err1 == nil && err2 == nil && cnt > 0 {
+		if bin, cnt, ok := parsePart(s[i:j]); ok && cnt > 0 {
 			h[bin] += cnt
 		}
+		i = j + 1
 	}
-	return h
+}
+
+func parsePart(p string) (int, int64, bool) {
+	p = strings.TrimSpace(p)
+	c := strings.IndexByte(p, ':')
+	if c <= 0 {
+		return 0, 0, false
+	}
+	bin, ok1 := parseInt(strings.TrimSpace(p[:c]))
+	cnt, ok2 := parseInt(strings.TrimSpace(p[c+1:]))
+	if !ok1 || !ok2 || bin != int64(int(bin)) {
+		return 0, 0, false
+	}
+	return int(bin), cnt, true
+}
+
+// parseInt reads a decimal integer, refusing anything else (and values
+// beyond ±2^62, which no roll-up holds).
+func parseInt(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	neg := false
+	switch s[0] {
+	case '-':
+		neg, s = true, s[1:]
+	case '+':
+		s = s[1:]
+	}
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + int64(d)
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // String writes the histogram, bins in order.

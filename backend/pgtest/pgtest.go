@@ -129,6 +129,20 @@ func (c *Cluster) run(name string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
+// Adopt takes over a cluster left running in dir on port (a benchmark's
+// data kept for another run: FIELDLINK_FLEET_PG).
+func Adopt(dir string, port int) (*Cluster, error) {
+	c := &Cluster{Dir: dir, Port: port, bin: binDir()}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, err
+		}
+		c.as = u
+	}
+	return c, nil
+}
+
 // Stop stops the cluster at once and removes it.
 func (c *Cluster) Stop() {
 	c.run("pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-m", "immediate", "-w", "stop")

@@ -229,13 +229,16 @@ func deviceRows(q Query, d *Data, info map[string]DeviceInfo, bin int) ([]Row, H
 	for id := range ids {
 		sorted = append(sorted, id)
 	}
-	name := func(id string) string {
+	names := make(map[string]string, len(sorted))
+	for _, id := range sorted {
 		if dv, ok := info[id]; ok {
-			return devLabel(dv)
+			names[id] = devLabel(dv)
+		} else {
+			names[id] = short(id)
 		}
-		return short(id)
 	}
-	sort.Slice(sorted, func(i, j int) bool { return name(sorted[i]) < name(sorted[j]) })
+	name := func(id string) string { return names[id] }
+	sort.Slice(sorted, func(i, j int) bool { return names[sorted[i]] < names[sorted[j]] })
 	h := Headline{VisitShare: q.VisitShare, DeviceShare: q.DeviceShare}
 	var out []Row
 	for _, id := range sorted {

@@ -15,6 +15,9 @@ import (
 type Filter struct {
 	DayLo, DayHi int64
 	Devices      []string
+	// VisitBin is the visit share asked for, in percent: a fetcher with
+	// workable visits counted ahead at that share may answer with them.
+	VisitBin int
 }
 
 // Fetcher reads the grouped roll-ups a report is assembled from. The

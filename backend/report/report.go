@@ -253,7 +253,7 @@ func From(ctx context.Context, src Fetcher, q Query) (*Report, []string, error) 
 		}
 	}
 	lo, hi := dayRange(q)
-	d, err := src.Fetch(ctx, Filter{DayLo: lo, DayHi: hi, Devices: ids})
+	d, err := src.Fetch(ctx, Filter{DayLo: lo, DayHi: hi, Devices: ids, VisitBin: int(q.VisitShare*100 + 0.5)})
 	if err != nil {
 		return nil, nil, err
 	}

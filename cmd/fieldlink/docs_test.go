@@ -74,7 +74,7 @@ func TestDocsFollowHelp(t *testing.T) {
 t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); COMPREPLY=(); _fieldlink; echo "${COMPREPLY[*]}"; }
 t fieldlink jou; t fieldlink journal ""; t fieldlink --config x.toml sta; t fieldlink status --js; t fieldlink completion f`
 	out, err := exec.Command("bash", "-c", script).CombinedOutput()
-	if err != nil || string(out) != "journal\nexport import check path\nstatus\n--json\nfish\n" {
+	if err != nil || string(out) != "journal\nexport import check path sync\nstatus\n--json\nfish\n" {
 		t.Fatalf("bash completion: %v\n%s", err, out)
 	}
 	integration.NeedCommands(t, "groff", "zsh", "fish")

@@ -40,7 +40,7 @@ func TestKioskOnTheConsole(t *testing.T) {
 	}
 	if os.Geteuid() != 0 {
 		// A config this user could edit may not hold the way out.
-		p.waitFor(t, "admin_keys and [technician] are ignored")
+		p.waitFor(t, "admin_keys, [technician] and [sync] are ignored")
 		return
 	}
 	p.master.Write([]byte("\x18\x18q")) // ctrl+x ctrl+x q
@@ -67,7 +67,7 @@ func TestKioskAdminKeysNeedARootOwnedConfig(t *testing.T) {
 	os.Chmod(cfg, 0o666)
 	p := startOnPTYEnv(t, dir, "GO", []string{"TERM=linux", "LANG=C.UTF-8"}, "--kiosk", "--demo", "--config", cfg)
 	p.waitFirstFrame(t)
-	p.waitFor(t, "admin_keys and [technician] are ignored")
+	p.waitFor(t, "admin_keys, [technician] and [sync] are ignored")
 	p.master.Write([]byte("\x18q"))
 	time.Sleep(500 * time.Millisecond)
 	if p.exited() {

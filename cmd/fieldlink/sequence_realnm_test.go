@@ -360,6 +360,11 @@ func (r *seqRun) step() {
 	kinds := []string{"pull cable 1 short", "pull cable 1 long", "pull cable 2 short", "pull cable 2 long",
 		"black-hole cable 1", "restart NetworkManager (SIGTERM)", "restart NetworkManager (SIGKILL)",
 		"pull cable 2 while cable 1 is held", "wait"}
+	// FIELDLINK_SEQ_ONLY=kind[,kind] narrows a replay to some kinds of
+	// step, to measure how often one of them goes wrong.
+	if only := os.Getenv("FIELDLINK_SEQ_ONLY"); only != "" {
+		kinds = strings.Split(only, ",")
+	}
 	k := kinds[r.rng.Intn(len(kinds))]
 	r.steps = append(r.steps, k)
 	switch k {

@@ -93,6 +93,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	store.SetVisitShare(cfg.Journal.VisitShare)
 	if *listen == "" {
 		*listen = cfg.Server.Listen
 	}
