@@ -125,30 +125,64 @@ func (v visit) snapshot(m int) netstate.Snapshot {
 	return s
 }
 
+// Device creates sample device dev's journal in dir, with its fixed id
+// and hostname (so renderings stay stable), and returns its path and the
+// journal, open.
+func Device(t testing.TB, dir string, dev int) (string, *journal.Journal) {
+	t.Helper()
+	path := filepath.Join(dir, Hosts[dev]+".db")
+	j, err := journal.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.DB().Exec(`UPDATE device SET hostname = ?, id = ?`, Hosts[dev], fmt.Sprintf("%08x-1b0e-4c7a-9d5e-%012d", dev+0xa1, dev)); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if j, err = journal.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	return path, j
+}
+
+// Map is AreaMap, parsed.
+func Map(t testing.TB) *areas.Map {
+	t.Helper()
+	m, err := areas.Parse("areas.toml", []byte(AreaMap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Places are the sample's areas, named and not ("unnamed").
+func Places() []string { return []string{"Northfield", "Kings Heath", "Longbridge", "unnamed"} }
+
+// Absent and Idle are what VisitSnapshot takes for a modem not there, or
+// there and registered but not connected.
+const (
+	Absent = absent
+	Idle   = idle
+)
+
+// VisitSnapshot is the device at minute m of a visit in area where EE and
+// Vodafone are usable for their first ee and vf minutes (or Absent, Idle),
+// with Wi-Fi "Clinic" when wifi, the work on primary ("ee", "vf", "wifi"
+// or "" for nothing connected in use).
+func VisitSnapshot(area string, ee, vf int, wifi bool, primary string, m int) netstate.Snapshot {
+	return visit{area: area, ee: ee, vf: vf, wifi: wifi, primary: primary}.snapshot(m)
+}
+
 // Record runs a real recorder per device through its visits, into one
 // journal per device in dir (marked as a demo's with demo), and returns
 // their paths. Device ids are fixed, so renderings stay stable.
 func Record(t testing.TB, dir string, demo bool) []string {
 	t.Helper()
 	ctx := context.Background()
-	m, err := areas.Parse("areas.toml", []byte(AreaMap))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := Map(t)
 	var paths []string
-	for dev, host := range Hosts {
-		path := filepath.Join(dir, host+".db")
-		j, err := journal.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := j.DB().Exec(`UPDATE device SET hostname = ?, id = ?`, host, fmt.Sprintf("%08x-1b0e-4c7a-9d5e-%012d", dev+0xa1, dev)); err != nil {
-			t.Fatal(err)
-		}
-		j.Close()
-		if j, err = journal.Open(path); err != nil {
-			t.Fatal(err)
-		}
+	for dev := range Hosts {
+		path, j := Device(t, dir, dev)
 		if demo {
 			if err := j.MarkDemo(ctx); err != nil {
 				t.Fatal(err)

@@ -41,7 +41,9 @@ type Options struct {
 	// again: records written late (a backlog flushed after a full disk,
 	// a session closing after the last sync began) are sent again rather
 	// than missed. Default 24 h: today's and yesterday's roll-ups are
-	// re-sent until their day has closed.
+	// re-sent until their day has closed. The start goes back further to
+	// the day a session or visit open at that point began, since closing
+	// it rewrites that day's roll-ups (journal.ResendFrom).
 	Margin time.Duration
 	// Window bounds one upload's span (default 31 days).
 	Window time.Duration
@@ -102,9 +104,15 @@ func (o *Options) client() (*http.Client, error) {
 	if o.Client != nil {
 		return o.Client, nil
 	}
+	return Client(o.CAFile, 5*time.Minute)
+}
+
+// Client is an HTTP client for the fleet server that trusts caFile's
+// certificates besides the system's: a trust's own CA signs its servers.
+func Client(caFile string, timeout time.Duration) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("fleet CA: %w", err)
 		}
@@ -113,11 +121,46 @@ func (o *Options) client() (*http.Client, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("fleet CA %s: no certificate in it", o.CAFile)
+			return nil, fmt.Errorf("fleet CA %s: no certificate in it", caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}, nil
+	return &http.Client{Transport: tr, Timeout: timeout}, nil
+}
+
+// CheckServer refuses a server address a token should not be sent to:
+// plain http is allowed only to this machine (a test, or a TLS proxy on
+// it), since the token and the journal would travel readable.
+func CheckServer(server string) error {
+	u, err := url.Parse(server)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Errorf("fleet server %q: want https://host[:port]", server)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		return fmt.Errorf("fleet server %q: plain http would send the token readable on the way; use https (http only to this machine)", server)
+	}
+	return nil
+}
+
+// Explain words a failed request to the fleet server, saying what to do
+// when its certificate is not one this machine trusts.
+func Explain(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("fleet server: its certificate is signed by a CA this machine does not trust (give the trust's CA in [sync] ca_file, or --ca-file): %w", err)
+	case errors.As(err, &host):
+		return fmt.Errorf("fleet server: its certificate is for another name than the address used: %w", err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("fleet server: its certificate is not valid (expired, or not for a server): %w", err)
+	}
+	return fmt.Errorf("fleet server: %w", err)
+}
+
+func loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // Sync sends what changed since the server's last acknowledgement, and
@@ -132,9 +175,12 @@ func Sync(ctx context.Context, j *journal.Journal, o Options) (Result, error) {
 	if o.Window == 0 {
 		o.Window = 31 * 24 * time.Hour
 	}
+	if err := CheckServer(o.Server); err != nil {
+		return Result{}, err
+	}
 	u, err := url.Parse(strings.TrimRight(o.Server, "/") + "/api/v1/upload")
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return Result{}, fmt.Errorf("fleet server %q: want https://host[:port]", o.Server)
+	if err != nil {
+		return Result{}, fmt.Errorf("fleet server %q: %w", o.Server, err)
 	}
 	if o.Token == "" {
 		return Result{}, errors.New("no upload token for this device: enroll it with 'fieldlink serve enroll' on the server and put the token in [sync] token_file")
@@ -151,7 +197,9 @@ func Sync(ctx context.Context, j *journal.Journal, o Options) (Result, error) {
 	start := o.Now()
 	since := time.Time{}
 	if !st.Acked.IsZero() {
-		since = st.Acked.Add(-o.Margin)
+		if since, err = j.ResendFrom(ctx, st.Acked.Add(-o.Margin)); err != nil {
+			return Result{}, err
+		}
 	}
 	res.Since = since
 	st.LastTry = start
@@ -230,7 +278,7 @@ func upload(ctx context.Context, client *http.Client, url, token string, j *jour
 	req.Header.Set("Content-Encoding", "gzip")
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("fleet server: %w", err)
+		return 0, nil, nil, Explain(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

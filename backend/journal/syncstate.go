@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -55,4 +56,24 @@ func (j *Journal) SetSync(ctx context.Context, st SyncState) error {
 		last_error = excluded.last_error, last_sent = excluded.last_sent`,
 		st.Server, timeMS(st.Acked), timeMS(st.LastTry), timeMS(st.LastOK), st.LastError, st.LastSent)
 	return err
+}
+
+// ResendFrom is where a sync must start so that nothing changed after
+// from is missed: from itself, or earlier where a session or visit that
+// was still open at from began, because closing it updates the roll-ups
+// of the day it began in; then back to the start of that day (UTC), as
+// roll-ups are sent by their day.
+func (j *Journal) ResendFrom(ctx context.Context, from time.Time) (time.Time, error) {
+	at := timeMS(from)
+	var oldest sql.NullInt64
+	err := j.db.QueryRowContext(ctx, `SELECT MIN(start_ms) FROM (
+		SELECT start_ms FROM session WHERE start_ms < ?1 AND (end_ms IS NULL OR end_ms >= ?1)
+		UNION ALL SELECT start_ms FROM visit WHERE start_ms < ?1 AND (end_ms IS NULL OR end_ms >= ?1))`, at).Scan(&oldest)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("journal: what to send again: %w", err)
+	}
+	if oldest.Valid && oldest.Int64 < at {
+		at = oldest.Int64
+	}
+	return msTime(at - at%86400000), nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -168,6 +169,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	server := fs.String("server", "", "read the fleet report from a fieldlink serve (https://…) instead of a journal")
 	viewerToken := fs.String("token-file", "", "with --server: a file holding a viewer token ('fieldlink serve viewer'); default $FIELDLINK_VIEWER_TOKEN")
 	group := fs.String("group", "", "with --server: one group of devices")
+	caFile := fs.String("ca-file", "", "with --server: a CA certificate to trust for it besides the system's (default: config sync.ca_file)")
 	if err := parse(fs, args, reportUsage, stdout, stderr); err != nil {
 		return err
 	}
@@ -207,7 +209,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--format %q: want table, csv, json or html", *format)
 	}
 	if *server != "" {
-		rep, err := fetchReport(*server, *viewerToken, since, until, *device, *group, q)
+		rep, err := fetchReport(*server, *viewerToken, cmp.Or(*caFile, cfg.Sync.CAFile), since, until, *device, *group, q)
 		if err != nil {
 			return err
 		}
@@ -252,7 +254,7 @@ func writeReport(rep *report.Report, write func(*report.Report, io.Writer) error
 }
 
 // fetchReport reads the fleet report from a fieldlink serve.
-func fetchReport(server, tokenFile string, since, until dateFlag, device, group string, q report.Query) (*report.Report, error) {
+func fetchReport(server, tokenFile, caFile string, since, until dateFlag, device, group string, q report.Query) (*report.Report, error) {
 	tok := os.Getenv("FIELDLINK_VIEWER_TOKEN")
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
@@ -260,6 +262,9 @@ func fetchReport(server, tokenFile string, since, until dateFlag, device, group 
 			return nil, err
 		}
 		tok = strings.TrimSpace(string(b))
+	}
+	if err := fleetsync.CheckServer(server); err != nil {
+		return nil, fmt.Errorf("report --server: %w", err)
 	}
 	if tok == "" {
 		return nil, errors.New("report --server: a viewer token, in --token-file or $FIELDLINK_VIEWER_TOKEN ('fieldlink serve viewer NAME' makes one)")
@@ -283,9 +288,13 @@ func fetchReport(server, tokenFile string, since, until dateFlag, device, group 
 		return nil, fmt.Errorf("report --server %q: %w", server, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	client, err := fleetsync.Client(caFile, time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("fleet server: %w", err)
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fleetsync.Explain(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,16 +30,27 @@ type serveProc struct {
 }
 
 func startServe(t *testing.T, cfg, db string, port int) *serveProc {
+	return startServeWith(t, cfg, db, port, http.DefaultClient, "--insecure-http")
+}
+
+// startServeWith starts `fieldlink serve` with extra flags; client is what
+// can reach it (one trusting its CA, for HTTPS).
+func startServeWith(t *testing.T, cfg, db string, port int, client *http.Client, extra ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &strings.Builder{}}
-	p.cmd = exec.Command(binary(t), "serve", "--config", cfg, "--db", db, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--insecure-http")
+	scheme := "https"
+	if slices.Contains(extra, "--insecure-http") {
+		scheme = "http"
+	}
+	p := &serveProc{url: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), logs: &strings.Builder{}}
+	args := append([]string{"serve", "--config", cfg, "--db", db, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
+	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(p.url + "/report"); err == nil {
+		if resp, err := client.Get(p.url + "/report"); err == nil {
 			resp.Body.Close()
 			return p
 		}
