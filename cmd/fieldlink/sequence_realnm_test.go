@@ -134,6 +134,21 @@ func (p *routePoller) timeOff(dev string, from, to time.Time) time.Duration {
 	return off
 }
 
+// moves lists the route's changes between from and to, for a report.
+func (p *routePoller) moves(from, to time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	for i := 1; i < len(p.samples); i++ {
+		a, c := p.samples[i-1], p.samples[i]
+		if c.at.Before(from) || c.at.After(to) || (a.dev == c.dev && a.metric == c.metric) {
+			continue
+		}
+		fmt.Fprintf(&b, "\n    %s route %s metric %d", c.at.Format("15:04:05.000"), c.dev, c.metric)
+	}
+	return b.String()
+}
+
 // timeOn sums the time each device carried the route.
 func (p *routePoller) timeOn() map[string]time.Duration {
 	p.mu.Lock()
@@ -243,7 +258,18 @@ func (r *seqRun) lose(i int, limit time.Duration, lost time.Time, blackhole bool
 // stays checks the route did not leave d since from.
 func (r *seqRun) stays(d string, from time.Time, why string) {
 	if off := r.poll.timeOff(d, from, time.Now()); off > 0 {
-		r.violate("the route left %s, which was healthy and carried the work, for %v (%s)", d, off, why)
+		// What moved it, NetworkManager or the daemon: the route's changes
+		// and the daemon's lines over the step.
+		var logs strings.Builder
+		r.d.mu.Lock()
+		for _, l := range r.d.lines {
+			if !l.at.Before(from) {
+				fmt.Fprintf(&logs, "\n    %s %s", l.at.Format("15:04:05.000"), l.text)
+			}
+		}
+		r.d.mu.Unlock()
+		r.violate("the route left %s, which was healthy and carried the work, for %v (%s); from %s:%s%s", d, off, why,
+			from.Format("15:04:05.000"), r.poll.moves(from, time.Now()), logs.String())
 	}
 }
 
