@@ -43,6 +43,10 @@ type Mirror struct {
 	objs    Objects
 	errs    []error // decode and call problems since the last Problems()
 	started bool
+	// loaded: the current owner's objects have been read in full. Between
+	// a new owner and that, the copy is empty, and an empty copy of a
+	// service that is running must not read as "it has no devices".
+	loaded bool
 }
 
 // NewMirror returns a mirror of a service on conn.
@@ -65,6 +69,15 @@ func (m *Mirror) Read(f func(objs Objects)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f(m.objs)
+}
+
+// ReadLoaded runs f with the objects locked and whether they are the
+// current owner's full picture (false while it is being loaded); f must
+// not keep references.
+func (m *Mirror) ReadLoaded(f func(objs Objects, loaded bool)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f(m.objs, m.owner != "" && m.loaded)
 }
 
 // Update runs f with the objects locked, for a client that learned a value
@@ -174,6 +187,7 @@ func (m *Mirror) setOwner(ctx context.Context, owner string) error {
 	m.mu.Lock()
 	m.owner = owner
 	m.objs = Objects{}
+	m.loaded = false
 	m.mu.Unlock()
 	if owner == "" {
 		return nil
@@ -196,6 +210,9 @@ func (m *Mirror) setOwner(ctx context.Context, owner string) error {
 	if m.Loaded != nil {
 		m.Loaded(ctx)
 	}
+	m.mu.Lock()
+	m.loaded = m.owner == owner
+	m.mu.Unlock()
 	return nil
 }
 

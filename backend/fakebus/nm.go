@@ -110,7 +110,18 @@ type NM struct {
 // NewNM starts a fake NetworkManager on the bus at addr, connected and
 // with no devices.
 func NewNM(addr string) (*NM, error) {
-	s, err := NewService(addr, NMName, NMRoot)
+	n, err := NewNMOffBus(addr)
+	if err != nil {
+		return nil, err
+	}
+	return n, n.Own()
+}
+
+// NewNMOffBus is a NetworkManager connected but not yet on its name, to
+// be set up (devices, a hung call) before Own puts it on the bus: a
+// restarted daemon whose objects are not yet readable when it appears.
+func NewNMOffBus(addr string) (*NM, error) {
+	s, err := newServiceOffBus(addr, NMName, NMRoot)
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,28 @@ type Service struct {
 
 // NewService connects to the bus at addr and owns name.
 func NewService(addr, name string, root dbus.ObjectPath) (*Service, error) {
+	s, err := newServiceOffBus(addr, name, root)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Own(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Own takes the service's well-known name: clients see it arrive now.
+func (s *Service) Own() error {
+	reply, err := s.conn.RequestName(s.Name, dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		s.conn.Close()
+		return fmt.Errorf("own %s: %v (reply %v)", s.Name, err, reply)
+	}
+	return nil
+}
+
+// newServiceOffBus connects a service without taking its name yet.
+func newServiceOffBus(addr, name string, root dbus.ObjectPath) (*Service, error) {
 	s := &Service{Name: name, Root: root, objs: map[dbus.ObjectPath]map[string]map[string]dbus.Variant{},
 		methods: map[string]Method{}, failures: map[string]error{}, hang: map[string]chan struct{}{}}
 	conn, err := dbus.Connect(addr, dbus.WithHandler(handler{s}))
@@ -54,11 +76,6 @@ func NewService(addr, name string, root dbus.ObjectPath) (*Service, error) {
 		return nil, err
 	}
 	s.conn = conn
-	reply, err := conn.RequestName(name, dbus.NameFlagDoNotQueue)
-	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		conn.Close()
-		return nil, fmt.Errorf("own %s: %v (reply %v)", name, err, reply)
-	}
 	return s, nil
 }
 

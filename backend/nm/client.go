@@ -76,7 +76,7 @@ func (c *Client) Running() bool { return c.m.Running() }
 // Objects decodes the current picture.
 func (c *Client) Objects() Objects {
 	var o Objects
-	c.m.Read(func(objs bus.Objects) { o = Decode(objs) })
+	c.m.ReadLoaded(func(objs bus.Objects, loaded bool) { o = Decode(objs); o.Loaded = loaded })
 	o.Problems = append(o.Problems, c.m.Problems()...)
 	return o
 }

@@ -122,6 +122,9 @@ type IP4 struct {
 
 // Objects is everything decoded from NetworkManager's objects.
 type Objects struct {
+	// Loaded: this is NetworkManager's full picture, not one still being
+	// read after it (re)appeared on the bus.
+	Loaded   bool
 	Manager  Manager
 	Devices  []Device // in path order
 	APs      map[dbus.ObjectPath]AP

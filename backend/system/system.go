@@ -192,7 +192,9 @@ func (s *Source) update(now time.Time) netstate.Update {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.holdThroughRestarts(&snap, nmUp && !n.Manager.Startup, now)
+	// Settled: running, read in full (a restarted NetworkManager's objects
+	// arrive a few milliseconds after its name), and done starting up.
+	s.holdThroughRestarts(&snap, nmUp && n.Loaded && !n.Manager.Startup, now)
 	for i := range snap.Links {
 		l := &snap.Links[i]
 		e, ok := s.since[l.ID]
