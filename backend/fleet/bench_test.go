@@ -227,31 +227,42 @@ func BenchmarkIngestDeviceDay(b *testing.B) {
 	defer s.Close()
 	ctx := context.Background()
 	day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC).Unix() / 86400
-	var ens []Enrollment
-	var bodies [][]byte
+	var tokens []string
+	var firsts, bodies [][]byte
 	for d := 0; d < devices; d++ {
 		tok, _ := s.Enroll(ctx, fmt.Sprint("tb-", d), "")
-		e, _ := s.Device(ctx, tok)
-		ens = append(ens, e)
+		tokens = append(tokens, tok)
+		firsts = append(firsts, deviceDay(fmt.Sprintf("dev-%05d", d), day-1))
 		bodies = append(bodies, deviceDay(fmt.Sprintf("dev-%05d", d), day))
 	}
-	var took []time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		took = took[:0]
-		for d := range ens {
+	// A device's first upload binds its token (and the month's partitions
+	// are made): timed apart from the daily case that follows. Each is
+	// the server's work for one request: the token looked up, the upload
+	// stored.
+	ingestAll := func(bodies [][]byte) []time.Duration {
+		var took []time.Duration
+		for d, tok := range tokens {
 			t0 := time.Now()
-			if _, _, err := s.Ingest(ctx, ens[d], bytes.NewReader(bodies[d]), "bench"); err != nil {
+			e, err := s.Device(ctx, tok)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := s.Ingest(ctx, e, bytes.NewReader(bodies[d]), "bench"); err != nil {
 				b.Fatal(err)
 			}
 			took = append(took, time.Since(t0))
-			if ens[d].Device == "" {
-				ens[d].Device = fmt.Sprintf("dev-%05d", d)
-			}
 		}
+		sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+		return took
+	}
+	first := ingestAll(firsts)
+	s.Refresh(ctx, RefreshOptions{})
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		took = ingestAll(bodies)
 	}
 	b.StopTimer()
-	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	var total time.Duration
 	for _, t := range took {
 		total += t
@@ -268,9 +279,10 @@ func BenchmarkIngestDeviceDay(b *testing.B) {
 	perDevice := total / time.Duration(len(took))
 	b.ReportMetric(float64(p50.Microseconds())/1000, "ms-p50")
 	b.ReportMetric(float64(p95.Microseconds())/1000, "ms-p95")
+	b.ReportMetric(float64(first[len(first)/2].Microseconds())/1000, "ms-first-upload-p50")
 	b.ReportMetric((perDevice * 18000).Minutes(), "min-18000-devices")
 	b.ReportMetric(float64(refreshDay.Milliseconds()), "ms-refresh-day")
-	b.Logf("%d device-days of %d records: p50 %s, p95 %s; 18,000 devices' daily sync at that rate: %s of server time (one at a time); "+
-		"refresh of the fleet-day (%d days, %d device-months): %s", len(took), recs, p50, p95, (perDevice * 18000).Round(time.Second),
+	b.Logf("%d device-days of %d records: p50 %s, p95 %s (a device's first upload, binding its token: p50 %s); 18,000 devices' daily sync at that rate: %s of server time (one at a time); "+
+		"refresh of the fleet-day (%d days, %d device-months): %s", len(took), recs, p50, p95, first[len(first)/2], (perDevice * 18000).Round(time.Second),
 		st.Days, st.DeviceMonths, refreshDay.Round(time.Millisecond))
 }

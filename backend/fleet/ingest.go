@@ -164,11 +164,15 @@ func (s *Store) store(ctx context.Context, e Enrollment, dev string, recs []jour
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// One upload of a device at a time: two at once (a retry overtaking a
-	// slow first try) take turns rather than deadlock.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, dev); err != nil {
-		return nil, err
-	}
+	// slow first try) take turns rather than deadlock. The daily case
+	// sends the lock, the records and the bookkeeping as one batch: round
+	// trips are most of an upload's time.
+	batch := &pgx.Batch{}
+	const lockDevice = `SELECT pg_advisory_xact_lock(hashtext($1))`
 	if e.Device == "" {
+		if _, err := tx.Exec(ctx, lockDevice, dev); err != nil {
+			return nil, err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE enrollment SET device_id = $1 WHERE token_hash = $2 AND device_id IS NULL`, dev, e.hash)
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
@@ -184,8 +188,9 @@ func (s *Store) store(ctx context.Context, e Enrollment, dev string, recs []jour
 				return nil, &IngestError{Status: 403, File: name, Err: fmt.Errorf("this token writes device %s's records only", bound)}
 			}
 		}
+	} else {
+		batch.Queue(lockDevice, dev)
 	}
-	batch := &pgx.Batch{}
 	var parts []string
 	seen := map[string]bool{}
 	staleDays := map[int64]bool{}
@@ -223,7 +228,33 @@ func (s *Store) store(ctx context.Context, e Enrollment, dev string, recs []jour
 		batch.Queue(u.sql, args...)
 		stats[rec.Type]++
 	}
+	var days []int64
+	for d := range staleDays {
+		days = append(days, d)
+	}
+	var months []string
+	for m := range staleMonths {
+		months = append(months, m)
+	}
+	after := []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO stale_day SELECT unnest($1::int[]) ON CONFLICT DO NOTHING`, []any{days}},
+		{`INSERT INTO stale_month SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, []any{months}},
+		{`INSERT INTO stale_device_month SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, []any{months, dev}},
+		{`UPDATE enrollment SET last_upload = now() WHERE token_hash = $1`, []any{e.hash}},
+	}
+	for _, q := range after {
+		batch.Queue(q.sql, q.args...)
+	}
 	res := tx.SendBatch(ctx, batch)
+	if e.Device != "" {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
+			return nil, err
+		}
+	}
 	for _, rec := range recs {
 		if _, ok := upserts[rec.Type]; !ok {
 			continue
@@ -236,29 +267,14 @@ func (s *Store) store(ctx context.Context, e Enrollment, dev string, recs []jour
 			return nil, &IngestError{Status: 400, File: name, Line: rec.Line, Err: fmt.Errorf("%s record: %v", rec.Type, err)}
 		}
 	}
-	if err := res.Close(); err != nil {
-		return nil, err
-	}
-	var days []int64
-	for d := range staleDays {
-		days = append(days, d)
-	}
-	var months []string
-	for m := range staleMonths {
-		months = append(months, m)
-	}
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`INSERT INTO stale_day SELECT unnest($1::int[]) ON CONFLICT DO NOTHING`, []any{days}},
-		{`INSERT INTO stale_month SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, []any{months}},
-		{`INSERT INTO stale_device_month SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, []any{months, dev}},
-		{`UPDATE enrollment SET last_upload = now() WHERE token_hash = $1`, []any{e.hash}},
-	} {
-		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+	for range after {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
 			return nil, err
 		}
+	}
+	if err := res.Close(); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err

@@ -57,14 +57,21 @@ func (v *seqVisit) snapshot(now time.Time) netstate.Snapshot {
 // a failure with the printed FIELDLINK_SEQ_SEED; FIELDLINK_SEQ_STEPS sets
 // the length.
 func TestFleetSyncSequences(t *testing.T) {
-	seed := time.Now().UnixNano() % 1e9
+	// CI plays the same seeds every run; FIELDLINK_SEQ_SEED plays another.
+	seeds := []int64{20261130, 7}
 	if s, err := strconv.ParseInt(os.Getenv("FIELDLINK_SEQ_SEED"), 10, 64); err == nil {
-		seed = s
+		seeds = []int64{s}
 	}
 	steps := 80
 	if n, err := strconv.Atoi(os.Getenv("FIELDLINK_SEQ_STEPS")); err == nil && n > 0 {
 		steps = n
 	}
+	for _, seed := range seeds {
+		t.Run(strconv.FormatInt(seed, 10), func(t *testing.T) { fleetSequence(t, seed, steps) })
+	}
+}
+
+func fleetSequence(t *testing.T, seed int64, steps int) {
 	t.Logf("seed %d, %d steps (FIELDLINK_SEQ_SEED=%d replays)", seed, steps, seed)
 	rng := rand.New(rand.NewSource(seed))
 	ctx := context.Background()
