@@ -3,9 +3,6 @@ package fleetserver
 import (
 	"context"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,24 +18,12 @@ import (
 // the viewer's link, and returns the document as the browser built it.
 func (r *rig) browse(t *testing.T, next string) *html.Node {
 	t.Helper()
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		integration.Skip(t, "no chromium to open the fleet page with (apt-get install chromium)")
-	}
+	browser := integration.Chromium(t, "open the fleet page with")
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	u := r.srv.URL + "/login?" + url.Values{"token": {r.viewer}, "next": {next}}.Encode()
-	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-extensions", "--disable-sync", "--user-data-dir="+filepath.Join(dir, "profile"),
-		"--dump-dom", u)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
+	cmd := integration.Headless(ctx, browser, dir, "--dump-dom", u)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)

@@ -5,9 +5,11 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -49,4 +51,28 @@ func NeedRoot(tb testing.TB) {
 	if os.Geteuid() != 0 {
 		Skip(tb, "needs root for network namespaces")
 	}
+}
+
+// Chromium finds a headless-capable Chromium, or skips (loudly) saying
+// what the test wanted it for.
+func Chromium(tb testing.TB, forWhat string) string {
+	tb.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	Skip(tb, "no chromium to %s (apt-get install chromium)", forWhat)
+	return ""
+}
+
+// Headless is a command running browser headless with a throwaway
+// profile and home in dir, then args (what to do: --dump-dom URL,
+// --print-to-pdf=…).
+func Headless(ctx context.Context, browser, dir string, args ...string) *exec.Cmd {
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+		"--disable-background-networking", "--disable-extensions", "--disable-sync", "--user-data-dir=" + filepath.Join(dir, "profile")}
+	cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	return cmd
 }

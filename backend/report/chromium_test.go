@@ -21,16 +21,7 @@ import (
 // × area table with dead zones first, and the period at the head of every
 // printed page.
 func TestHTMLPrintsInChromium(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		integration.Skip(t, "no chromium to print the HTML report with (apt-get install chromium)")
-	}
+	browser := integration.Chromium(t, "print the HTML report with")
 	integration.NeedCommands(t, "pdftotext", "pdfinfo")
 
 	r := fleetReport(t, recordFleet(t, false).DB(), Query{})
@@ -52,10 +43,7 @@ func TestHTMLPrintsInChromium(t *testing.T) {
 	pdf := filepath.Join(dir, "report.pdf")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-extensions", "--disable-sync", "--no-default-browser-check",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--no-pdf-header-footer", "--print-to-pdf="+pdf, "file://"+page)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
+	cmd := integration.Headless(ctx, browser, dir, "--no-pdf-header-footer", "--print-to-pdf="+pdf, "file://"+page)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}

@@ -256,13 +256,15 @@ func TestModemPathIsNotAssumed(t *testing.T) {
 	}
 }
 
+// addDock gives a NetworkManager the base dock's cable, connected.
+func addDock(n *fakebus.NM) {
+	dev := n.AddDevice(fakebus.DeviceSpec{Interface: "eth0", Type: fakebus.DevEthernet, Carrier: true})
+	n.Connect(n.AddProfile(fakebus.ProfileSettings("Base dock", "802-3-ethernet", "eth0")), dev)
+}
+
 func TestNetworkManagerRestartWithoutLeaks(t *testing.T) {
 	e := newEnv(t, true)
-	add := func(n *fakebus.NM) {
-		dev := n.AddDevice(fakebus.DeviceSpec{Interface: "eth0", Type: fakebus.DevEthernet, Carrier: true})
-		n.Connect(n.AddProfile(fakebus.ProfileSettings("Base dock", "802-3-ethernet", "eth0")), dev)
-	}
-	add(e.nm)
+	addDock(e.nm)
 	e.start(Options{})
 	e.waitFor("wired up", func(s *netstate.Snapshot) bool { return s.Primary == "eth0" })
 	rules, err := e.d.MatchRules(e.src.Conn().UniqueName())
@@ -291,7 +293,7 @@ func TestNetworkManagerRestartWithoutLeaks(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.nm = n
-		add(n)
+		addDock(n)
 		e.waitFor("NetworkManager back with its devices", func(s *netstate.Snapshot) bool {
 			return s.Services[0].Running && s.Primary == "eth0"
 		})
@@ -363,11 +365,7 @@ func TestWrongTypeIsReportedNotFatal(t *testing.T) {
 // Until its objects are read the last picture stands.
 func TestRestartedNetworkManagerCountsOnceRead(t *testing.T) {
 	e := newEnv(t, true)
-	add := func(n *fakebus.NM) {
-		dev := n.AddDevice(fakebus.DeviceSpec{Interface: "eth0", Type: fakebus.DevEthernet, Carrier: true})
-		n.Connect(n.AddProfile(fakebus.ProfileSettings("Base dock", "802-3-ethernet", "eth0")), dev)
-	}
-	add(e.nm)
+	addDock(e.nm)
 	e.start(Options{})
 	e.waitFor("wired up", func(s *netstate.Snapshot) bool { return s.Primary == "eth0" })
 	e.nm.Close()
@@ -378,7 +376,7 @@ func TestRestartedNetworkManagerCountsOnceRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.nm = n
-	add(n)
+	addDock(n)
 	release := n.Hang("org.freedesktop.DBus.ObjectManager.GetManagedObjects")
 	if err := n.Own(); err != nil {
 		t.Fatal(err)
