@@ -10,8 +10,8 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/fieldlink/fieldlink/backend/bus"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 const secret = "Corr3ct-Horse-Battery"

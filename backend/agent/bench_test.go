@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/fakebus"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 // BenchmarkSecretRoundTrip: NetworkManager's GetSecrets to the agent, the

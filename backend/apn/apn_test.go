@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fieldlink/fieldlink/backend/integration"
+	"github.com/fieldlink/fieldlink/backend/testbed/integration"
 )
 
 const sample = `<?xml version="1.0"?>

@@ -156,6 +156,11 @@ func (m *Mirror) Run(ctx context.Context, changed func()) error {
 	load(owner)
 	changed()
 
+	// dirty: a signal of the current batch changed the copy. The batch's
+	// last signal may change nothing (NetworkManager's DeviceRemoved
+	// follows the PropertiesChanged that mattered), and the batch must
+	// still be told.
+	dirty := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -175,7 +180,11 @@ func (m *Mirror) Run(ctx context.Context, changed func()) error {
 				changed()
 				continue
 			}
-			if m.handle(ctx, s) && len(sigs) == 0 {
+			if m.handle(ctx, s) {
+				dirty = true
+			}
+			if dirty && len(sigs) == 0 {
+				dirty = false
 				changed()
 			}
 		}

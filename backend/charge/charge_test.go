@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/fakebus"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 // TestOneHolderPerBus: the first claim on a bus is in charge; a second,

@@ -508,12 +508,13 @@ type actionResult struct {
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	updates := make(chan netstate.Update, 16)
+	l := e.newLoop(ctx)
+	defer l.inflight.Wait()
 	srcDone := make(chan error, 1)
 	go func() {
 		srcDone <- e.src.Run(ctx, func(u netstate.Update) {
 			select {
-			case updates <- u:
+			case l.updates <- u:
 			case <-ctx.Done():
 			}
 		})
@@ -523,59 +524,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.opt.Prober.Start(ctx)
 		probes = e.opt.Prober.Results()
 	}
-	done := make(chan actionResult, 16)
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
-
 	c := e.opt.Clock
-	throttle := c.NewTimer(time.Hour)
-	throttle.Stop()
-	tick := c.NewTimer(time.Hour)
-	tick.Stop()
-	var lastPub time.Time
-	var pendingSeq, pubSeq uint64
-	armed := false
-
-	// after handles what an evaluation produced: actions to carry out, a
-	// failover timer, and waking watchers now or within the throttle.
-	after := func(urgent bool, now time.Time) {
-		pendingSeq++
-		acts, next := e.TakeActions()
-		for _, a := range acts {
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				actx, acancel := context.WithTimeout(ctx, e.opt.ActionTimeout)
-				defer acancel()
-				err := e.do(actx, a)
-				select {
-				case done <- actionResult{a, err, c.Now()}:
-				case <-ctx.Done():
-				}
-			}()
-		}
-		tick.Stop()
-		if !next.IsZero() {
-			tick.Reset(max(next.Sub(now), 0))
-		}
-		if urgent {
-			// A cable pull must not wait for the throttle window.
-			e.publish()
-			lastPub, pubSeq = now, pendingSeq
-			return
-		}
-		if armed {
-			return
-		}
-		if wait := e.opt.Throttle - now.Sub(lastPub); lastPub.IsZero() || wait <= 0 {
-			e.publish()
-			lastPub, pubSeq = now, pendingSeq
-		} else {
-			throttle.Reset(wait)
-			armed = true
-		}
-	}
-
 	for {
 		select {
 		case <-ctx.Done():
@@ -588,46 +537,133 @@ func (e *Engine) Run(ctx context.Context) error {
 				err = ErrSourceEnded
 			}
 			return err
-		case u := <-updates:
+		case u := <-l.updates:
 			now := c.Now()
-			after(e.Ingest(u, now), now)
+			l.after(e.Ingest(u, now), now)
 		case r := <-probes:
 			now := c.Now()
-			after(e.IngestProbe(r, now), now)
-		case <-tick.C():
+			l.after(e.IngestProbe(r, now), now)
+		case <-l.tick.C():
 			now := c.Now()
-			after(e.Tick(now), now)
+			l.after(e.Tick(now), now)
 		case <-e.wake:
 			now := c.Now()
 			e.Tick(now)
-			after(true, now) // a key was pressed: show what came of it now
-		case r := <-done:
-			if r.err != nil && e.opt.VPN != nil && e.opt.VPN.Owns(r.a) {
-				e.mu.Lock()
-				evs := e.opt.VPN.Failed(r.a, r.err, r.at)
-				e.state.Work.VPN = e.opt.VPN.Status()
-				e.mu.Unlock()
-				e.AddEvents(evs...)
-				// The back-off needs a timer.
-				now := c.Now()
-				after(e.Tick(now), now)
-				continue
-			}
-			if r.err != nil {
-				if e.opt.Failover != nil {
-					e.opt.Failover.Failed(r.a, r.at)
-				}
-				e.AddEvents(netstate.Event{Time: r.at, Kind: netstate.EventDecision, Link: r.a.Link, Level: netstate.LevelRed,
-					Text: fmt.Sprintf("Could not %s: %v", r.a, r.err)})
-				e.publish()
-			}
-		case <-throttle.C():
-			armed = false
-			if pubSeq != pendingSeq {
-				e.publish()
-				lastPub, pubSeq = c.Now(), pendingSeq
-			}
+			l.after(true, now) // a key was pressed: show what came of it now
+		case r := <-l.done:
+			l.actionDone(r)
+		case <-l.throttle.C():
+			l.throttled()
 		}
+	}
+}
+
+// loop is Run's state between events: the actions on their way, the
+// failover timer, and the throttle that keeps a burst of changes to one
+// publication per window.
+type loop struct {
+	e        *Engine
+	ctx      context.Context
+	updates  chan netstate.Update
+	done     chan actionResult
+	inflight sync.WaitGroup
+	throttle clock.Timer
+	tick     clock.Timer
+	lastPub  time.Time
+	// pendingSeq counts evaluations, pubSeq the last one published.
+	pendingSeq, pubSeq uint64
+	armed              bool // the throttle timer is set
+}
+
+func (e *Engine) newLoop(ctx context.Context) *loop {
+	c := e.opt.Clock
+	l := &loop{e: e, ctx: ctx, updates: make(chan netstate.Update, 16), done: make(chan actionResult, 16),
+		throttle: c.NewTimer(time.Hour), tick: c.NewTimer(time.Hour)}
+	l.throttle.Stop()
+	l.tick.Stop()
+	return l
+}
+
+// after handles what an evaluation produced: actions to carry out, a
+// failover timer, and waking watchers now or within the throttle.
+func (l *loop) after(urgent bool, now time.Time) {
+	l.pendingSeq++
+	acts, next := l.e.TakeActions()
+	for _, a := range acts {
+		l.carryOut(a)
+	}
+	l.tick.Stop()
+	if !next.IsZero() {
+		l.tick.Reset(max(next.Sub(now), 0))
+	}
+	if urgent {
+		// A cable pull must not wait for the throttle window.
+		l.publish(now)
+		return
+	}
+	if l.armed {
+		return
+	}
+	if wait := l.e.opt.Throttle - now.Sub(l.lastPub); l.lastPub.IsZero() || wait <= 0 {
+		l.publish(now)
+	} else {
+		l.throttle.Reset(wait)
+		l.armed = true
+	}
+}
+
+func (l *loop) publish(now time.Time) {
+	l.e.publish()
+	l.lastPub, l.pubSeq = now, l.pendingSeq
+}
+
+// carryOut does an action on its own goroutine, bounded by the action
+// timeout, and reports back to the loop.
+func (l *loop) carryOut(a failover.Action) {
+	e, c := l.e, l.e.opt.Clock
+	l.inflight.Add(1)
+	go func() {
+		defer l.inflight.Done()
+		actx, acancel := context.WithTimeout(l.ctx, e.opt.ActionTimeout)
+		defer acancel()
+		err := e.do(actx, a)
+		select {
+		case l.done <- actionResult{a, err, c.Now()}:
+		case <-l.ctx.Done():
+		}
+	}()
+}
+
+// actionDone hands a failed action back to whoever asked for it: the VPN
+// keeper (whose back-off needs a timer) or failover.
+func (l *loop) actionDone(r actionResult) {
+	e := l.e
+	if r.err == nil {
+		return
+	}
+	if e.opt.VPN != nil && e.opt.VPN.Owns(r.a) {
+		e.mu.Lock()
+		evs := e.opt.VPN.Failed(r.a, r.err, r.at)
+		e.state.Work.VPN = e.opt.VPN.Status()
+		e.mu.Unlock()
+		e.AddEvents(evs...)
+		now := e.opt.Clock.Now()
+		l.after(e.Tick(now), now)
+		return
+	}
+	if e.opt.Failover != nil {
+		e.opt.Failover.Failed(r.a, r.at)
+	}
+	e.AddEvents(netstate.Event{Time: r.at, Kind: netstate.EventDecision, Link: r.a.Link, Level: netstate.LevelRed,
+		Text: fmt.Sprintf("Could not %s: %v", r.a, r.err)})
+	e.publish()
+}
+
+// throttled publishes what changed during the throttle window.
+func (l *loop) throttled() {
+	l.armed = false
+	if l.pubSeq != l.pendingSeq {
+		l.publish(l.e.opt.Clock.Now())
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/integration"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/testbed/integration"
 )
 
 // smallDisk mounts a tmpfs of the given size for the test (root only).

@@ -10,8 +10,8 @@ import (
 	"github.com/fieldlink/fieldlink/backend/clock"
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
-	"github.com/fieldlink/fieldlink/backend/replay"
 	"github.com/fieldlink/fieldlink/backend/sim"
+	"github.com/fieldlink/fieldlink/backend/testbed/replay"
 )
 
 var base = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)

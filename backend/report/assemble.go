@@ -330,124 +330,11 @@ func dayRows(d *Data, bin int) (days, weeks []Row) {
 // dead zones.
 func matrix(q Query, d *Data, netLabel func(kind, network string) string, areaLabel func(code, recorded string) (string, bool),
 	bin int) (Matrix, []Operator, []string) {
-	type cellAcc struct {
-		kind   string
-		visits int64
-		h      journal.Hist
-	}
-	add := func(c *cellAcc, x VisitCell) {
-		c.visits += x.Visits
-		c.h.Merge(x.H)
-	}
-	type areaAcc struct {
-		named bool
-		codes map[string]bool
-		work  cellAcc
-		cells map[string]*cellAcc
-	}
-	type opAcc struct {
-		cellAcc
-		areas map[string]bool
-	}
-	byArea := map[string]*areaAcc{}
-	ops := map[string]*opAcc{}
-	op := func(kind, net string) *opAcc {
-		o := ops[net]
-		if o == nil {
-			o = &opAcc{cellAcc: cellAcc{kind: kind, h: journal.Hist{}}, areas: map[string]bool{}}
-			ops[net] = o
-		}
-		return o
-	}
-	for _, x := range d.Cells {
-		net := netLabel(x.Kind, x.Network)
-		if x.Area == "" {
-			if x.Kind != journal.WorkKind {
-				add(&op(x.Kind, net).cellAcc, x)
-			}
-			continue
-		}
-		name, named := areaLabel(x.Area, x.AreaName)
-		a := byArea[name]
-		if a == nil {
-			a = &areaAcc{codes: map[string]bool{}, cells: map[string]*cellAcc{}, work: cellAcc{h: journal.Hist{}}}
-			byArea[name] = a
-		}
-		a.named = a.named || named
-		a.codes[x.Area] = true
-		if x.Kind == journal.WorkKind {
-			add(&a.work, x)
-			continue
-		}
-		c := a.cells[net]
-		if c == nil {
-			c = &cellAcc{kind: x.Kind, h: journal.Hist{}}
-			a.cells[net] = c
-		}
-		add(c, x)
-		op(x.Kind, net).areas[name] = true
-	}
-
-	var m Matrix
-	for net := range ops {
-		m.Networks = append(m.Networks, net)
-	}
-	sort.Slice(m.Networks, func(i, j int) bool {
-		a, b := ops[m.Networks[i]], ops[m.Networks[j]]
-		if a.kind != b.kind {
-			return kindRank(a.kind) < kindRank(b.kind)
-		}
-		if a.visits != b.visits {
-			return a.visits > b.visits
-		}
-		return m.Networks[i] < m.Networks[j]
-	})
-	var operators []Operator
-	for _, net := range m.Networks {
-		o := ops[net]
-		w := o.h.AtLeast(bin)
-		line := Operator{Network: net, Kind: o.kind, Visits: o.visits, Workable: w, Pct: pct(w, o.visits), Areas: len(o.areas)}
-		areasWord := "areas"
-		if line.Areas == 1 {
-			areasWord = "area"
-		}
-		line.Text = fmt.Sprintf("%s: workable in %s%% of %s, %d %s", net, trim(line.Pct), plural(line.Visits, "visit"), line.Areas, areasWord)
-		operators = append(operators, line)
-	}
-
-	mark := q.DeviceShare
-	var dead []string
-	for name, a := range byArea {
-		row := AreaRow{Area: name, Named: a.named, Visits: a.work.visits}
-		for c := range a.codes {
-			row.Codes = append(row.Codes, c)
-		}
-		sort.Strings(row.Codes)
-		row.Workable = a.work.h.AtLeast(bin)
-		row.Pct = pct(row.Workable, row.Visits)
-		best, bestMobile := -1.0, 0.0
-		for _, net := range m.Networks {
-			c := a.cells[net]
-			if c == nil {
-				continue
-			}
-			w := c.h.AtLeast(bin)
-			row.Cells = append(row.Cells, Cell{Network: net, Kind: c.kind, Visits: c.visits, Workable: w, Pct: pct(w, c.visits)})
-			share := float64(w) / float64(max(c.visits, 1))
-			if share > best {
-				best, row.Best, row.BestPct = share, net, pct(w, c.visits)
-			}
-			if c.kind == "cellular" {
-				bestMobile = max(bestMobile, share)
-			}
-		}
-		// Neither the visits there nor any SIM one could buy were workable
-		// often enough: where clinicians plan to work offline. A Wi-Fi
-		// network seen there on one visit (a patient's home) rescues
-		// nothing, so Wi-Fi counts only through the visits themselves.
-		visitsShare := float64(row.Workable) / float64(max(row.Visits, 1))
-		row.DeadZone = visitsShare < mark-1e-9 && bestMobile < mark-1e-9
-		m.Rows = append(m.Rows, row)
+	t := tallyCells(d.Cells, netLabel, areaLabel)
+	m := Matrix{Networks: t.rankedNetworks()}
+	operators := t.operatorLines(m.Networks, bin)
+	for name, a := range t.byArea {
+		m.Rows = append(m.Rows, a.row(name, m.Networks, bin, q.DeviceShare))
 	}
 	sort.Slice(m.Rows, func(i, j int) bool {
 		a, b := m.Rows[i], m.Rows[j]
@@ -459,15 +346,160 @@ func matrix(q Query, d *Data, netLabel func(kind, network string) string, areaLa
 		}
 		return a.Area < b.Area
 	})
+	dead := []string{}
 	for _, row := range m.Rows {
 		if row.DeadZone {
 			dead = append(dead, row.Area)
 		}
 	}
-	if dead == nil {
-		dead = []string{}
-	}
 	return m, operators, dead
+}
+
+// cellAcc sums one network's visits (or the visits themselves) somewhere.
+type cellAcc struct {
+	kind   string
+	visits int64
+	h      journal.Hist
+}
+
+func (c *cellAcc) add(x VisitCell) {
+	c.visits += x.Visits
+	c.h.Merge(x.H)
+}
+
+// areaAcc is one named area's visits and its networks' cells.
+type areaAcc struct {
+	named bool
+	codes map[string]bool
+	work  cellAcc
+	cells map[string]*cellAcc
+}
+
+// opAcc is one network over every area.
+type opAcc struct {
+	cellAcc
+	areas map[string]bool
+}
+
+// cellTally is the visit cells summed by area name and by network.
+type cellTally struct {
+	byArea map[string]*areaAcc
+	ops    map[string]*opAcc
+}
+
+// tallyCells sums the visit cells under the areas' names (codes the map
+// names alike fall together) and the networks' labels.
+func tallyCells(cells []VisitCell, netLabel func(kind, network string) string, areaLabel func(code, recorded string) (string, bool)) cellTally {
+	t := cellTally{byArea: map[string]*areaAcc{}, ops: map[string]*opAcc{}}
+	for _, x := range cells {
+		net := netLabel(x.Kind, x.Network)
+		if x.Area == "" {
+			if x.Kind != journal.WorkKind {
+				t.op(x.Kind, net).add(x)
+			}
+			continue
+		}
+		name, named := areaLabel(x.Area, x.AreaName)
+		a := t.byArea[name]
+		if a == nil {
+			a = &areaAcc{codes: map[string]bool{}, cells: map[string]*cellAcc{}, work: cellAcc{h: journal.Hist{}}}
+			t.byArea[name] = a
+		}
+		a.named = a.named || named
+		a.codes[x.Area] = true
+		if x.Kind == journal.WorkKind {
+			a.work.add(x)
+			continue
+		}
+		c := a.cells[net]
+		if c == nil {
+			c = &cellAcc{kind: x.Kind, h: journal.Hist{}}
+			a.cells[net] = c
+		}
+		c.add(x)
+		t.op(x.Kind, net).areas[name] = true
+	}
+	return t
+}
+
+func (t cellTally) op(kind, net string) *opAcc {
+	o := t.ops[net]
+	if o == nil {
+		o = &opAcc{cellAcc: cellAcc{kind: kind, h: journal.Hist{}}, areas: map[string]bool{}}
+		t.ops[net] = o
+	}
+	return o
+}
+
+// rankedNetworks orders the table's columns: by kind, then most visits.
+func (t cellTally) rankedNetworks() []string {
+	var nets []string
+	for net := range t.ops {
+		nets = append(nets, net)
+	}
+	sort.Slice(nets, func(i, j int) bool {
+		a, b := t.ops[nets[i]], t.ops[nets[j]]
+		if a.kind != b.kind {
+			return kindRank(a.kind) < kindRank(b.kind)
+		}
+		if a.visits != b.visits {
+			return a.visits > b.visits
+		}
+		return nets[i] < nets[j]
+	})
+	return nets
+}
+
+// operatorLines are the networks' lines under the table.
+func (t cellTally) operatorLines(nets []string, bin int) []Operator {
+	var operators []Operator
+	for _, net := range nets {
+		o := t.ops[net]
+		w := o.h.AtLeast(bin)
+		line := Operator{Network: net, Kind: o.kind, Visits: o.visits, Workable: w, Pct: pct(w, o.visits), Areas: len(o.areas)}
+		areasWord := "areas"
+		if line.Areas == 1 {
+			areasWord = "area"
+		}
+		line.Text = fmt.Sprintf("%s: workable in %s%% of %s, %d %s", net, trim(line.Pct), plural(line.Visits, "visit"), line.Areas, areasWord)
+		operators = append(operators, line)
+	}
+	return operators
+}
+
+// row is an area's line of the table: its visits, a cell per network, the
+// best network there, and whether it is a dead zone at the mark.
+func (a *areaAcc) row(name string, nets []string, bin int, mark float64) AreaRow {
+	row := AreaRow{Area: name, Named: a.named, Visits: a.work.visits}
+	for c := range a.codes {
+		row.Codes = append(row.Codes, c)
+	}
+	sort.Strings(row.Codes)
+	row.Workable = a.work.h.AtLeast(bin)
+	row.Pct = pct(row.Workable, row.Visits)
+	best, bestMobile := -1.0, 0.0
+	for _, net := range nets {
+		c := a.cells[net]
+		if c == nil {
+			continue
+		}
+		w := c.h.AtLeast(bin)
+		row.Cells = append(row.Cells, Cell{Network: net, Kind: c.kind, Visits: c.visits, Workable: w, Pct: pct(w, c.visits)})
+		share := float64(w) / float64(max(c.visits, 1))
+		if share > best {
+			best, row.Best, row.BestPct = share, net, pct(w, c.visits)
+		}
+		if c.kind == "cellular" {
+			bestMobile = max(bestMobile, share)
+		}
+	}
+	// Neither the visits there nor any SIM one could buy were workable
+	// often enough: where clinicians plan to work offline. A Wi-Fi
+	// network seen there on one visit (a patient's home) rescues nothing,
+	// so Wi-Fi counts only through the visits themselves.
+	visitsShare := float64(row.Workable) / float64(max(row.Visits, 1))
+	row.DeadZone = visitsShare < mark-1e-9 && bestMobile < mark-1e-9
+	return row
 }
 
 // unnamed lists the codes the area map does not name, most seen first.

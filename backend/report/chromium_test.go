@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/integration"
+	"github.com/fieldlink/fieldlink/backend/testbed/chromium"
+	"github.com/fieldlink/fieldlink/backend/testbed/integration"
 )
 
 // TestHTMLPrintsInChromium is finding 4 and item 5 of "Reports that answer
@@ -21,7 +22,7 @@ import (
 // × area table with dead zones first, and the period at the head of every
 // printed page.
 func TestHTMLPrintsInChromium(t *testing.T) {
-	browser := integration.Chromium(t, "print the HTML report with")
+	browser := chromium.Find(t, "print the HTML report with")
 	integration.NeedCommands(t, "pdftotext", "pdfinfo")
 
 	r := fleetReport(t, recordFleet(t, false).DB(), Query{})
@@ -43,7 +44,7 @@ func TestHTMLPrintsInChromium(t *testing.T) {
 	pdf := filepath.Join(dir, "report.pdf")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := integration.Headless(ctx, browser, dir, "--no-pdf-header-footer", "--print-to-pdf="+pdf, "file://"+page)
+	cmd := chromium.Headless(ctx, browser, dir, "--no-pdf-header-footer", "--print-to-pdf="+pdf, "file://"+page)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}

@@ -226,180 +226,212 @@ func planMonths(ctx context.Context, db *sql.DB, f Filter) (*plan, error) {
 	return p, nil
 }
 
-// fetch runs the queries of a report; agg is the dialect's string
-// aggregate (SQLite's group_concat, PostgreSQL's string_agg with a
-// separator), ph its n-th placeholder, and p, when set, where the area
-// and visit figures come from.
+// fetch runs the queries of a report in the dialect's SQL: the figures per
+// network, device and day from the day roll-ups of the filter's days and
+// devices, and the area and visit figures from where p says (the days
+// alone when p is nil).
 func fetch(ctx context.Context, db *sql.DB, f Filter, dialect Dialect, p *plan) (*Data, error) {
-	ph := dialect.Param
+	sq := sqlOf(dialect)
+	c := &gather{d: &Data{}}
+	where, args := sq.dayWhere(f)
+	jobs := c.dayJobs(sq, where, args)
+	if p == nil {
+		jobs = append(jobs, c.areaJobs(sq, where, args)...)
+	} else {
+		jobs = append(jobs, c.planJobs(sq, p)...)
+	}
+	if err := runJobs(ctx, db, jobs); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return c.d, nil
+}
+
+// dialectSQL writes the report's recurring SQL in one dialect.
+type dialectSQL struct{ Dialect }
+
+func sqlOf(d Dialect) dialectSQL { return dialectSQL{d} }
+
+var timeCols = []string{"connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms"}
+
+// sum sums each column ("0" stays a constant zero).
+func (q dialectSQL) sum(cols ...string) string {
+	var out []string
+	for _, c := range cols {
+		if c == "0" {
+			out = append(out, "0")
+			continue
+		}
+		out = append(out, q.Sum(c))
+	}
+	return strings.Join(out, ", ")
+}
+
+// sessionSums are the sessions and times of a group; areaSums the same
+// where the table has no sessions.
+func (q dialectSQL) sessionSums() string { return q.sum(append([]string{"sessions"}, timeCols...)...) }
+func (q dialectSQL) areaCols() string {
+	return `kind, network, area, MAX(area_name), ` + q.sum(append([]string{"0"}, timeCols...)...)
+}
+func (q dialectSQL) cellCols() string {
+	return `kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), ` + q.sum("visits") + `, `
+}
+
+// dayWhere selects the filter's days and devices.
+func (q dialectSQL) dayWhere(f Filter) (string, []any) {
 	args := []any{f.DayLo, f.DayHi}
-	where := " WHERE day BETWEEN " + ph(1) + " AND " + ph(2)
+	where := " WHERE day BETWEEN " + q.Param(1) + " AND " + q.Param(2)
 	if len(f.Devices) > 0 {
 		var in []string
 		for i, d := range f.Devices {
-			in = append(in, ph(3+i))
+			in = append(in, q.Param(3+i))
 			args = append(args, d)
 		}
 		where += " AND device_id IN (" + strings.Join(in, ", ") + ")"
 	}
-	concat := dialect.Concat
-	sum := func(cols ...string) string {
-		var out []string
-		for _, c := range cols {
-			if c == "0" {
-				out = append(out, "0")
-				continue
-			}
-			out = append(out, dialect.Sum(c))
-		}
-		return strings.Join(out, ", ")
-	}
-	times := []string{"connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms"}
-	sums := sum(append([]string{"sessions"}, times...)...)
-	areaSums := sum(append([]string{"0"}, times...)...)
-	d := &Data{}
-	var mu sync.Mutex
-	scanTimes := func(t *Times) []any {
-		return []any{&t.Sessions, &t.Connected, &t.Green, &t.Amber, &t.Red, &t.Usable, &t.InUse, &t.Workable}
-	}
-	type query struct {
-		sql  string
-		scan func(*sql.Rows) error
-	}
-	queries := []query{
-		{`SELECT kind, network, MAX(mcc), MAX(mnc), ` + sums + `, ` + concat("h_connect") + `, ` + concat("h_signal") + `, ` +
-			concat("h_sinr") + ` FROM day_net` + where + ` GROUP BY kind, network`, func(rows *sql.Rows) error {
-			var x NetSum
-			var hc, hs, hn sql.NullString
-			if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.MCC, &x.MNC}, scanTimes(&x.Times)...), &hc, &hs, &hn)...); err != nil {
-				return err
-			}
-			x.HConnect, x.HSignal, x.HSINR = journal.ParseHist(hc.String), journal.ParseHist(hs.String), journal.ParseHist(hn.String)
-			mu.Lock()
-			d.Nets = append(d.Nets, x)
-			mu.Unlock()
-			return nil
-		}},
-		{`SELECT device_id, ` + sums + ` FROM day_net` + where + ` GROUP BY device_id`, func(rows *sql.Rows) error {
-			var x KeySum
-			if err := rows.Scan(append([]any{&x.Device}, scanTimes(&x.Times)...)...); err != nil {
-				return err
-			}
-			mu.Lock()
-			d.DeviceTimes = append(d.DeviceTimes, x)
-			mu.Unlock()
-			return nil
-		}},
-		{`SELECT day, ` + sums + ` FROM day_net` + where + ` GROUP BY day`, func(rows *sql.Rows) error {
-			var x KeySum
-			if err := rows.Scan(append([]any{&x.Day}, scanTimes(&x.Times)...)...); err != nil {
-				return err
-			}
-			mu.Lock()
-			d.DayTimes = append(d.DayTimes, x)
-			mu.Unlock()
-			return nil
-		}},
+	return where, args
+}
 
-		{`SELECT device_id, 0, ` + sum("failovers") + `, ` + concat("h_visit") + ` FROM day_device` + where + ` GROUP BY device_id`, nil},
-		{`SELECT '', day, ` + sum("failovers") + `, ` + concat("h_visit") + ` FROM day_device` + where + ` GROUP BY day`, nil},
+// job is one SELECT and how each of its rows is kept.
+type job struct {
+	sql  string
+	args []any
+	scan func(*sql.Rows) error
+}
+
+// gather collects the rows of jobs that run at once into one Data.
+type gather struct {
+	mu sync.Mutex
+	d  *Data
+}
+
+func keepRow[T any](c *gather, into *[]T, x T) {
+	c.mu.Lock()
+	*into = append(*into, x)
+	c.mu.Unlock()
+}
+
+func scanTimes(t *Times) []any {
+	return []any{&t.Sessions, &t.Connected, &t.Green, &t.Amber, &t.Red, &t.Usable, &t.InUse, &t.Workable}
+}
+
+// dayJobs read the day roll-ups: per network, per device and per day, and
+// the visits per device and per day.
+func (c *gather) dayJobs(q dialectSQL, where string, args []any) []job {
+	sums := q.sessionSums()
+	return []job{
+		{`SELECT kind, network, MAX(mcc), MAX(mnc), ` + sums + `, ` + q.Concat("h_connect") + `, ` + q.Concat("h_signal") + `, ` +
+			q.Concat("h_sinr") + ` FROM day_net` + where + ` GROUP BY kind, network`, args, c.netRow},
+		{`SELECT device_id, ` + sums + ` FROM day_net` + where + ` GROUP BY device_id`, args, c.keyRow(false, &c.d.DeviceTimes)},
+		{`SELECT day, ` + sums + ` FROM day_net` + where + ` GROUP BY day`, args, c.keyRow(true, &c.d.DayTimes)},
+		{`SELECT device_id, 0, ` + q.sum("failovers") + `, ` + q.Concat("h_visit") + ` FROM day_device` + where + ` GROUP BY device_id`,
+			args, c.visitRow(&c.d.DeviceVisits)},
+		{`SELECT '', day, ` + q.sum("failovers") + `, ` + q.Concat("h_visit") + ` FROM day_device` + where + ` GROUP BY day`,
+			args, c.visitRow(&c.d.DayVisits)},
 	}
-	scanArea := func(rows *sql.Rows) error {
-		var x AreaSum
-		var hs sql.NullString
-		if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, scanTimes(&x.Times)...), &hs)...); err != nil {
-			return err
-		}
-		x.HSignal = journal.ParseHist(hs.String)
-		mu.Lock()
-		d.Areas = append(d.Areas, x)
-		mu.Unlock()
-		return nil
+}
+
+// areaJobs read the area and visit figures of a where clause's days from
+// one pair of tables (day_area and day_visit, or the month ones).
+func (c *gather) areaJobs(q dialectSQL, where string, args []any, tables ...string) []job {
+	area, visit := "day_area", "day_visit"
+	if len(tables) == 2 {
+		area, visit = tables[0], tables[1]
 	}
-	scanCell := func(rows *sql.Rows) error {
-		var x VisitCell
-		var hs sql.NullString
-		if err := rows.Scan(&x.Kind, &x.Network, &x.Area, &x.MCC, &x.MNC, &x.AreaName, &x.Visits, &hs); err != nil {
-			return err
-		}
-		x.H = journal.ParseHist(hs.String)
-		mu.Lock()
-		d.Cells = append(d.Cells, x)
-		mu.Unlock()
-		return nil
+	return []job{
+		{`SELECT ` + q.areaCols() + `, ` + q.Concat("h_signal") + ` FROM ` + area + where + ` GROUP BY kind, network, area`, args, c.areaRow},
+		{`SELECT ` + q.cellCols() + q.Concat("h_share") + ` FROM ` + visit + where + ` GROUP BY kind, network, area`, args, c.cellRow},
 	}
-	areaCols := `kind, network, area, MAX(area_name), ` + areaSums
-	cellCols := `kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), ` + sum("visits") + `, `
-	type extra struct {
-		sql  string
-		args []any
-		scan func(*sql.Rows) error
-	}
-	var extras []extra
-	if p == nil {
-		extras = append(extras,
-			extra{`SELECT ` + areaCols + `, ` + concat("h_signal") + ` FROM day_area` + where + ` GROUP BY kind, network, area`, args, scanArea},
-			extra{`SELECT ` + cellCols + concat("h_share") + ` FROM day_visit` + where + ` GROUP BY kind, network, area`, args, scanCell})
-	} else {
-		if len(p.months) > 0 {
-			var in []string
-			var margs []any
-			for i, m := range p.months {
-				in = append(in, ph(i+1))
-				margs = append(margs, m)
-			}
-			mwhere := ` WHERE month IN (` + strings.Join(in, ", ") + `)`
-			extras = append(extras,
-				extra{`SELECT ` + areaCols + `, ` + concat("h_signal") + ` FROM month_area` + mwhere + ` GROUP BY kind, network, area`, margs, scanArea},
-				extra{`SELECT ` + cellCols + concat("h_share") + ` FROM month_visit` + mwhere + ` GROUP BY kind, network, area`, margs, scanCell})
-		}
-		if len(p.days) > 0 {
-			var ors []string
-			var dargs []any
-			for i, r := range p.days {
-				ors = append(ors, "day BETWEEN "+ph(2*i+1)+" AND "+ph(2*i+2))
-				dargs = append(dargs, r[0], r[1])
-			}
-			dwhere := ` WHERE ` + strings.Join(ors, " OR ")
-			extras = append(extras,
-				extra{`SELECT ` + areaCols + `, ` + concat("h_signal") + ` FROM day_area` + dwhere + ` GROUP BY kind, network, area`, dargs, scanArea},
-				extra{`SELECT ` + cellCols + concat("h_share") + ` FROM day_visit` + dwhere + ` GROUP BY kind, network, area`, dargs, scanCell})
-		}
-	}
-	for i := range queries {
-		if queries[i].scan != nil {
-			continue
-		}
-		byDevice := strings.HasSuffix(queries[i].sql, "GROUP BY device_id")
-		queries[i].scan = func(rows *sql.Rows) error {
-			var x VisitSum
-			var hv sql.NullString
-			if err := rows.Scan(&x.Device, &x.Day, &x.Failovers, &hv); err != nil {
-				return err
-			}
-			x.H = journal.ParseHist(hv.String)
-			mu.Lock()
-			if byDevice {
-				d.DeviceVisits = append(d.DeviceVisits, x)
-			} else {
-				d.DayVisits = append(d.DayVisits, x)
-			}
-			mu.Unlock()
-			return nil
-		}
-	}
-	type job struct {
-		sql  string
-		args []any
-		scan func(*sql.Rows) error
-	}
+}
+
+// planJobs read the area and visit figures where the plan says: the month
+// roll-ups of its months, the days of its ranges.
+func (c *gather) planJobs(q dialectSQL, p *plan) []job {
 	var jobs []job
-	for _, q := range queries {
-		jobs = append(jobs, job{q.sql, args, q.scan})
+	if len(p.months) > 0 {
+		var in []string
+		var args []any
+		for i, m := range p.months {
+			in = append(in, q.Param(i+1))
+			args = append(args, m)
+		}
+		jobs = append(jobs, c.areaJobs(q, ` WHERE month IN (`+strings.Join(in, ", ")+`)`, args, "month_area", "month_visit")...)
 	}
-	for _, x := range extras {
-		jobs = append(jobs, job(x))
+	if len(p.days) > 0 {
+		var ors []string
+		var args []any
+		for i, r := range p.days {
+			ors = append(ors, "day BETWEEN "+q.Param(2*i+1)+" AND "+q.Param(2*i+2))
+			args = append(args, r[0], r[1])
+		}
+		jobs = append(jobs, c.areaJobs(q, ` WHERE `+strings.Join(ors, " OR "), args)...)
 	}
+	return jobs
+}
+
+func (c *gather) netRow(rows *sql.Rows) error {
+	var x NetSum
+	var hc, hs, hn sql.NullString
+	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.MCC, &x.MNC}, scanTimes(&x.Times)...), &hc, &hs, &hn)...); err != nil {
+		return err
+	}
+	x.HConnect, x.HSignal, x.HSINR = journal.ParseHist(hc.String), journal.ParseHist(hs.String), journal.ParseHist(hn.String)
+	keepRow(c, &c.d.Nets, x)
+	return nil
+}
+
+func (c *gather) keyRow(byDay bool, into *[]KeySum) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		var x KeySum
+		key := any(&x.Device)
+		if byDay {
+			key = &x.Day
+		}
+		if err := rows.Scan(append([]any{key}, scanTimes(&x.Times)...)...); err != nil {
+			return err
+		}
+		keepRow(c, into, x)
+		return nil
+	}
+}
+
+func (c *gather) visitRow(into *[]VisitSum) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		var x VisitSum
+		var hv sql.NullString
+		if err := rows.Scan(&x.Device, &x.Day, &x.Failovers, &hv); err != nil {
+			return err
+		}
+		x.H = journal.ParseHist(hv.String)
+		keepRow(c, into, x)
+		return nil
+	}
+}
+
+func (c *gather) areaRow(rows *sql.Rows) error {
+	var x AreaSum
+	var hs sql.NullString
+	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, scanTimes(&x.Times)...), &hs)...); err != nil {
+		return err
+	}
+	x.HSignal = journal.ParseHist(hs.String)
+	keepRow(c, &c.d.Areas, x)
+	return nil
+}
+
+func (c *gather) cellRow(rows *sql.Rows) error {
+	var x VisitCell
+	var hs sql.NullString
+	if err := rows.Scan(&x.Kind, &x.Network, &x.Area, &x.MCC, &x.MNC, &x.AreaName, &x.Visits, &hs); err != nil {
+		return err
+	}
+	x.H = journal.ParseHist(hs.String)
+	keepRow(c, &c.d.Cells, x)
+	return nil
+}
+
+// runJobs runs the jobs at once and returns the first error: a fleet's
+// year is millions of roll-up rows, and each grouping is its own scan.
+func runJobs(ctx context.Context, db *sql.DB, jobs []job) error {
 	errs := make(chan error, len(jobs))
 	for _, q := range jobs {
 		go func() {
@@ -424,8 +456,5 @@ func fetch(ctx context.Context, db *sql.DB, f Filter, dialect Dialect, p *plan) 
 			first = err
 		}
 	}
-	if first != nil {
-		return nil, fmt.Errorf("report: %w", first)
-	}
-	return d, nil
+	return first
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/fieldlink/fieldlink/backend/areas"
-	"github.com/fieldlink/fieldlink/backend/fleetsample"
 	"github.com/fieldlink/fieldlink/backend/journal"
+	"github.com/fieldlink/fieldlink/backend/testbed/fleetsample"
 )
 
 // recordFleet records the sample fleet, exports each journal and imports

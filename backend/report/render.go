@@ -54,31 +54,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Headline.Devices > 0 {
 		fmt.Fprintf(&b, "(%s of %s visits workable)\n", count(r.Headline.Workable), count(r.Headline.Visits))
 	}
-
-	fmt.Fprintf(&b, "\nWorkable visits by area and network (visits with workable signal, of the visits there)\n")
-	if len(r.Matrix.Rows) == 0 {
-		fmt.Fprintf(&b, "  no visits with a known area in this period\n")
-	} else {
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		head := "  \tArea\t" + AllNetworks
-		for _, n := range r.Matrix.Networks {
-			head += "\t" + n
-		}
-		fmt.Fprintln(tw, head+"\t")
-		for _, row := range r.Matrix.Rows {
-			mark := ""
-			if row.DeadZone {
-				mark = "DEAD ZONE"
-			}
-			line := mark + "\t" + row.Area + "\t" + cellText(row.Workable, row.Visits)
-			for _, n := range r.Matrix.Networks {
-				c, _ := row.find(n)
-				line += "\t" + cellText(c.Workable, c.Visits)
-			}
-			fmt.Fprintln(tw, line+"\t")
-		}
-		tw.Flush()
-	}
+	r.writeMatrix(&b)
 	if len(r.Operators) > 0 {
 		fmt.Fprintf(&b, "\nBy operator and network, over all areas\n")
 		for _, o := range r.Operators {
@@ -88,62 +64,101 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if len(r.DeadZones) > 0 {
 		fmt.Fprintf(&b, "\nDead zones (plan to work offline there): %s\n", strings.Join(r.DeadZones, ", "))
 	}
-	if len(r.Unnamed) > 0 {
-		fmt.Fprintf(&b, "\nCodes the area map does not name yet (name them in the area map)\n")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  Code\tvisits\tconnected h\tnetworks\t")
-		for _, u := range r.Unnamed {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", u.Code, count(u.Visits), fnum(u.ConnectedHours), strings.Join(u.Networks, ", "))
-		}
-		tw.Flush()
-	}
+	r.writeUnnamed(&b)
 	fmt.Fprintf(&b, "\nBases\n  %s\n  %s\n  %s\n  %s\n", r.Bases.Visits, r.Bases.Connected, r.Bases.InUse, r.Bases.DeadZone)
-
-	const (
-		network = iota
-		area
-		visits
-	)
-	section := func(title string, rows []Row, kind int) {
-		if len(rows) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n%s\n", title)
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		head := "\tconnected h\tGO%\tMARGINAL%\tDNP%\tusable%\tin use h\tworkable%"
-		switch kind {
-		case network:
-			head = "\tsessions" + head + "\tconnect s\tsignal\tSINR dB"
-		case area:
-			head = "\tnetwork" + head + "\tsignal"
-		case visits:
-			head += "\tvisits\tworkable visits%\tfailovers"
-		}
-		fmt.Fprintln(tw, head+"\t")
-		for _, row := range rows {
-			figs := fmt.Sprintf("\t%s\t%s\t%s\t%s\t%s\t%s\t%s", fnum(row.ConnectedHours), fnum(row.GreenPct), fnum(row.AmberPct),
-				fnum(row.RedPct), fnum(row.UsablePct), fnum(row.InUseHours), opt(row.WorkablePct, ""))
-			var line string
-			switch kind {
-			case network:
-				line = fmt.Sprintf("%s\t%d%s\t%s\t%s\t%s", row.Key, row.Sessions, figs, opt(row.MedianConnectS, ""),
-					opt(row.MedianSignal, " "+row.SignalUnit), opt(row.MedianSINR, ""))
-			case area:
-				line = fmt.Sprintf("%s\t%s%s\t%s", row.Key, row.Network, figs, opt(row.MedianSignal, " "+row.SignalUnit))
-			case visits:
-				line = fmt.Sprintf("%s%s\t%d\t%s\t%d", row.Key, figs, row.Visits, opt(row.WorkableVisitsPct, ""), row.Failovers)
-			}
-			fmt.Fprintln(tw, line+"\t")
-		}
-		tw.Flush()
-	}
-	section("Time by network", r.Networks, network)
-	section("Time by area and network", r.Areas, area)
-	section("By device", r.Devices, visits)
-	section("By week", r.Weeks, visits)
-	section("By day", r.Days, visits)
+	writeSection(&b, "Time by network", r.Networks, byNetwork)
+	writeSection(&b, "Time by area and network", r.Areas, byArea)
+	writeSection(&b, "By device", r.Devices, byVisits)
+	writeSection(&b, "By week", r.Weeks, byVisits)
+	writeSection(&b, "By day", r.Days, byVisits)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMatrix writes the operator × area table of workable visits.
+func (r *Report) writeMatrix(b *strings.Builder) {
+	fmt.Fprintf(b, "\nWorkable visits by area and network (visits with workable signal, of the visits there)\n")
+	if len(r.Matrix.Rows) == 0 {
+		fmt.Fprintf(b, "  no visits with a known area in this period\n")
+		return
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	head := "  \tArea\t" + AllNetworks
+	for _, n := range r.Matrix.Networks {
+		head += "\t" + n
+	}
+	fmt.Fprintln(tw, head+"\t")
+	for _, row := range r.Matrix.Rows {
+		mark := ""
+		if row.DeadZone {
+			mark = "DEAD ZONE"
+		}
+		line := mark + "\t" + row.Area + "\t" + cellText(row.Workable, row.Visits)
+		for _, n := range r.Matrix.Networks {
+			c, _ := row.find(n)
+			line += "\t" + cellText(c.Workable, c.Visits)
+		}
+		fmt.Fprintln(tw, line+"\t")
+	}
+	tw.Flush()
+}
+
+// writeUnnamed lists the codes IT has yet to name.
+func (r *Report) writeUnnamed(b *strings.Builder) {
+	if len(r.Unnamed) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nCodes the area map does not name yet (name them in the area map)\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  Code\tvisits\tconnected h\tnetworks\t")
+	for _, u := range r.Unnamed {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", u.Code, count(u.Visits), fnum(u.ConnectedHours), strings.Join(u.Networks, ", "))
+	}
+	tw.Flush()
+}
+
+// sectionKind is which columns a time section has besides the times.
+type sectionKind int
+
+const (
+	byNetwork sectionKind = iota
+	byArea
+	byVisits
+)
+
+// writeSection writes one table of time figures.
+func writeSection(b *strings.Builder, title string, rows []Row, kind sectionKind) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n%s\n", title)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "\tconnected h\tGO%\tMARGINAL%\tDNP%\tusable%\tin use h\tworkable%"
+	switch kind {
+	case byNetwork:
+		head = "\tsessions" + head + "\tconnect s\tsignal\tSINR dB"
+	case byArea:
+		head = "\tnetwork" + head + "\tsignal"
+	case byVisits:
+		head += "\tvisits\tworkable visits%\tfailovers"
+	}
+	fmt.Fprintln(tw, head+"\t")
+	for _, row := range rows {
+		figs := fmt.Sprintf("\t%s\t%s\t%s\t%s\t%s\t%s\t%s", fnum(row.ConnectedHours), fnum(row.GreenPct), fnum(row.AmberPct),
+			fnum(row.RedPct), fnum(row.UsablePct), fnum(row.InUseHours), opt(row.WorkablePct, ""))
+		var line string
+		switch kind {
+		case byNetwork:
+			line = fmt.Sprintf("%s\t%d%s\t%s\t%s\t%s", row.Key, row.Sessions, figs, opt(row.MedianConnectS, ""),
+				opt(row.MedianSignal, " "+row.SignalUnit), opt(row.MedianSINR, ""))
+		case byArea:
+			line = fmt.Sprintf("%s\t%s%s\t%s", row.Key, row.Network, figs, opt(row.MedianSignal, " "+row.SignalUnit))
+		case byVisits:
+			line = fmt.Sprintf("%s%s\t%d\t%s\t%d", row.Key, figs, row.Visits, opt(row.WorkableVisitsPct, ""), row.Failovers)
+		}
+		fmt.Fprintln(tw, line+"\t")
+	}
+	tw.Flush()
 }
 
 // WriteJSON writes the report as one JSON document.

@@ -10,10 +10,10 @@ import (
 
 	"github.com/fieldlink/fieldlink/backend/bus"
 	"github.com/fieldlink/fieldlink/backend/engine"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/mm"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/nm"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 // BenchmarkSignalToSnapshot reports the time from a PropertiesChanged

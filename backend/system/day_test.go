@@ -10,10 +10,10 @@ import (
 
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/nm"
 	"github.com/fieldlink/fieldlink/backend/probe"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 // wiredRig is two cables on the fake NetworkManager (profiles at metrics

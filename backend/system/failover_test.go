@@ -10,9 +10,9 @@ import (
 
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 // stubCheck answers probes per interface as the test says: the fake

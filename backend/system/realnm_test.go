@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/netstate"
-	"github.com/fieldlink/fieldlink/backend/realnm"
+	"github.com/fieldlink/fieldlink/backend/testbed/realnm"
 )
 
 // TestRealNetworkManager runs against a real NetworkManager managing a veth

@@ -11,10 +11,10 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/mm"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/nm"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 // env is a private bus with fake daemons and a running source.
@@ -285,15 +285,22 @@ func TestNetworkManagerRestartWithoutLeaks(t *testing.T) {
 		if l := link(&s, "eth0"); l == nil || l.State != netstate.StateConnected || s.Primary != "eth0" ||
 			s.Services[0].Note != netstate.NoteRestarting || !strings.HasPrefix(s.Reason, "NetworkManager is restarting") ||
 			s.Level == netstate.LevelGreen {
-			t.Fatalf("while NM is away: %q primary %q level %v services %+v", s.Reason, s.Primary, s.Level, s.Services)
+			t.Fatalf("while NM is away: %q primary %q level %v services %+v link %+v", s.Reason, s.Primary, s.Level, s.Services, link(&s, "eth0"))
 		}
 		back := time.Now()
-		n, err := fakebus.NewNM(e.d.Address)
+		// A real NetworkManager takes over the links it left up before its
+		// objects read as settled (Startup until then): the fake is set up
+		// off the bus and then takes its name, so no picture of a dock
+		// still "disconnected" reads as NetworkManager's settled word.
+		n, err := fakebus.NewNMOffBus(e.d.Address)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.nm = n
 		addDock(n)
+		if err := n.Own(); err != nil {
+			t.Fatal(err)
+		}
 		e.waitFor("NetworkManager back with its devices", func(s *netstate.Snapshot) bool {
 			return s.Services[0].Running && s.Primary == "eth0"
 		})

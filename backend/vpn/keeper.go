@@ -213,190 +213,245 @@ func (k *Keeper) Step(now time.Time, s *netstate.Snapshot) Output { return k.Ste
 // moves for a moment (a preferred link coming back, demoted again an
 // instant later) is no change of path, and the tunnel is left alone.
 func (k *Keeper) StepOn(now time.Time, s *netstate.Snapshot, work string) Output {
-	var out Output
 	if k.p.Profile == "" {
-		return out
+		return Output{}
 	}
-	id := k.LinkID()
-	vl := k.find(s)
-	state := netstate.StateDisconnected
-	if vl != nil {
-		state = vl.State
+	st := k.look(now, s, work)
+	switch st.state {
+	case netstate.StateConnected:
+		k.whileConnected(st)
+	case netstate.StateConnecting:
+		k.whileConnecting(st)
+	default:
+		if k.whileDown(st) {
+			k.startIfDue(st)
+		}
 	}
-	prim := s.PrimaryLink()
-	path := ""
-	pathOK := false
-	if prim != nil && prim.Kind != netstate.KindVPN {
-		path = netstate.Describe(prim)
-		pathOK = prim.Workable()
-	}
-	// The route is not yet (or no longer) where the work is going.
-	settling := work != "" && (prim == nil || prim.ID != work)
-	event := func(kind netstate.EventKind, level netstate.Level, format string, a ...any) {
-		out.Events = append(out.Events, netstate.Event{Time: now, Kind: kind, Link: id, Level: level, Text: fmt.Sprintf(format, a...)})
-	}
-	activate := func(kind failover.ActionKind, why string) {
-		out.Actions = append(out.Actions, failover.Action{Kind: kind, Link: id, Profile: k.p.Profile, Reason: why})
-		k.asked, k.seen, k.wanted = now, false, false
-		k.dropWait = kind == failover.Reconnect
-		k.via = prim.ID
-		k.set(netstate.VPNConnecting, now, why)
-		out.Next = now.Add(k.p.ActivationTimeout)
-	}
+	return st.out
+}
 
-	if state != netstate.StateConnected {
+// step is one look at the VPN: what the snapshot says of it and of the
+// path under it, and what is being decided.
+type step struct {
+	now      time.Time
+	s        *netstate.Snapshot
+	id       string
+	vl       *netstate.Link // the VPN's link, nil when NetworkManager has none
+	state    netstate.State
+	prim     *netstate.Link // the link with the default route
+	path     string         // prim in words
+	pathOK   bool           // prim is workable
+	settling bool           // the route is not yet (or no longer) where the work is going
+	out      Output
+}
+
+func (k *Keeper) look(now time.Time, s *netstate.Snapshot, work string) *step {
+	st := &step{now: now, s: s, id: k.LinkID(), vl: k.find(s), state: netstate.StateDisconnected, prim: s.PrimaryLink()}
+	if st.vl != nil {
+		st.state = st.vl.State
+	}
+	if st.prim != nil && st.prim.Kind != netstate.KindVPN {
+		st.path = netstate.Describe(st.prim)
+		st.pathOK = st.prim.Workable()
+	}
+	st.settling = work != "" && (st.prim == nil || st.prim.ID != work)
+	if st.state != netstate.StateConnected {
 		k.dropWait = false
 	}
-	if state == netstate.StateConnected || state == netstate.StateConnecting {
+	if st.state == netstate.StateConnected || st.state == netstate.StateConnecting {
 		k.gone = time.Time{}
 	}
-	switch {
-	case state == netstate.StateConnected:
-		if k.dropWait && now.Sub(k.asked) < k.p.ActivationTimeout {
-			out.Next = k.asked.Add(k.p.ActivationTimeout)
-			return out
-		}
-		k.dropWait = false
-		if k.phase != netstate.VPNUp {
-			took := ""
-			if !k.asked.IsZero() && k.phase == netstate.VPNConnecting {
-				took = fmt.Sprintf(" in %.1f s", now.Sub(k.asked).Seconds())
-			}
-			if k.via == "" && prim != nil {
-				k.via = prim.ID
-			}
-			k.set(netstate.VPNUp, now, "")
-			if vl != nil && !vl.Since.IsZero() && k.asked.IsZero() {
-				k.since = vl.Since // up before fieldlink started: its real uptime
-			}
-			k.failures, k.retry = 0, time.Time{}
-			over := ""
-			if path != "" {
-				over = " over " + path
-			}
-			event(netstate.EventVPNUp, netstate.LevelGreen, "VPN %s up%s%s", k.p.Profile, over, took)
-		}
-		// The tunnel's route to its server stays on the link it started
-		// over; after a failover that link is demoted or gone, so the VPN
-		// is started again over the new path.
-		if prim != nil && k.via != "" && prim.ID != k.via && pathOK && !settling {
-			was := k.via
-			if l := s.Link(was); l != nil {
-				was = netstate.Describe(l)
-			}
-			why := fmt.Sprintf("the work moved from %s to %s", was, path)
-			event(netstate.EventDecision, netstate.LevelAmber, "Reconnecting VPN %s: %s", k.p.Profile, why)
-			activate(failover.Reconnect, why)
-		}
-		return out
-	case state == netstate.StateConnecting:
-		if k.phase != netstate.VPNConnecting {
-			// Started by someone else (the user with nmcli, autoconnect).
-			k.asked = now
-			if prim != nil {
-				k.via = prim.ID
-			}
-			k.set(netstate.VPNConnecting, now, "")
-		}
-		k.seen = true
-		if now.Sub(k.asked) >= k.p.ActivationTimeout {
-			out.Events = append(out.Events, k.fail(now, fmt.Sprintf("did not connect within %s", k.p.ActivationTimeout))...)
-			out.Actions = append(out.Actions, failover.Action{Kind: failover.Deactivate, Link: id, Profile: k.p.Profile, Reason: "timed out"})
-			out.Next = k.retry
-			return out
-		}
-		out.Next = k.asked.Add(k.p.ActivationTimeout)
-		return out
-	}
+	return st
+}
 
-	// Not up, not coming up.
+func (st *step) event(kind netstate.EventKind, level netstate.Level, format string, a ...any) {
+	st.out.Events = append(st.out.Events, netstate.Event{Time: st.now, Kind: kind, Link: st.id, Level: level, Text: fmt.Sprintf(format, a...)})
+}
+
+// activate asks NetworkManager for the VPN over the current path.
+func (k *Keeper) activate(st *step, kind failover.ActionKind, why string) {
+	st.out.Actions = append(st.out.Actions, failover.Action{Kind: kind, Link: st.id, Profile: k.p.Profile, Reason: why})
+	k.asked, k.seen, k.wanted = st.now, false, false
+	k.dropWait = kind == failover.Reconnect
+	k.via = st.prim.ID
+	k.set(netstate.VPNConnecting, st.now, why)
+	st.out.Next = st.now.Add(k.p.ActivationTimeout)
+}
+
+// whileConnected marks the VPN up, and starts it again over the new path
+// when the work has moved: the tunnel's route to its server stays on the
+// link it started over, which after a failover is demoted or gone.
+func (k *Keeper) whileConnected(st *step) {
+	if k.dropWait && st.now.Sub(k.asked) < k.p.ActivationTimeout {
+		// The old tunnel of a reconnect has not gone yet.
+		st.out.Next = k.asked.Add(k.p.ActivationTimeout)
+		return
+	}
+	k.dropWait = false
+	if k.phase != netstate.VPNUp {
+		k.markUp(st)
+	}
+	prim := st.prim
+	if prim != nil && k.via != "" && prim.ID != k.via && st.pathOK && !st.settling {
+		was := k.via
+		if l := st.s.Link(was); l != nil {
+			was = netstate.Describe(l)
+		}
+		why := fmt.Sprintf("the work moved from %s to %s", was, st.path)
+		st.event(netstate.EventDecision, netstate.LevelAmber, "Reconnecting VPN %s: %s", k.p.Profile, why)
+		k.activate(st, failover.Reconnect, why)
+	}
+}
+
+func (k *Keeper) markUp(st *step) {
+	took := ""
+	if !k.asked.IsZero() && k.phase == netstate.VPNConnecting {
+		took = fmt.Sprintf(" in %.1f s", st.now.Sub(k.asked).Seconds())
+	}
+	if k.via == "" && st.prim != nil {
+		k.via = st.prim.ID
+	}
+	k.set(netstate.VPNUp, st.now, "")
+	if st.vl != nil && !st.vl.Since.IsZero() && k.asked.IsZero() {
+		k.since = st.vl.Since // up before fieldlink started: its real uptime
+	}
+	k.failures, k.retry = 0, time.Time{}
+	over := ""
+	if st.path != "" {
+		over = " over " + st.path
+	}
+	st.event(netstate.EventVPNUp, netstate.LevelGreen, "VPN %s up%s%s", k.p.Profile, over, took)
+}
+
+// whileConnecting waits for an activation, and gives up on it at the
+// activation timeout.
+func (k *Keeper) whileConnecting(st *step) {
+	if k.phase != netstate.VPNConnecting {
+		// Started by someone else (the user with nmcli, autoconnect).
+		k.asked = st.now
+		if st.prim != nil {
+			k.via = st.prim.ID
+		}
+		k.set(netstate.VPNConnecting, st.now, "")
+	}
+	k.seen = true
+	if st.now.Sub(k.asked) >= k.p.ActivationTimeout {
+		st.out.Events = append(st.out.Events, k.fail(st.now, fmt.Sprintf("did not connect within %s", k.p.ActivationTimeout))...)
+		st.out.Actions = append(st.out.Actions, failover.Action{Kind: failover.Deactivate, Link: st.id, Profile: k.p.Profile, Reason: "timed out"})
+		st.out.Next = k.retry
+		return
+	}
+	st.out.Next = k.asked.Add(k.p.ActivationTimeout)
+}
+
+// whileDown accounts for a VPN that is neither up nor coming up: one that
+// dropped, or an attempt that failed or has not shown up yet. It reports
+// whether the keeper may go on to start it.
+func (k *Keeper) whileDown(st *step) bool {
 	reason := ""
-	if vl != nil && vl.StateReason != "" {
-		reason = vl.StateReason
+	if st.vl != nil && st.vl.StateReason != "" {
+		reason = st.vl.StateReason
 	}
 	if reason == "" && (k.phase == netstate.VPNUp || (k.phase == netstate.VPNConnecting && k.seen)) {
+		// NetworkManager's reason comes in a signal of its own.
 		if k.gone.IsZero() {
-			k.gone = now
+			k.gone = st.now
 		}
-		if now.Sub(k.gone) < reasonGrace {
-			out.Next = k.gone.Add(reasonGrace)
-			return out
+		if st.now.Sub(k.gone) < reasonGrace {
+			st.out.Next = k.gone.Add(reasonGrace)
+			return false
 		}
 	}
 	k.gone = time.Time{}
 	switch k.phase {
 	case netstate.VPNUp:
-		up := now.Sub(k.since).Round(time.Second)
+		up := st.now.Sub(k.since).Round(time.Second)
 		if reason == "" {
 			reason = "NetworkManager took it down"
 		}
-		event(netstate.EventVPNDown, netstate.LevelRed, "VPN %s down after %s: %s", k.p.Profile, up, reason)
-		k.set(netstate.VPNWaiting, now, reason)
-		k.downVia, k.downAt = k.via, now
+		st.event(netstate.EventVPNDown, netstate.LevelRed, "VPN %s down after %s: %s", k.p.Profile, up, reason)
+		k.set(netstate.VPNWaiting, st.now, reason)
+		k.downVia, k.downAt = k.via, st.now
 		k.via = ""
 	case netstate.VPNConnecting:
-		// Either it has come and gone (failed), or it has not shown up yet.
-		switch {
-		case k.seen && k.via != "" && (linkLost(reason) || prim == nil || prim.ID != k.via):
-			// Its link went while it came up: not the VPN's fault, so no
-			// back-off; it starts again over the next path.
-			event(netstate.EventVPNDown, netstate.LevelAmber, "VPN %s stopped while connecting: %s", k.p.Profile, reason)
-			k.set(netstate.VPNWaiting, now, reason)
-			k.downVia, k.downAt = k.via, now
-			k.via, k.seen = "", false
-		case k.seen || now.Sub(k.asked) >= 5*time.Second:
-			if reason == "" {
-				reason = "NetworkManager could not start it"
-			}
-			if !k.seen {
-				reason = "NetworkManager did not start it"
-			}
-			out.Events = append(out.Events, k.fail(now, reason)...)
-		default:
-			out.Next = k.asked.Add(5 * time.Second)
-			return out
-		}
+		return k.attemptEnded(st, reason)
 	}
+	return true
+}
 
+// attemptEnded decides what an activation that is not (or no longer) in
+// NetworkManager means: its link went under it (no fault of the VPN's, no
+// back-off), it failed, or it has not shown up yet.
+func (k *Keeper) attemptEnded(st *step, reason string) bool {
+	switch {
+	case k.seen && k.via != "" && (linkLost(reason) || st.prim == nil || st.prim.ID != k.via):
+		st.event(netstate.EventVPNDown, netstate.LevelAmber, "VPN %s stopped while connecting: %s", k.p.Profile, reason)
+		k.set(netstate.VPNWaiting, st.now, reason)
+		k.downVia, k.downAt = k.via, st.now
+		k.via, k.seen = "", false
+	case k.seen || st.now.Sub(k.asked) >= 5*time.Second:
+		if reason == "" {
+			reason = "NetworkManager could not start it"
+		}
+		if !k.seen {
+			reason = "NetworkManager did not start it"
+		}
+		st.out.Events = append(st.out.Events, k.fail(st.now, reason)...)
+	default:
+		st.out.Next = k.asked.Add(5 * time.Second)
+		return false
+	}
+	return true
+}
+
+// startIfDue starts the VPN unless something says wait: a hold for the
+// user, a back-off, no workable path, a route still settling, or the link
+// it just dropped on not yet proven to stay.
+func (k *Keeper) startIfDue(st *step) {
 	switch k.phase {
 	case netstate.VPNHeld:
-		return out
+		return
 	case netstate.VPNRetrying:
-		if now.Before(k.retry) {
-			out.Next = k.retry
-			return out
+		if st.now.Before(k.retry) {
+			st.out.Next = k.retry
+			return
 		}
 	}
-	if !k.p.Auto && !k.wanted {
-		k.set(netstate.VPNWaiting, now, "press c to connect")
-		return out
-	}
-	if !pathOK {
-		why := "no path to the network yet"
-		if prim != nil && prim.Kind != netstate.KindVPN {
-			why = fmt.Sprintf("%s is %s: %s", path, prim.Level.Word(), prim.Reason)
-			if prim.Level >= netstate.LevelAmber && !prim.Verified() {
-				why = path + " is not yet known to reach the network"
-			}
+	if why, wait := k.waitFor(st); why != "" {
+		k.set(netstate.VPNWaiting, st.now, why)
+		if !wait.IsZero() {
+			st.out.Next = wait
 		}
-		k.set(netstate.VPNWaiting, now, "waiting for a workable path: "+why)
-		return out
-	}
-	if settling {
-		k.set(netstate.VPNWaiting, now, "waiting for the route to settle")
-		out.Next = now.Add(settle)
-		return out
-	}
-	if prim.ID == k.downVia && now.Sub(k.downAt) < settle {
-		k.set(netstate.VPNWaiting, now, "it dropped; waiting to see whether "+path+" stays")
-		out.Next = k.downAt.Add(settle)
-		return out
+		return
 	}
 	retrying := k.phase == netstate.VPNRetrying
-	event(netstate.EventDecision, netstate.LevelGreen, "Starting VPN %s over %s", k.p.Profile, path)
-	activate(failover.Activate, "the path is workable")
+	st.event(netstate.EventDecision, netstate.LevelGreen, "Starting VPN %s over %s", k.p.Profile, st.path)
+	k.activate(st, failover.Activate, "the path is workable")
 	if retrying {
-		out.Events[len(out.Events)-1].Text += fmt.Sprintf(" (attempt %d)", k.failures+1)
+		st.out.Events[len(st.out.Events)-1].Text += fmt.Sprintf(" (attempt %d)", k.failures+1)
 	}
-	return out
+}
+
+// waitFor says why the VPN is not started now, and until when, if a time
+// will change that.
+func (k *Keeper) waitFor(st *step) (string, time.Time) {
+	prim := st.prim
+	switch {
+	case !k.p.Auto && !k.wanted:
+		return "press c to connect", time.Time{}
+	case !st.pathOK:
+		why := "no path to the network yet"
+		if prim != nil && prim.Kind != netstate.KindVPN {
+			why = fmt.Sprintf("%s is %s: %s", st.path, prim.Level.Word(), prim.Reason)
+			if prim.Level >= netstate.LevelAmber && !prim.Verified() {
+				why = st.path + " is not yet known to reach the network"
+			}
+		}
+		return "waiting for a workable path: " + why, time.Time{}
+	case st.settling:
+		return "waiting for the route to settle", st.now.Add(settle)
+	case prim.ID == k.downVia && st.now.Sub(k.downAt) < settle:
+		return "it dropped; waiting to see whether " + st.path + " stays", k.downAt.Add(settle)
+	}
+	return "", time.Time{}
 }

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fieldlink/fieldlink/backend/buildinfo"
+	"github.com/fieldlink/fieldlink/backend/buildstamp"
 )
 
 // command is one of fieldlink's commands. The root --help, the manual page
@@ -147,9 +147,9 @@ func cmdVersion(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, versionUsage+"\nFlags:\n", stdout, stderr); err != nil {
 		return err
 	}
-	in := buildinfo.Read()
+	in := buildstamp.Read()
 	if *deb {
-		v, err := buildinfo.Debian(in.Version)
+		v, err := buildstamp.Debian(in.Version)
 		if err != nil {
 			return err
 		}
@@ -444,7 +444,7 @@ func writeMan(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in := buildinfo.Read()
+	in := buildstamp.Read()
 	date := ""
 	if !in.Date.IsZero() {
 		date = in.Date.UTC().Format("2006-01-02")

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fieldlink/fieldlink/backend/integration"
+	"github.com/fieldlink/fieldlink/backend/testbed/integration"
 )
 
 // helpFlags lists the flags a command's --help prints.

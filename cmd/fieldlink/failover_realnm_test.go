@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/realnm"
+	"github.com/fieldlink/fieldlink/backend/testbed/realnm"
 )
 
 // daemonRun is `fieldlink daemon` running inside the harness's DUT

@@ -11,9 +11,9 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/fieldlink/fieldlink/backend/engine"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/system"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 	"github.com/fieldlink/fieldlink/ui/app"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )

@@ -8,7 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/fieldlink/fieldlink/backend/areas"
-	"github.com/fieldlink/fieldlink/backend/fleetsync"
+	"github.com/fieldlink/fieldlink/backend/fleet/upload"
 	"io"
 	"net/http"
 	"net/url"
@@ -254,7 +254,7 @@ func writeReport(rep *report.Report, write func(*report.Report, io.Writer) error
 }
 
 // fetchReport reads the fleet report from a fieldlink serve.
-func fetchReport(server, tokenFile, caFile string, since, until dateFlag, device, group string, q report.Query) (*report.Report, error) {
+func fetchReport(serverURL, tokenFile, caFile string, since, until dateFlag, device, group string, q report.Query) (*report.Report, error) {
 	tok := os.Getenv("FIELDLINK_VIEWER_TOKEN")
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
@@ -263,7 +263,7 @@ func fetchReport(server, tokenFile, caFile string, since, until dateFlag, device
 		}
 		tok = strings.TrimSpace(string(b))
 	}
-	if err := fleetsync.CheckServer(server); err != nil {
+	if err := upload.CheckServer(serverURL); err != nil {
 		return nil, fmt.Errorf("report --server: %w", err)
 	}
 	if tok == "" {
@@ -283,18 +283,18 @@ func fetchReport(server, tokenFile, caFile string, since, until dateFlag, device
 			v.Set(k, x)
 		}
 	}
-	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(server, "/")+"/report.json?"+v.Encode(), nil)
+	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(serverURL, "/")+"/report.json?"+v.Encode(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("report --server %q: %w", server, err)
+		return nil, fmt.Errorf("report --server %q: %w", serverURL, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	client, err := fleetsync.Client(caFile, time.Minute)
+	client, err := upload.Client(caFile, time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fleetsync.Explain(err)
+		return nil, upload.Explain(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -325,176 +325,213 @@ Commands:
 Flags (every command):
 `
 
+// journalArgs are a journal subcommand's flags, parsed.
+type journalArgs struct {
+	sub                     string
+	c                       common
+	since, until            dateFlag
+	format, records, output string
+	allowDemo, now          bool
+	files                   []string
+}
+
 func cmdJournal(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := flag.NewFlagSet("fieldlink journal", flag.ContinueOnError)
-		var c common
-		c.register(fs)
-		if err := parse(fs, args, journalUsage, stdout, stderr); err != nil {
-			return err
-		}
-		fs.Usage()
-		return errUsage
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("fieldlink journal "+sub, flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	var since dateFlag
-	until := dateFlag{through: true}
-	var format, records, out *string
-	allowDemo, now := new(bool), new(bool)
-	switch sub {
-	case "export":
-		fs.Var(&since, "since", "records from this day or time on: 2026-11-01, RFC 3339, or 30d")
-		fs.Var(&until, "until", "records up to this day (included), or before this RFC 3339 time")
-		format = fs.String("format", "ndjson", "ndjson (one JSON record a line, for import) or csv (one record type, default session, for spreadsheets)")
-		records = fs.String("records", "", "comma-separated record types (default all): "+strings.Join(journal.RecordTypes(), ","))
-		out = fs.String("output", "", "write to this file (created 0600) instead of standard output")
-	case "import":
-		allowDemo = fs.Bool("allow-demo", false, "merge a demo's records (simulated data) into a real journal")
-	case "sync":
-		now = fs.Bool("now", false, "send even when the last sync is more recent than [sync] interval")
-	case "check", "path":
-	default:
-		fmt.Fprintf(stderr, "fieldlink journal: unknown command %q\n\n", sub)
-		fs.SetOutput(stderr)
-		fmt.Fprint(stderr, journalUsage)
-		fs.PrintDefaults()
-		return errUsage
-	}
-	if err := parse(fs, args, journalUsage, stdout, stderr); err != nil {
-		return err
-	}
-	if (sub == "import") != (fs.NArg() > 0) {
-		fs.Usage()
-		return errUsage
-	}
-	cfg, err := config.Load(c.config)
+	a, err := parseJournal(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	path, err := c.journalPath(cfg)
+	cfg, err := config.Load(a.c.config)
+	if err != nil {
+		return err
+	}
+	path, err := a.c.journalPath(cfg)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	switch sub {
+	switch a.sub {
 	case "path":
 		fmt.Fprintln(stdout, path)
 		return nil
 	case "sync":
-		if c.simulated() {
-			return errors.New("journal sync: a demo's journal never goes to the fleet server")
-		}
-		if cfg.Sync.Server == "" {
-			return errors.New("journal sync: no fleet server: set [sync] server (and token_file) in the config")
-		}
-		j, err := journal.Open(path)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		st, err := j.Sync(ctx, cfg.Sync.Server)
-		if err != nil {
-			return err
-		}
-		if !*now && !st.LastOK.IsZero() && time.Since(st.LastOK) < cfg.Sync.Interval.D() {
-			fmt.Fprintf(stdout, "the journal reached %s at %s; nothing due before %s (--now sends anyway)\n", cfg.Sync.Server,
-				st.LastOK.Local().Format("15:04"), st.LastOK.Add(cfg.Sync.Interval.D()).Local().Format("15:04"))
-			return nil
-		}
-		res, err := syncJournal(ctx, j, cfg)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", cfg.Sync.Server, res)
-		return nil
+		return journalSync(ctx, a, cfg, path, stdout)
 	case "check":
-		j, err := journal.OpenReadOnly(path)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		res, counts, err := j.Check(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		fmt.Fprintf(stdout, "journal     %s\ndevice      %s (%s)\nintegrity   %s\n", path, j.Device().ID, j.Device().Hostname, res)
-		names := make([]string, 0, len(counts))
-		for n := range counts {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(stdout, "%-11s %d\n", n, counts[n])
-		}
-		if res != "ok" {
-			return fmt.Errorf("%s: integrity check failed: %s", path, res)
-		}
-		return nil
+		return journalCheck(ctx, path, stdout)
 	case "export":
-		j, err := journal.OpenReadOnly(path)
-		if err != nil {
-			return err
+		return journalExport(ctx, a, path, stdout, stderr)
+	default:
+		return journalImport(ctx, a, path, stderr)
+	}
+}
+
+// parseJournal reads the subcommand and its flags; a bare "journal" or an
+// unknown subcommand is the usage.
+func parseJournal(args []string, stdout, stderr io.Writer) (*journalArgs, error) {
+	a := &journalArgs{until: dateFlag{through: true}}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := flag.NewFlagSet("fieldlink journal", flag.ContinueOnError)
+		a.c.register(fs)
+		if err := parse(fs, args, journalUsage, stdout, stderr); err != nil {
+			return nil, err
 		}
-		defer j.Close()
-		opt := journal.ExportOptions{Since: since.t, Until: until.t, Format: *format}
-		if *records != "" {
-			opt.Records = strings.Split(*records, ",")
-		} else if *format == "csv" {
-			opt.Records = []string{"session"} // a spreadsheet's usual question
-		}
-		w, closeOut, err := output(*out, stdout)
-		if err != nil {
-			return err
-		}
-		stats, err := j.Export(ctx, w, opt)
-		if cerr := closeOut(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "fieldlink: exported %s\n", stats)
-		return nil
-	default: // import
-		// Every file must be there before the journal is touched.
-		for _, name := range fs.Args() {
-			f, err := os.Open(name)
-			if err != nil {
-				return err
-			}
-			f.Close()
-		}
-		j, err := journal.Open(path)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		for _, name := range fs.Args() {
-			f, err := os.Open(name)
-			if err != nil {
-				return err
-			}
-			stats, warnings, err := j.Import(ctx, f, name, journal.ImportOptions{AllowDemo: *allowDemo})
-			f.Close()
-			if err != nil {
-				return err
-			}
-			for _, w := range warnings {
-				fmt.Fprintln(stderr, "fieldlink: warning: "+w)
-			}
-			fmt.Fprintf(stderr, "fieldlink: %s: merged %s\n", name, stats)
-		}
+		fs.Usage()
+		return nil, errUsage
+	}
+	a.sub, args = args[0], args[1:]
+	fs := flag.NewFlagSet("fieldlink journal "+a.sub, flag.ContinueOnError)
+	a.c.register(fs)
+	switch a.sub {
+	case "export":
+		fs.Var(&a.since, "since", "records from this day or time on: 2026-11-01, RFC 3339, or 30d")
+		fs.Var(&a.until, "until", "records up to this day (included), or before this RFC 3339 time")
+		fs.StringVar(&a.format, "format", "ndjson", "ndjson (one JSON record a line, for import) or csv (one record type, default session, for spreadsheets)")
+		fs.StringVar(&a.records, "records", "", "comma-separated record types (default all): "+strings.Join(journal.RecordTypes(), ","))
+		fs.StringVar(&a.output, "output", "", "write to this file (created 0600) instead of standard output")
+	case "import":
+		fs.BoolVar(&a.allowDemo, "allow-demo", false, "merge a demo's records (simulated data) into a real journal")
+	case "sync":
+		fs.BoolVar(&a.now, "now", false, "send even when the last sync is more recent than [sync] interval")
+	case "check", "path":
+	default:
+		fmt.Fprintf(stderr, "fieldlink journal: unknown command %q\n\n", a.sub)
+		fs.SetOutput(stderr)
+		fmt.Fprint(stderr, journalUsage)
+		fs.PrintDefaults()
+		return nil, errUsage
+	}
+	if err := parse(fs, args, journalUsage, stdout, stderr); err != nil {
+		return nil, err
+	}
+	if (a.sub == "import") != (fs.NArg() > 0) {
+		fs.Usage()
+		return nil, errUsage
+	}
+	a.files = fs.Args()
+	return a, nil
+}
+
+// journalSync sends what changed to the fleet server, unless the last
+// sync is recent and --now was not given.
+func journalSync(ctx context.Context, a *journalArgs, cfg config.Config, path string, stdout io.Writer) error {
+	if a.c.simulated() {
+		return errors.New("journal sync: a demo's journal never goes to the fleet server")
+	}
+	if cfg.Sync.Server == "" {
+		return errors.New("journal sync: no fleet server: set [sync] server (and token_file) in the config")
+	}
+	j, err := journal.Open(path)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	st, err := j.Sync(ctx, cfg.Sync.Server)
+	if err != nil {
+		return err
+	}
+	if !a.now && !st.LastOK.IsZero() && time.Since(st.LastOK) < cfg.Sync.Interval.D() {
+		fmt.Fprintf(stdout, "the journal reached %s at %s; nothing due before %s (--now sends anyway)\n", cfg.Sync.Server,
+			st.LastOK.Local().Format("15:04"), st.LastOK.Add(cfg.Sync.Interval.D()).Local().Format("15:04"))
 		return nil
 	}
+	res, err := syncJournal(ctx, j, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", cfg.Sync.Server, res)
+	return nil
+}
+
+// journalCheck prints the integrity check and the row counts.
+func journalCheck(ctx context.Context, path string, stdout io.Writer) error {
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	res, counts, err := j.Check(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	fmt.Fprintf(stdout, "journal     %s\ndevice      %s (%s)\nintegrity   %s\n", path, j.Device().ID, j.Device().Hostname, res)
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(stdout, "%-11s %d\n", n, counts[n])
+	}
+	if res != "ok" {
+		return fmt.Errorf("%s: integrity check failed: %s", path, res)
+	}
+	return nil
+}
+
+// journalExport writes the records asked for, as NDJSON or CSV.
+func journalExport(ctx context.Context, a *journalArgs, path string, stdout, stderr io.Writer) error {
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	opt := journal.ExportOptions{Since: a.since.t, Until: a.until.t, Format: a.format}
+	if a.records != "" {
+		opt.Records = strings.Split(a.records, ",")
+	} else if a.format == "csv" {
+		opt.Records = []string{"session"} // a spreadsheet's usual question
+	}
+	w, closeOut, err := output(a.output, stdout)
+	if err != nil {
+		return err
+	}
+	stats, err := j.Export(ctx, w, opt)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "fieldlink: exported %s\n", stats)
+	return nil
+}
+
+// journalImport merges export files into the journal; every file must be
+// there before the journal is touched.
+func journalImport(ctx context.Context, a *journalArgs, path string, stderr io.Writer) error {
+	for _, name := range a.files {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	j, err := journal.Open(path)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	for _, name := range a.files {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		stats, warnings, err := j.Import(ctx, f, name, journal.ImportOptions{AllowDemo: a.allowDemo})
+		f.Close()
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "fieldlink: warning: "+w)
+		}
+		fmt.Fprintf(stderr, "fieldlink: %s: merged %s\n", name, stats)
+	}
+	return nil
 }
 
 // syncOptions are the fleet server's address and this device's token, from
 // the config; the token file must not be readable by everyone.
-func syncOptions(cfg config.Config) (fleetsync.Options, error) {
-	o := fleetsync.Options{Server: cfg.Sync.Server, CAFile: cfg.Sync.CAFile}
+func syncOptions(cfg config.Config) (upload.Options, error) {
+	o := upload.Options{Server: cfg.Sync.Server, CAFile: cfg.Sync.CAFile}
 	fi, err := os.Stat(cfg.Sync.TokenFile)
 	if err != nil {
 		return o, fmt.Errorf("the device's upload token: %w (enroll it with 'fieldlink serve enroll' on the server)", err)
@@ -511,10 +548,10 @@ func syncOptions(cfg config.Config) (fleetsync.Options, error) {
 }
 
 // syncJournal sends the journal to the fleet server once.
-func syncJournal(ctx context.Context, j *journal.Journal, cfg config.Config) (fleetsync.Result, error) {
+func syncJournal(ctx context.Context, j *journal.Journal, cfg config.Config) (upload.Result, error) {
 	o, err := syncOptions(cfg)
 	if err != nil {
-		return fleetsync.Result{}, err
+		return upload.Result{}, err
 	}
-	return fleetsync.Sync(ctx, j, o)
+	return upload.Sync(ctx, j, o)
 }

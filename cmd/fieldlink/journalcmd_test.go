@@ -13,8 +13,8 @@ import (
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/netstate"
-	"github.com/fieldlink/fieldlink/backend/replay"
 	"github.com/fieldlink/fieldlink/backend/sim"
+	"github.com/fieldlink/fieldlink/backend/testbed/replay"
 )
 
 // recordDemo journals the home-visit scenario (with a visit over its

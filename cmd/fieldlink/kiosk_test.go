@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fieldlink/fieldlink/backend/fakebus"
-	"github.com/fieldlink/fieldlink/backend/integration"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
+	"github.com/fieldlink/fieldlink/backend/testbed/integration"
 )
 
 // TestKioskOnTheConsole runs the real binary as the kiosk would on tty1

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/config"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/status"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 func runCLI(t *testing.T, args ...string) (string, string, int) {

@@ -20,9 +20,9 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/fieldlink/fieldlink/backend/charge"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
-	"github.com/fieldlink/fieldlink/backend/integration"
 	"github.com/fieldlink/fieldlink/backend/journal"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
+	"github.com/fieldlink/fieldlink/backend/testbed/integration"
 )
 
 // account is a throwaway system account a test runs fieldlink as.

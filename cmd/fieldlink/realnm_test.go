@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/realnm"
 	"github.com/fieldlink/fieldlink/backend/status"
+	"github.com/fieldlink/fieldlink/backend/testbed/realnm"
 )
 
 func wiredHarness(tb testing.TB) *realnm.Harness {

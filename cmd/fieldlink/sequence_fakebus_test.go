@@ -15,8 +15,8 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/fieldlink/fieldlink/backend/engine"
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 )
 
 // radioWorld is Wi-Fi and a modem on the fake daemons under fieldlink's

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/journal"
-	"github.com/fieldlink/fieldlink/backend/realnm"
+	"github.com/fieldlink/fieldlink/backend/testbed/realnm"
 )
 
 // The policy the sequences run under: the defaults but for a fail-back
@@ -545,6 +545,9 @@ func TestFailoverSequencesOnRealNetworkManager(t *testing.T) {
 	}
 	for _, seed := range seeds {
 		t.Run(strconv.FormatInt(seed, 10), func(t *testing.T) {
+			// Each seed has its own daemons and namespaces: they run side
+			// by side where the harness slots allow (FIELDLINK_HARNESS_SLOTS).
+			t.Parallel()
 			r := runSequence(t, seed, steps)
 			t.Logf("seed %d: %d steps, %d failovers (p50 %v), %d black holes, %d NetworkManager restarts, fail-backs held %v",
 				seed, len(r.steps), len(r.failovers), pct(r.failovers, 50), len(r.blackholes), r.restarts, r.holds)

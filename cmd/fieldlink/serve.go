@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/config"
-	"github.com/fieldlink/fieldlink/backend/fleet"
-	"github.com/fieldlink/fieldlink/backend/fleetserver"
+	"github.com/fieldlink/fieldlink/backend/fleet/server"
+	"github.com/fieldlink/fieldlink/backend/fleet/store"
 )
 
 const serveUsage = `Usage: fieldlink serve [flags]
@@ -46,7 +46,7 @@ func (s *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.db, "db", "", "PostgreSQL URL (default: config server.db)")
 }
 
-func (s *serveFlags) open(ctx context.Context) (config.Config, *fleet.Store, error) {
+func (s *serveFlags) open(ctx context.Context) (config.Config, *store.Store, error) {
 	cfg, err := config.Load(s.config)
 	if err != nil {
 		return cfg, nil, err
@@ -55,7 +55,7 @@ func (s *serveFlags) open(ctx context.Context) (config.Config, *fleet.Store, err
 	if url == "" {
 		url = cfg.Server.DB
 	}
-	st, err := fleet.Open(ctx, url)
+	st, err := store.Open(ctx, url)
 	return cfg, st, err
 }
 
@@ -88,12 +88,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cfg, store, err := sf.open(ctx)
+	cfg, st, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	store.SetVisitShare(cfg.Journal.VisitShare)
+	defer st.Close()
+	st.SetVisitShare(cfg.Journal.VisitShare)
 	if *listen == "" {
 		*listen = cfg.Server.Listen
 	}
@@ -108,11 +108,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := log.New(stderr, "fieldlink serve: ", log.LstdFlags)
-	srv := fleetserver.New(store, fleetserver.Options{VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare,
+	srv := server.New(st, server.Options{VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare,
 		Areas: names, Secure: !*insecure, Log: logger})
 	hs := &http.Server{Addr: *listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: logger}
-	go fleetserver.Refresher(ctx, store, cfg.Server.Refresh.D(), cfg.Server.AreasRefresh.D(), logger.Printf)
+	go server.Refresher(ctx, st, cfg.Server.Refresh.D(), cfg.Server.AreasRefresh.D(), logger.Printf)
 	errs := make(chan error, 1)
 	go func() {
 		if *insecure {
@@ -160,12 +160,12 @@ func cmdServeEnroll(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	ctx := context.Background()
-	_, store, err := sf.open(ctx)
+	_, st, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	tok, err := store.Enroll(ctx, fs.Arg(0), *group)
+	defer st.Close()
+	tok, err := st.Enroll(ctx, fs.Arg(0), *group)
 	if err != nil {
 		return err
 	}
@@ -199,12 +199,12 @@ func cmdServeViewer(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	ctx := context.Background()
-	cfg, store, err := sf.open(ctx)
+	cfg, st, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	tok, err := store.AddViewer(ctx, fs.Arg(0))
+	defer st.Close()
+	tok, err := st.AddViewer(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -236,12 +236,12 @@ func cmdServeDevices(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	_, store, err := sf.open(ctx)
+	_, st, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	devs, err := store.Devices(ctx)
+	defer st.Close()
+	devs, err := st.Devices(ctx)
 	if err != nil {
 		return err
 	}

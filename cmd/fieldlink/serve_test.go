@@ -17,9 +17,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fieldlink/fieldlink/backend/fleetsample"
 	"github.com/fieldlink/fieldlink/backend/journal"
-	"github.com/fieldlink/fieldlink/backend/pgtest"
+	"github.com/fieldlink/fieldlink/backend/testbed/fleetsample"
+	"github.com/fieldlink/fieldlink/backend/testbed/pgtest"
 )
 
 // serveProc is a `fieldlink serve` child on a port of this machine.

@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/fleetsample"
 	"github.com/fieldlink/fieldlink/backend/journal"
-	"github.com/fieldlink/fieldlink/backend/pgtest"
+	"github.com/fieldlink/fieldlink/backend/testbed/fleetsample"
+	"github.com/fieldlink/fieldlink/backend/testbed/pgtest"
 )
 
 // trustCA writes a trust's own CA and a server certificate it signed for

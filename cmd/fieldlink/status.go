@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/charge"
+	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/control"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
@@ -28,56 +29,40 @@ a table or (--json) as the JSON document described in README.md. With
 Flags:
 `
 
+// statusArgs are status's flags, parsed.
+type statusArgs struct {
+	c               common
+	asJSON, watch   bool
+	wait, stopAfter time.Duration
+}
+
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("fieldlink status", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON (one object per line with --watch)")
-	watch := fs.Bool("watch", false, "keep printing, one line per change")
-	wait := fs.Duration("timeout", 5*time.Second, "how long to wait for the first picture")
-	stopAfter := fs.Duration("for", 0, "with --watch, stop after this long (default: until interrupted)")
-	if err := parse(fs, args, statusUsage, stdout, stderr); err != nil {
+	a, err := parseStatus(args, stdout, stderr)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
-	}
-	cfg, src, _, err := c.setup()
+	cfg, src, _, err := a.c.setup()
 	if err != nil {
 		return err
 	}
 	// status never takes charge: it only reports who is.
-	dir, err := c.stateDirectory()
+	dir, err := a.c.stateDirectory()
 	if err != nil {
 		return err
 	}
-	obs, err := charge.Observe(context.Background(), charge.Options{StateDir: dir, Demo: c.simulated()})
+	obs, err := charge.Observe(context.Background(), charge.Options{StateDir: dir, Demo: a.c.simulated()})
 	if err != nil {
 		return err
 	}
 	defer obs.Release()
-	var inCharge *charge.Holder
-	holder := ""
-	if obs.Holder.PID != 0 {
-		h := obs.Holder
-		inCharge, holder = &h, h.String()
-	}
-	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: engine.Observer, Holder: holder}
-	if c.simulated() {
-		// A scenario plays in this process alone: fail over in it, so the
-		// story matches what the TUI shows.
-		opts.Failover = failover.New(c.failoverPolicy(cfg))
-		opts.Actuator, _ = src.(engine.Actuator)
-	}
-	eng := engine.New(src, opts)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *watch && *stopAfter > 0 {
+	if a.watch && a.stopAfter > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *stopAfter)
+		ctx, cancel = context.WithTimeout(ctx, a.stopAfter)
 		defer cancel()
 	}
+	eng, inCharge := observeEngine(a, cfg, src, obs)
 	engErr := make(chan error, 1)
 	go func() { engErr <- eng.Run(ctx) }()
 	if inCharge != nil {
@@ -87,57 +72,107 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		}
 		go control.Follow(ctx, locate, eng, time.Now, nil)
 	}
+	return printStates(ctx, a, eng, inCharge, engErr, stdout)
+}
+
+func parseStatus(args []string, stdout, stderr io.Writer) (*statusArgs, error) {
+	a := &statusArgs{}
+	fs := flag.NewFlagSet("fieldlink status", flag.ContinueOnError)
+	a.c.register(fs)
+	fs.BoolVar(&a.asJSON, "json", false, "print JSON (one object per line with --watch)")
+	fs.BoolVar(&a.watch, "watch", false, "keep printing, one line per change")
+	fs.DurationVar(&a.wait, "timeout", 5*time.Second, "how long to wait for the first picture")
+	fs.DurationVar(&a.stopAfter, "for", 0, "with --watch, stop after this long (default: until interrupted)")
+	if err := parse(fs, args, statusUsage, stdout, stderr); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return nil, errUsage
+	}
+	return a, nil
+}
+
+// observeEngine is the engine status reads: an observer of the one in
+// charge, or, for a scenario, one that fails over itself (a scenario plays
+// in this process alone, and the story must match what the TUI shows).
+func observeEngine(a *statusArgs, cfg config.Config, src engine.Source, obs *charge.Claim) (*engine.Engine, *charge.Holder) {
+	var inCharge *charge.Holder
+	holder := ""
+	if obs.Holder.PID != 0 {
+		h := obs.Holder
+		inCharge, holder = &h, h.String()
+	}
+	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: engine.Observer, Holder: holder}
+	if a.c.simulated() {
+		opts.Failover = failover.New(a.c.failoverPolicy(cfg))
+		opts.Actuator, _ = src.(engine.Actuator)
+	}
+	return engine.New(src, opts), inCharge
+}
+
+// printStates prints the first picture (and, with --watch, every change)
+// until the context or the engine ends.
+func printStates(ctx context.Context, a *statusArgs, eng *engine.Engine, inCharge *charge.Holder, engErr <-chan error, stdout io.Writer) error {
 	states, unsubscribe := eng.Subscribe()
 	defer unsubscribe()
-
-	timeout := time.NewTimer(*wait)
+	timeout := time.NewTimer(a.wait)
 	defer timeout.Stop()
-	loc := time.Local
-	var last *status.Doc
-	var jw jsonWatch
-	var seen uint64
+	w := &statusWriter{a: a, out: stdout, loc: time.Local}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-engErr:
-			if err != nil {
-				return err
-			}
-			return nil
+			return err
 		case <-timeout.C:
-			if last == nil {
-				return fmt.Errorf("no network picture within %s", *wait)
+			if w.last == nil {
+				return fmt.Errorf("no network picture within %s", a.wait)
 			}
 		case st := <-states:
 			d := status.FromState(st)
 			d.InCharge = inCharge
-			if !*watch {
-				if *asJSON {
+			if !a.watch {
+				if a.asJSON {
 					return status.WriteJSON(stdout, d)
 				}
-				return status.WriteText(stdout, d, loc)
+				return status.WriteText(stdout, d, w.loc)
 			}
-			fresh := newEvents(st.Events, &seen)
-			if last == nil {
-				fresh = nil // the first line is the picture; its history is not news
+			if err := w.change(st, d); err != nil {
+				return err
 			}
-			if *asJSON {
-				if !jw.news(d) {
-					last = &d
-					continue
-				}
-				if err := status.WriteLineJSON(stdout, d); err != nil {
-					return err
-				}
-			} else if last == nil || last.Word != d.Word || last.Path != d.Path || last.Reason != d.Reason || len(fresh) > 0 {
-				if _, err := fmt.Fprintln(stdout, status.Line(d, fresh, loc)); err != nil {
-					return err
-				}
-			}
-			last = &d
 		}
 	}
+}
+
+// statusWriter prints status --watch: a line (or JSON object) per change.
+type statusWriter struct {
+	a    *statusArgs
+	out  io.Writer
+	loc  *time.Location
+	last *status.Doc
+	jw   jsonWatch
+	seen uint64
+}
+
+func (w *statusWriter) change(st engine.State, d status.Doc) error {
+	fresh := newEvents(st.Events, &w.seen)
+	if w.last == nil {
+		fresh = nil // the first line is the picture; its history is not news
+	}
+	defer func() { w.last = &d }()
+	if w.a.asJSON {
+		if !w.jw.news(d) {
+			return nil
+		}
+		return status.WriteLineJSON(w.out, d)
+	}
+	l := w.last
+	if l == nil || l.Word != d.Word || l.Path != d.Path || l.Reason != d.Reason || len(fresh) > 0 {
+		_, err := fmt.Fprintln(w.out, status.Line(d, fresh, w.loc))
+		return err
+	}
+	return nil
 }
 
 // jsonWatch remembers the last document status --watch --json wrote.

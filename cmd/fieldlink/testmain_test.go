@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/fieldlink/fieldlink/backend/pgtest"
+	"github.com/fieldlink/fieldlink/backend/testbed/pgtest"
 )
 
 // TestMain keeps every fieldlink this package's tests start, in-process or

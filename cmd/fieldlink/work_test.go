@@ -13,8 +13,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/godbus/dbus/v5"
 
-	"github.com/fieldlink/fieldlink/backend/fakebus"
 	"github.com/fieldlink/fieldlink/backend/journal"
+	"github.com/fieldlink/fieldlink/backend/testbed/fakebus"
 	"github.com/fieldlink/fieldlink/ui/app"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )

@@ -16,8 +16,8 @@ import (
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/netstate"
-	replaypkg "github.com/fieldlink/fieldlink/backend/replay"
 	"github.com/fieldlink/fieldlink/backend/sim"
+	replaypkg "github.com/fieldlink/fieldlink/backend/testbed/replay"
 	"github.com/fieldlink/fieldlink/backend/vpn"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )

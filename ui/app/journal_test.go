@@ -2,10 +2,11 @@ package app
 
 import (
 	"errors"
-	"github.com/fieldlink/fieldlink/backend/netstate"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldlink/fieldlink/backend/netstate"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"

@@ -1,0 +1,115 @@
+package store
+
+// migrations are the fleet store's schema, in order; the store runs the
+// ones a database has not had, each in its own transaction, and records
+// the version. Never edit one that has shipped: add another.
+var migrations = []string{
+	// 1: devices and who may write and read; the records devices upload
+	// (as in their journals, keyed by device); the day roll-ups,
+	// partitioned by month so a year is dropped or archived by detaching
+	// twelve tables; and the small pre-aggregates the report reads. A
+	// month's visit cells also hold their workable visits at the server's
+	// visit share (share_bin, in percent), so the usual report reads two
+	// numbers per cell rather than a histogram.
+	`
+CREATE TABLE enrollment (
+	token_hash  BYTEA PRIMARY KEY,
+	name        TEXT NOT NULL,
+	grp         TEXT NOT NULL DEFAULT '',
+	device_id   TEXT UNIQUE,
+	created     TIMESTAMPTZ NOT NULL DEFAULT now(),
+	last_upload TIMESTAMPTZ
+);
+CREATE TABLE viewer (
+	token_hash BYTEA PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE,
+	created    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE device (
+	id         TEXT PRIMARY KEY,
+	hostname   TEXT NOT NULL DEFAULT '',
+	created_ms BIGINT NOT NULL DEFAULT 0,
+	demo       BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE session (
+	device_id TEXT NOT NULL, uuid TEXT NOT NULL, link TEXT NOT NULL, kind TEXT NOT NULL, interface TEXT NOT NULL,
+	profile TEXT NOT NULL, network TEXT NOT NULL, mcc TEXT NOT NULL, mnc TEXT NOT NULL, tech TEXT NOT NULL,
+	roaming BIGINT NOT NULL, area TEXT NOT NULL, start_ms BIGINT NOT NULL, end_ms BIGINT, end_reason TEXT NOT NULL,
+	connect_ms BIGINT, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL, in_use_ms BIGINT NOT NULL,
+	workable_ms BIGINT NOT NULL, samples BIGINT NOT NULL, probes_ok BIGINT NOT NULL, probes BIGINT NOT NULL,
+	med_strength DOUBLE PRECISION, med_rsrp DOUBLE PRECISION, med_sinr DOUBLE PRECISION, med_rscp DOUBLE PRECISION,
+	med_rtt DOUBLE PRECISION, usable_ms BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (device_id, uuid)
+);
+CREATE TABLE event (
+	device_id TEXT NOT NULL, seq BIGINT NOT NULL, t_ms BIGINT NOT NULL, kind TEXT NOT NULL, link TEXT NOT NULL,
+	level BIGINT NOT NULL, text TEXT NOT NULL,
+	PRIMARY KEY (device_id, seq)
+);
+CREATE TABLE visit (
+	device_id TEXT NOT NULL, uuid TEXT NOT NULL, start_ms BIGINT NOT NULL, end_ms BIGINT, total_ms BIGINT NOT NULL,
+	workable_ms BIGINT NOT NULL, end_reason TEXT NOT NULL DEFAULT '', alive_ms BIGINT, paused_ms BIGINT,
+	PRIMARY KEY (device_id, uuid)
+);
+CREATE TABLE visit_net (
+	device_id TEXT NOT NULL, visit_uuid TEXT NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL,
+	mcc TEXT NOT NULL, mnc TEXT NOT NULL, area_name TEXT NOT NULL, connected_ms BIGINT NOT NULL, usable_ms BIGINT NOT NULL,
+	PRIMARY KEY (device_id, visit_uuid, kind, network, area)
+);
+CREATE TABLE day_net (
+	device_id TEXT NOT NULL, day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, mcc TEXT NOT NULL, mnc TEXT NOT NULL,
+	sessions BIGINT NOT NULL, connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	in_use_ms BIGINT NOT NULL, workable_ms BIGINT NOT NULL, h_connect TEXT NOT NULL, h_signal TEXT NOT NULL, h_sinr TEXT NOT NULL,
+	usable_ms BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (day, device_id, kind, network)
+) PARTITION BY RANGE (day);
+CREATE TABLE day_area (
+	device_id TEXT NOT NULL, day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL,
+	connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	workable_ms BIGINT NOT NULL, h_signal TEXT NOT NULL, usable_ms BIGINT NOT NULL DEFAULT 0, in_use_ms BIGINT NOT NULL DEFAULT 0,
+	area_name TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (day, device_id, kind, network, area)
+) PARTITION BY RANGE (day);
+CREATE TABLE day_visit (
+	device_id TEXT NOT NULL, day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL,
+	mcc TEXT NOT NULL, mnc TEXT NOT NULL, area_name TEXT NOT NULL, visits BIGINT NOT NULL, h_share TEXT NOT NULL,
+	PRIMARY KEY (day, device_id, kind, network, area)
+) PARTITION BY RANGE (day);
+CREATE TABLE day_device (
+	device_id TEXT NOT NULL, day INTEGER NOT NULL, failovers BIGINT NOT NULL, visits BIGINT NOT NULL, h_visit TEXT NOT NULL,
+	PRIMARY KEY (day, device_id)
+) PARTITION BY RANGE (day);
+CREATE TABLE fleet_day_net (
+	day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, mcc TEXT NOT NULL, mnc TEXT NOT NULL,
+	sessions BIGINT NOT NULL, connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	usable_ms BIGINT NOT NULL, in_use_ms BIGINT NOT NULL, workable_ms BIGINT NOT NULL,
+	h_connect TEXT NOT NULL, h_signal TEXT NOT NULL, h_sinr TEXT NOT NULL,
+	PRIMARY KEY (day, kind, network)
+);
+CREATE TABLE fleet_day_device (
+	day INTEGER PRIMARY KEY, failovers BIGINT NOT NULL, h_visit TEXT NOT NULL
+);
+CREATE TABLE device_month (
+	month TEXT NOT NULL, device_id TEXT NOT NULL,
+	sessions BIGINT NOT NULL, connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	usable_ms BIGINT NOT NULL, in_use_ms BIGINT NOT NULL, workable_ms BIGINT NOT NULL, failovers BIGINT NOT NULL, h_visit TEXT NOT NULL,
+	PRIMARY KEY (month, device_id)
+);
+CREATE TABLE month_area (
+	month TEXT NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL, area_name TEXT NOT NULL,
+	connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	usable_ms BIGINT NOT NULL, in_use_ms BIGINT NOT NULL, workable_ms BIGINT NOT NULL, h_signal TEXT NOT NULL,
+	PRIMARY KEY (month, kind, network, area)
+);
+CREATE TABLE month_visit (
+	month TEXT NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL, mcc TEXT NOT NULL, mnc TEXT NOT NULL,
+	area_name TEXT NOT NULL, visits BIGINT NOT NULL, h_share TEXT NOT NULL,
+	share_bin INTEGER NOT NULL DEFAULT -1, workable BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (month, kind, network, area)
+);
+CREATE TABLE stale_day (day INTEGER PRIMARY KEY);
+CREATE TABLE stale_device_month (month TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (month, device_id));
+CREATE TABLE stale_month (month TEXT PRIMARY KEY);
+CREATE TABLE refreshed (what TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL)
+`,
+}
