@@ -15,11 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/godbus/dbus/v5"
 
@@ -48,6 +45,12 @@ const (
 	flagRequestNew       = 0x2
 )
 
+// capVPNHints (NM_SECRET_AGENT_CAPABILITY_VPN_HINTS) tells NetworkManager
+// the agent answers a VPN plugin's own questions (OpenVPN's dynamic
+// challenge); without it NetworkManager starts plugins non-interactively
+// and a one-time code cannot be asked for at all.
+const capVPNHints = 0x1
+
 // Field is one thing to ask for.
 type Field struct {
 	Key    string // the setting's key ("psk", "password")
@@ -62,7 +65,8 @@ type Request struct {
 	// Title says what asks and for what: "Wi-Fi network NHS-Community
 	// needs its key".
 	Title string
-	// Detail is the VPN's own message, or that the last answer was refused.
+	// Detail is the VPN server's own words (a challenge), or that the
+	// last answer was refused.
 	Detail   string
 	Fields   []Field
 	Deadline time.Time
@@ -70,6 +74,9 @@ type Request struct {
 	// the time ran out: the screen drops the prompt.
 	Withdrawn bool
 	Reason    string
+	// Kept says how long the answer is remembered, when it is ("in
+	// memory until 20:00"); empty: not at all.
+	Kept string
 }
 
 // Options configure an agent.
@@ -77,23 +84,32 @@ type Options struct {
 	// Timeout is how long a prompt waits for an answer (default 90 s;
 	// NetworkManager itself gives up after 120 s).
 	Timeout time.Duration
+	// Remember keeps a VPN log-in for the working day (zero: never).
+	Remember Remember
 	// Event is told what happened (asked, answered, cancelled), in words
 	// that never hold a secret.
 	Event func(netstate.Event)
-	Now   func() time.Time
+	// Refused is told when the VPN server refused a log-in twice: the
+	// agent has stopped answering for that activation, and the clinician
+	// must be told in words why the VPN is not coming up.
+	Refused func(profile string)
+	Now     func() time.Time
 }
 
 // Agent is a registered secret agent.
 type Agent struct {
-	conn *bus.Conn
-	opt  Options
-	reqs chan Request
+	conn    *bus.Conn
+	opt     Options
+	screens *screens
+	mem     *memory
 
 	mu         sync.Mutex
 	next       uint64
 	pending    map[uint64]*pending
 	owner      string // NetworkManager's unique name: the only caller obeyed
 	registered bool
+	attempts   map[string]*attempt
+	prompts    map[string]int // prompts shown, by local day ("2026-12-03")
 }
 
 type pending struct {
@@ -103,6 +119,8 @@ type pending struct {
 	section string
 	vpn     bool
 	name    string
+	uuid    string
+	keep    bool // a VPN log-in to remember once answered
 	reply   chan reply
 }
 
@@ -110,6 +128,20 @@ type reply struct {
 	values map[string]string
 	err    *dbus.Error
 }
+
+// attempt is what the agent knows of one activation of a VPN profile: the
+// plugin's questions and the agent's answers, so that a question asked
+// again after an answer reads as the server's refusal of it.
+type attempt struct {
+	last       time.Time
+	answered   bool
+	fromMemory bool
+	refusals   int
+}
+
+// attemptGap separates activations: a question this long after the last
+// one starts a new attempt.
+const attemptGap = 2 * time.Minute
 
 // New returns an agent on conn; Run registers it.
 func New(conn *bus.Conn, opt Options) *Agent {
@@ -122,11 +154,26 @@ func New(conn *bus.Conn, opt Options) *Agent {
 	if opt.Event == nil {
 		opt.Event = func(netstate.Event) {}
 	}
-	return &Agent{conn: conn, opt: opt, reqs: make(chan Request, 16), pending: map[uint64]*pending{}}
+	if opt.Refused == nil {
+		opt.Refused = func(string) {}
+	}
+	return &Agent{conn: conn, opt: opt, screens: newScreens(), mem: newMemory(), pending: map[uint64]*pending{},
+		attempts: map[string]*attempt{}, prompts: map[string]int{}}
 }
 
-// Requests delivers prompts and their withdrawals to the screen.
-func (a *Agent) Requests() <-chan Request { return a.reqs }
+// Attach adds a screen where the clinician may answer: it receives every
+// prompt from now on (and those waiting now) and their withdrawals, until
+// detach is called.
+func (a *Agent) Attach() (<-chan Request, func()) {
+	a.mu.Lock()
+	var waiting []Request
+	for _, p := range a.pending {
+		waiting = append(waiting, p.req)
+	}
+	a.mu.Unlock()
+	sort.Slice(waiting, func(i, j int) bool { return waiting[i].ID < waiting[j].ID })
+	return a.screens.attach(waiting)
+}
 
 // Registered reports whether NetworkManager has the agent now.
 func (a *Agent) Registered() bool {
@@ -135,9 +182,29 @@ func (a *Agent) Registered() bool {
 	return a.registered
 }
 
+// PromptsToday is how many prompts the clinician has been shown today.
+func (a *Agent) PromptsToday() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.prompts[a.opt.Now().Format(time.DateOnly)]
+}
+
+// Forget drops every remembered log-in (a screen lock, the clinician's
+// own "sign out"), saying why.
+func (a *Agent) Forget(why string) {
+	for _, name := range a.mem.forget("") {
+		a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelAmber,
+			Text: fmt.Sprintf("Forgot the log-in for %s: %s", name, why)})
+	}
+}
+
 // ErrTaken is returned by Run when another agent (another fieldlink of
 // this user) already holds the identifier.
 var ErrTaken = errors.New("another fieldlink already answers NetworkManager's prompts")
+
+// lockRule hears a login session being locked: a remembered log-in does
+// not outlast the clinician walking away.
+var lockRule = bus.Match{Sender: "org.freedesktop.login1", Interface: "org.freedesktop.login1.Session", Member: "Lock"}
 
 // Run exports the agent, registers it with NetworkManager (again after
 // each NetworkManager restart, which forgets agents) and unregisters it
@@ -155,7 +222,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		uctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = a.conn.UnwatchName(uctx, nmName)
+		_ = a.conn.RemoveMatch(uctx, lockRule)
 	}()
+	_ = a.conn.AddMatches(ctx, lockRule) // no login1 (a kiosk without logind): nothing to hear
 	sigs, stop := a.conn.Subscribe()
 	defer stop()
 	err := a.register(ctx)
@@ -170,34 +239,50 @@ func (a *Agent) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			a.cancelAll("fieldlink is stopping")
-			uctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			if a.Registered() {
-				_ = a.conn.CallStore(uctx, nmName, managerPath, managerIf+".Unregister", nil)
-			}
+			a.stop()
 			return nil
 		case s := <-sigs:
-			ch, ok := bus.ParseNameOwnerChanged(s)
-			if !ok || ch.Name != nmName {
-				continue
-			}
-			a.mu.Lock()
-			a.registered = false
-			a.owner = ch.New
-			a.mu.Unlock()
-			if ch.Old != "" {
-				a.cancelAll("NetworkManager stopped")
-			}
-			if ch.New != "" {
-				if err := a.register(ctx); err != nil && !errors.Is(err, ErrTaken) {
-					retry.Reset(2 * time.Second)
-				}
-			}
+			a.signal(ctx, s, retry)
 		case <-retry.C:
 			if err := a.register(ctx); err != nil && !errors.Is(err, ErrTaken) {
 				retry.Reset(5 * time.Second)
 			}
+		}
+	}
+}
+
+// stop withdraws every prompt and unregisters.
+func (a *Agent) stop() {
+	a.cancelAll("fieldlink is stopping")
+	a.mem.forget("")
+	uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if a.Registered() {
+		_ = a.conn.CallStore(uctx, nmName, managerPath, managerIf+".Unregister", nil)
+	}
+}
+
+// signal follows NetworkManager across restarts and forgets log-ins when a
+// session is locked.
+func (a *Agent) signal(ctx context.Context, s *dbus.Signal, retry *time.Timer) {
+	if s.Name == lockRule.Interface+"."+lockRule.Member {
+		a.Forget("the screen was locked")
+		return
+	}
+	ch, ok := bus.ParseNameOwnerChanged(s)
+	if !ok || ch.Name != nmName {
+		return
+	}
+	a.mu.Lock()
+	a.registered = false
+	a.owner = ch.New
+	a.mu.Unlock()
+	if ch.Old != "" {
+		a.cancelAll("NetworkManager stopped")
+	}
+	if ch.New != "" {
+		if err := a.register(ctx); err != nil && !errors.Is(err, ErrTaken) {
+			retry.Reset(2 * time.Second)
 		}
 	}
 }
@@ -213,8 +298,7 @@ func (a *Agent) register(ctx context.Context) error {
 	a.mu.Lock()
 	a.owner = owner
 	a.mu.Unlock()
-	// Capabilities 0: no VPN hints beyond the plain secrets.
-	err = a.conn.CallStore(ctx, nmName, managerPath, managerIf+".RegisterWithCapabilities", []any{Identifier, uint32(0)})
+	err = a.conn.CallStore(ctx, nmName, managerPath, managerIf+".RegisterWithCapabilities", []any{Identifier, uint32(capVPNHints)})
 	if bus.ErrorName(err) == managerIf+".PermissionDenied" {
 		return ErrTaken
 	}
@@ -227,7 +311,9 @@ func (a *Agent) register(ctx context.Context) error {
 	return nil
 }
 
-// Answer hands the user's answer to NetworkManager.
+// Answer hands the user's answer to NetworkManager: only the keys the
+// prompt asked for, since NetworkManager saves any other key into the
+// profile and every later activation of it then fails.
 func (a *Agent) Answer(id uint64, values map[string]string) error {
 	a.mu.Lock()
 	p := a.pending[id]
@@ -236,12 +322,14 @@ func (a *Agent) Answer(id uint64, values map[string]string) error {
 	if p == nil {
 		return errors.New("NetworkManager no longer needs this answer")
 	}
-	// A copy of its own: the caller may wipe its map once this returns.
-	own := make(map[string]string, len(values))
-	for k, v := range values {
-		own[k] = v
+	own := make(map[string]string, len(p.req.Fields))
+	for _, f := range p.req.Fields {
+		if v, ok := values[f.Key]; ok {
+			own[f.Key] = v
+		}
 	}
 	p.reply <- reply{values: own}
+	a.screens.send(withdrawn(p.req, "answered"))
 	a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelGreen,
 		Text: fmt.Sprintf("Gave NetworkManager the %s for %s", fieldNames(p.req.Fields), p.name)})
 	return nil
@@ -257,6 +345,7 @@ func (a *Agent) Cancel(id uint64) {
 		return
 	}
 	p.reply <- reply{err: &dbus.Error{Name: iface + ".UserCanceled", Body: []any{"cancelled at the screen"}}}
+	a.screens.send(withdrawn(p.req, "cancelled"))
 	a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelAmber,
 		Text: fmt.Sprintf("Prompt for %s cancelled", p.name)})
 }
@@ -268,23 +357,20 @@ func (a *Agent) cancelAll(why string) {
 	a.mu.Unlock()
 	for _, p := range ps {
 		p.reply <- reply{err: &dbus.Error{Name: iface + ".AgentCanceled", Body: []any{why}}}
-		a.withdraw(p, why)
+		a.screens.send(withdrawn(p.req, why))
 	}
 }
 
-func (a *Agent) withdraw(p *pending, why string) {
-	r := p.req
+func withdrawn(r Request, why string) Request {
 	r.Withdrawn, r.Reason = true, why
-	select {
-	case a.reqs <- r:
-	default:
-	}
+	return r
 }
 
 // object is what NetworkManager calls.
 type object struct{ a *Agent }
 
-// GetSecrets implements SecretAgent.GetSecrets: it blocks until the user
+// GetSecrets implements SecretAgent.GetSecrets: it answers from a
+// remembered log-in, or asks at the screen and blocks until the user
 // answers, cancels or the prompt times out (godbus runs each call on its
 // own goroutine).
 func (o *object) GetSecrets(sender dbus.Sender, conn map[string]map[string]dbus.Variant, path dbus.ObjectPath,
@@ -294,33 +380,112 @@ func (o *object) GetSecrets(sender dbus.Sender, conn map[string]map[string]dbus.
 		return nil, err
 	}
 	name := describe(conn)
-	if flags&flagAllowInteraction == 0 {
-		// fieldlink keeps no secrets; without asking there is nothing.
-		return nil, &dbus.Error{Name: iface + ".NoSecrets", Body: []any{"fieldlink keeps no secrets"}}
-	}
-	p := &pending{path: path, setting: setting, name: name, reply: make(chan reply, 1)}
 	req, section, vpn := prompt(conn, setting, hints, name)
+	p := &pending{path: path, setting: setting, section: section, vpn: vpn, name: name, reply: make(chan reply, 1),
+		uuid: str(conn, "connection", "uuid")}
+	if p.uuid == "" {
+		p.uuid = string(path)
+	}
+	if vpn {
+		if out, err, done := a.vpnTurn(p, &req, vpnMessage(hints), flags); done {
+			return out, err
+		}
+	}
 	if flags&flagRequestNew != 0 && req.Detail == "" {
 		req.Detail = "The last one was not accepted."
 	}
-	p.section, p.vpn = section, vpn
+	if flags&flagAllowInteraction == 0 {
+		// fieldlink keeps no secrets but a log-in of today; without
+		// asking there is nothing.
+		return nil, &dbus.Error{Name: iface + ".NoSecrets", Body: []any{"fieldlink keeps no secrets"}}
+	}
+	return a.ask(p, req)
+}
+
+// vpnTurn decides a VPN request before any prompt: the plugin asking again
+// after an answer means the server refused it (forget it; ask once more;
+// then stop), a message of the server's own is a challenge (ask it, in its
+// words, never remember the code), and anything else may be answered from
+// today's log-in. done says the reply is decided.
+func (a *Agent) vpnTurn(p *pending, req *Request, msg string, flags uint32) (map[string]map[string]dbus.Variant, *dbus.Error, bool) {
+	now := a.opt.Now()
+	at := a.attempt(p.uuid, msg, now)
+	switch {
+	case at.answered && refusalMessage(msg):
+		at.refusals++
+		at.answered = false
+		a.mem.forget(p.uuid)
+		if at.refusals >= 2 {
+			a.opt.Event(netstate.Event{Time: now, Kind: netstate.EventCredential, Level: netstate.LevelRed,
+				Text: fmt.Sprintf("The VPN server refused the password for %s: not trying again", vpnName(p.name))})
+			a.opt.Refused(vpnName(p.name))
+			return nil, &dbus.Error{Name: iface + ".UserCanceled", Body: []any{"the VPN server refused the password again"}}, true
+		}
+		req.Detail = "The VPN server refused that password. Type it again (one more try)."
+		if at.fromMemory {
+			req.Detail = "The VPN server refused the password typed earlier today. Type it again."
+		}
+	case msg != "" && !refusalMessage(msg):
+		// The server's challenge: its own words, and the answer goes back
+		// as the password key, as the plugin expects.
+		req.Detail = msg
+		if len(req.Fields) == 1 && req.Fields[0].Key == "password" {
+			// OpenVPN's dynamic challenge: the code goes back as the
+			// password.
+			req.Title = p.name + " asks for a one-time code"
+			req.Fields[0].Label = "One-time code"
+		}
+		return nil, nil, false
+	default:
+		if vals, ok := a.mem.answer(p.uuid, keysOf(req.Fields), now); ok {
+			at.answered, at.fromMemory = true, true
+			a.opt.Event(netstate.Event{Time: now, Kind: netstate.EventCredential, Level: netstate.LevelGreen,
+				Text: fmt.Sprintf("Answered NetworkManager for %s with today's log-in (no prompt)", p.name)})
+			out := secrets(p.section, true, vals)
+			clear(vals)
+			return out, nil, true
+		}
+	}
+	p.keep = a.opt.Remember.Until > 0
+	if p.keep {
+		req.Kept = "in memory until " + a.opt.Remember.expiry(now).Format("15:04") + ", to re-make the VPN without asking"
+	}
+	return nil, nil, false
+}
+
+// attempt returns the profile's current attempt, starting a new one after
+// a pause or when the plugin asks afresh: a question without a message
+// begins an activation (the plugin's re-asks always carry one).
+func (a *Agent) attempt(uuid, msg string, now time.Time) *attempt {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at := a.attempts[uuid]
+	if at == nil || now.Sub(at.last) > attemptGap || msg == "" {
+		at = &attempt{}
+		a.attempts[uuid] = at
+	}
+	at.last = now
+	return at
+}
+
+// ask puts a prompt on every screen and waits for the answer.
+func (a *Agent) ask(p *pending, req Request) (map[string]map[string]dbus.Variant, *dbus.Error) {
+	now := a.opt.Now()
 	a.mu.Lock()
 	a.next++
 	req.ID = a.next
-	req.Deadline = a.opt.Now().Add(a.opt.Timeout)
+	req.Deadline = now.Add(a.opt.Timeout)
 	p.req = req
 	a.pending[req.ID] = p
+	a.prompts[now.Format(time.DateOnly)]++
 	a.mu.Unlock()
-	a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelAmber,
-		Text: fmt.Sprintf("NetworkManager asks for the %s for %s", fieldNames(req.Fields), name)})
-	select {
-	case a.reqs <- req:
-	default:
-		a.mu.Lock()
-		delete(a.pending, req.ID)
-		a.mu.Unlock()
-		return nil, &dbus.Error{Name: iface + ".NoSecrets", Body: []any{"too many prompts waiting"}}
+	where := ""
+	if a.screens.count() == 0 {
+		where = "; waiting for a screen to show it on"
 	}
+	a.opt.Event(netstate.Event{Time: now, Kind: netstate.EventCredential, Level: netstate.LevelAmber,
+		Text: fmt.Sprintf("NetworkManager asks for the %s for %s%s", fieldNames(req.Fields), p.name, where)})
+	a.screens.send(req)
 	timer := time.NewTimer(a.opt.Timeout)
 	defer timer.Stop()
 	var r reply
@@ -335,17 +500,34 @@ func (o *object) GetSecrets(sender dbus.Sender, conn map[string]map[string]dbus.
 			r = <-p.reply // answered as the time ran out
 			break
 		}
-		a.withdraw(p, "not answered in time")
+		a.screens.send(withdrawn(req, "not answered in time"))
 		a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelRed,
-			Text: fmt.Sprintf("Prompt for %s not answered within %s", name, a.opt.Timeout.Round(time.Second))})
+			Text: fmt.Sprintf("Prompt for %s not answered within %s", p.name, a.opt.Timeout.Round(time.Second))})
 		return nil, &dbus.Error{Name: iface + ".UserCanceled", Body: []any{"not answered in time"}}
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
+	if p.vpn {
+		a.answered(p, r.values)
+	}
 	out := secrets(p.section, p.vpn, r.values)
 	clear(r.values)
 	return out, nil
+}
+
+// answered notes a VPN answer in its attempt, and remembers a log-in (not
+// a one-time code) for the working day.
+func (a *Agent) answered(p *pending, values map[string]string) {
+	now := a.opt.Now()
+	a.mu.Lock()
+	if at := a.attempts[p.uuid]; at != nil {
+		at.answered, at.fromMemory, at.last = true, false, now
+	}
+	a.mu.Unlock()
+	if p.keep && len(values) > 0 {
+		a.mem.keep(p.uuid, p.name, values, a.opt.Remember.expiry(now))
+	}
 }
 
 // CancelGetSecrets implements SecretAgent.CancelGetSecrets: NetworkManager
@@ -366,20 +548,25 @@ func (o *object) CancelGetSecrets(sender dbus.Sender, path dbus.ObjectPath, sett
 	a.mu.Unlock()
 	for _, p := range gone {
 		p.reply <- reply{err: &dbus.Error{Name: iface + ".AgentCanceled", Body: []any{"cancelled by NetworkManager"}}}
-		a.withdraw(p, "NetworkManager no longer needs it")
+		a.screens.send(withdrawn(p.req, "NetworkManager no longer needs it"))
 	}
 	return nil
 }
 
 // SaveSecrets implements SecretAgent.SaveSecrets: fieldlink keeps no
-// secrets, so there is nothing to save.
+// secrets on disk, so there is nothing to save.
 func (o *object) SaveSecrets(sender dbus.Sender, conn map[string]map[string]dbus.Variant, path dbus.ObjectPath) *dbus.Error {
 	return o.a.checkCaller(string(sender))
 }
 
-// DeleteSecrets implements SecretAgent.DeleteSecrets: nothing is kept.
+// DeleteSecrets implements SecretAgent.DeleteSecrets: the profile's
+// secrets are gone, so today's log-in for it goes too.
 func (o *object) DeleteSecrets(sender dbus.Sender, conn map[string]map[string]dbus.Variant, path dbus.ObjectPath) *dbus.Error {
-	return o.a.checkCaller(string(sender))
+	if err := o.a.checkCaller(string(sender)); err != nil {
+		return err
+	}
+	o.a.mem.forget(str(conn, "connection", "uuid"))
+	return nil
 }
 
 func (a *Agent) checkCaller(sender string) *dbus.Error {
@@ -392,153 +579,4 @@ func (a *Agent) checkCaller(sender string) *dbus.Error {
 		return &dbus.Error{Name: iface + ".PermissionDenied", Body: []any{"only NetworkManager may ask"}}
 	}
 	return nil
-}
-
-func str(conn map[string]map[string]dbus.Variant, section, key string) string {
-	switch v := conn[section][key].Value().(type) {
-	case string:
-		return v
-	case []byte:
-		return string(v)
-	}
-	return ""
-}
-
-// describe names a profile for the person at the screen.
-func describe(conn map[string]map[string]dbus.Variant) string {
-	id := str(conn, "connection", "id")
-	switch str(conn, "connection", "type") {
-	case "802-11-wireless":
-		if ssid := str(conn, "802-11-wireless", "ssid"); ssid != "" {
-			return "Wi-Fi network " + ssid
-		}
-		return "Wi-Fi " + id
-	case "vpn", "wireguard":
-		return "VPN " + id
-	case "gsm":
-		return "mobile data " + id
-	case "802-3-ethernet":
-		return "wired network " + id
-	}
-	return id
-}
-
-// prompt works out what to ask for which setting.
-func prompt(conn map[string]map[string]dbus.Variant, setting string, hints []string, name string) (Request, string, bool) {
-	r := Request{}
-	secret := func(key, label string) { r.Fields = append(r.Fields, Field{Key: key, Label: label, Secret: true}) }
-	switch setting {
-	case "802-11-wireless-security":
-		r.Title = name + " needs its key"
-		switch str(conn, setting, "key-mgmt") {
-		case "none":
-			secret("wep-key0", "WEP key")
-		case "wpa-eap", "ieee8021x":
-			secret("password", "Password") // handled as 802-1x below by NetworkManager, rarely here
-		default:
-			secret("psk", "Wi-Fi key")
-		}
-		return r, setting, false
-	case "802-1x":
-		r.Title = name + " needs your network log-in"
-		if id := str(conn, "802-1x", "identity"); id != "" {
-			r.Fields = append(r.Fields, Field{Key: "identity", Label: "User", Value: id})
-		} else {
-			r.Fields = append(r.Fields, Field{Key: "identity", Label: "User"})
-		}
-		secret("password", "Password")
-		return r, setting, false
-	case "vpn":
-		r.Title = name + " needs your log-in"
-		var keys []string
-		for _, h := range hints {
-			if msg, ok := strings.CutPrefix(h, "x-vpn-message:"); ok {
-				r.Detail = msg
-				continue
-			}
-			if h != "" {
-				keys = append(keys, h)
-			}
-		}
-		if len(keys) == 0 {
-			keys = []string{"password"}
-		}
-		sort.SliceStable(keys, func(i, j int) bool { return keys[i] == "password" && keys[j] != "password" })
-		for _, k := range keys {
-			secret(k, label(k))
-		}
-		return r, setting, true
-	case "wireguard":
-		r.Title = name + " needs its private key"
-		secret("private-key", "Private key")
-		return r, setting, false
-	}
-	// Mobile data and anything newer: the keys NetworkManager hints at.
-	r.Title = name + " needs a secret"
-	if setting != "gsm" {
-		r.Title += " (" + setting + ")"
-	}
-	keys := hints
-	if len(keys) == 0 {
-		keys = []string{"password"}
-	}
-	for _, k := range keys {
-		secret(k, label(k))
-	}
-	return r, setting, false
-}
-
-func label(key string) string {
-	switch strings.ToLower(key) {
-	case "password":
-		return "Password"
-	case "pin":
-		return "PIN"
-	case "otp", "token", "2fa", "challenge", "code":
-		return "One-time code"
-	case "psk":
-		return "Wi-Fi key"
-	}
-	k := strings.TrimSpace(strings.NewReplacer("-", " ", "_", " ").Replace(key))
-	if k == "" {
-		return "Secret"
-	}
-	r, n := utf8.DecodeRuneInString(k)
-	return string(unicode.ToUpper(r)) + k[n:]
-}
-
-// secrets builds GetSecrets' reply. A VPN's secrets are a string map under
-// vpn.secrets; every other setting's are plain keys.
-func secrets(section string, vpn bool, values map[string]string) map[string]map[string]dbus.Variant {
-	out := map[string]map[string]dbus.Variant{section: {}}
-	if vpn {
-		m := map[string]string{}
-		for k, v := range values {
-			m[k] = v
-		}
-		out[section]["secrets"] = dbus.MakeVariant(m)
-		return out
-	}
-	for k, v := range values {
-		out[section][k] = dbus.MakeVariant(v)
-	}
-	return out
-}
-
-func fieldNames(fs []Field) string {
-	var names []string
-	for _, f := range fs {
-		if f.Secret {
-			l := f.Label
-			if !strings.HasPrefix(l, "Wi-Fi") && !strings.HasPrefix(l, "PIN") && !strings.HasPrefix(l, "WEP") {
-				r, n := utf8.DecodeRuneInString(l)
-				l = string(unicode.ToLower(r)) + l[n:]
-			}
-			names = append(names, l)
-		}
-	}
-	if len(names) == 0 {
-		return "details"
-	}
-	return strings.Join(names, " and ")
 }

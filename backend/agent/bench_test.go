@@ -15,7 +15,7 @@ func BenchmarkSecretRoundTrip(b *testing.B) {
 	r := start(b, 5*time.Second)
 	prof := r.profile(b, fakebus.WiFiProfileSettings("NHS-Community", "NHS-Community"))
 	go func() {
-		for q := range r.a.Requests() {
+		for q := range r.screen {
 			if !q.Withdrawn {
 				r.a.Answer(q.ID, map[string]string{"psk": "k"})
 			}

@@ -61,9 +61,34 @@ type App struct {
 
 // Agent configures the secret agent.
 type Agent struct {
-	Enabled       bool     `toml:"enabled" comment:"Register with NetworkManager as a secret agent (the instance in charge, with a screen)."`
+	Enabled       bool     `toml:"enabled" comment:"Register with NetworkManager as the device's secret agent (the instance in charge); its prompts go to the screens that may act."`
 	PromptTimeout Duration `toml:"prompt_timeout" comment:"How long a prompt waits for an answer (NetworkManager gives up at 2 minutes)."`
+	RememberVPN   bool     `toml:"remember_vpn_login" comment:"Keep the VPN password or key passphrase typed at the start of the day, in memory only, to re-make the VPN after a failover without asking again. A screen lock, a refusal by the server or day_ends forgets it; one-time codes are never kept."`
+	DayEnds       Clock    `toml:"day_ends" comment:"Local time the working day ends: a remembered VPN log-in is forgotten then."`
+	RememberMax   Duration `toml:"remember_max" comment:"The longest one remembered log-in lasts, whenever it was typed."`
 }
+
+// Clock is a local time of day written "HH:MM".
+type Clock time.Duration
+
+// UnmarshalText reads "HH:MM" (00:00 to 23:59).
+func (c *Clock) UnmarshalText(b []byte) error {
+	t, err := time.Parse("15:04", string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a time of day like 20:00", b)
+	}
+	*c = Clock(time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute)
+	return nil
+}
+
+// MarshalText writes "HH:MM".
+func (c Clock) MarshalText() ([]byte, error) {
+	d := time.Duration(c)
+	return []byte(fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60)), nil
+}
+
+// D is the time of day as the time since midnight.
+func (c Clock) D() time.Duration { return time.Duration(c) }
 
 // Kiosk configures kiosk mode.
 type Kiosk struct {
@@ -258,7 +283,8 @@ func Default() Config {
 			RetryMax: Duration(5 * time.Minute)},
 		App: App{Launch: "manual", Terminal: true,
 			PassEnv: []string{"HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "PATH", "DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR"}},
-		Agent: Agent{Enabled: true, PromptTimeout: Duration(90 * time.Second)},
+		Agent: Agent{Enabled: true, PromptTimeout: Duration(90 * time.Second), RememberVPN: true,
+			DayEnds: Clock(20 * time.Hour), RememberMax: Duration(14 * time.Hour)},
 		Sync:  Sync{Interval: Duration(15 * time.Minute), TokenFile: "/etc/fieldlink/sync.token"},
 		Server: Server{Listen: ":8443", Refresh: Duration(30 * time.Second), AreasRefresh: Duration(10 * time.Minute),
 			DB: "postgres:///fieldlink?host=/run/postgresql"},

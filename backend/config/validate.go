@@ -279,6 +279,7 @@ func (c *Config) validateWork(v *validator) {
 // validateScreen checks the prompts and the kiosk's way out.
 func (c *Config) validateScreen(v *validator) {
 	v.within("agent.prompt_timeout", c.Agent.PromptTimeout, 5*time.Second, 2*time.Minute)
+	v.within("agent.remember_max", c.Agent.RememberMax, time.Minute, 24*time.Hour)
 	if n := len(c.Kiosk.AdminKeys); n == 1 || n > 16 {
 		v.bad("kiosk.admin_keys", "want 2 to 16 keys (one key alone is too easy to press by accident), got %d", n)
 	}

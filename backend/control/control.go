@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fieldlink/fieldlink/backend/agent"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
@@ -40,6 +41,13 @@ type Message struct {
 	Text    string          `json:"text,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
 	Refused bool            `json:"refused,omitempty"`
+	// Prompt is one of NetworkManager's requests for a secret (or its
+	// withdrawal), for a screen that may answer; Prompt.ID and Secrets
+	// are that screen's answer on its way back. Secrets travel only on
+	// this socket, between this device's processes.
+	Prompt  *agent.Request    `json:"prompt,omitempty"`
+	ID      uint64            `json:"id,omitempty"`
+	Secrets map[string]string `json:"secrets,omitempty"`
 }
 
 // Requests a client may make.
@@ -85,6 +93,19 @@ type ServeOptions struct {
 	// MaxClients bounds the connections served at once (default 32): a
 	// local user cannot exhaust the holder.
 	MaxClients int
+	// Prompts is the holder's secret agent: screens that may act get its
+	// prompts and answer them. Nil: no prompts go out.
+	Prompts Prompter
+	// MayAnswer says whether a peer may see and answer prompts (the
+	// accounts that may act).
+	MayAnswer func(Peer) bool
+}
+
+// Prompter is the holder's secret agent as its client screens see it.
+type Prompter interface {
+	Attach() (<-chan agent.Request, func())
+	Answer(id uint64, values map[string]string) error
+	Cancel(id uint64)
 }
 
 // Serve streams the engine's decisions, probe results and work to every
@@ -188,22 +209,32 @@ func serveOne(ctx context.Context, c net.Conn, peer Peer, eng *engine.Engine, op
 	if !send(Message{Type: "hello", Holder: opt.Holder}) {
 		return
 	}
-	// Requests come in on the same connection.
+	// Requests, and a screen's answers, come in on the same connection.
+	sc := &screenSide{peer: peer, opt: opt, send: send}
+	defer sc.detach()
 	go func() {
-		sc := bufio.NewScanner(c)
-		sc.Buffer(make([]byte, 4<<10), 64<<10)
-		for sc.Scan() {
+		in := bufio.NewScanner(c)
+		in.Buffer(make([]byte, 4<<10), 64<<10)
+		for in.Scan() {
 			var m Message
-			if json.Unmarshal(sc.Bytes(), &m) != nil || m.Type != "request" {
+			if json.Unmarshal(in.Bytes(), &m) != nil {
 				continue
 			}
-			r := Reply{Text: "The fieldlink in charge takes no requests.", Refused: true}
-			if opt.Handle != nil {
-				r = opt.Handle(peer, m.Op)
+			switch m.Type {
+			case "request":
+				r := Reply{Text: "The fieldlink in charge takes no requests.", Refused: true}
+				if opt.Handle != nil {
+					r = opt.Handle(peer, m.Op)
+				}
+				if !send(Message{Type: "reply", Op: m.Op, Text: r.Text, Data: r.Data, Refused: r.Refused}) {
+					return
+				}
+			case "screen", "answer", "cancel":
+				if !sc.handle(ctx, m) {
+					return
+				}
 			}
-			if !send(Message{Type: "reply", Op: m.Op, Text: r.Text, Data: r.Data, Refused: r.Refused}) {
-				return
-			}
+			clear(m.Secrets)
 		}
 	}()
 	states, stop := eng.Subscribe()
@@ -290,9 +321,15 @@ func dial(ctx context.Context, locate Locator) (net.Conn, error) {
 // have restarted), while ctx lasts. status, if not nil, is told whether
 // the client is following.
 func Follow(ctx context.Context, locate Locator, eng *engine.Engine, now func() time.Time, status func(following bool, err error)) {
+	FollowAsScreen(ctx, locate, eng, now, status, nil)
+}
+
+// FollowAsScreen is Follow for a screen where the clinician may answer
+// the holder's prompts (a TUI, the kiosk): screen receives them.
+func FollowAsScreen(ctx context.Context, locate Locator, eng *engine.Engine, now func() time.Time, status func(following bool, err error), screen *Screen) {
 	backoff := 250 * time.Millisecond
 	for ctx.Err() == nil {
-		err := followOnce(ctx, locate, eng, now, status)
+		err := followOnce(ctx, locate, eng, now, status, screen)
 		if ctx.Err() != nil {
 			return
 		}
@@ -310,12 +347,18 @@ func Follow(ctx context.Context, locate Locator, eng *engine.Engine, now func() 
 	}
 }
 
-func followOnce(ctx context.Context, locate Locator, eng *engine.Engine, now func() time.Time, status func(bool, error)) error {
+func followOnce(ctx context.Context, locate Locator, eng *engine.Engine, now func() time.Time, status func(bool, error), screen *Screen) error {
 	c, err := dial(ctx, locate)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if screen != nil {
+		if err := screen.connect(c); err != nil {
+			return err
+		}
+		defer screen.disconnect(c)
+	}
 	go func() {
 		<-ctx.Done()
 		c.Close()
@@ -347,6 +390,10 @@ func followOnce(ctx context.Context, locate Locator, eng *engine.Engine, now fun
 			if m.Probe != nil && m.Link != "" {
 				eng.IngestProbe(probe.Report{Link: m.Link, Probe: *m.Probe}, now())
 				eng.Notify()
+			}
+		case "prompt":
+			if screen != nil && m.Prompt != nil {
+				screen.deliver(*m.Prompt)
 			}
 		}
 	}

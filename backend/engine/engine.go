@@ -39,6 +39,12 @@ type Actuator interface {
 	SetDemoted(ctx context.Context, linkID string, demoted bool) error
 }
 
+// VPNDiagnoser is an Actuator that can say why a VPN profile did not
+// connect, from what the device can check itself.
+type VPNDiagnoser interface {
+	DiagnoseVPN(ctx context.Context, profile string) string
+}
+
 // Prober probes the links it is shown.
 type Prober interface {
 	Start(ctx context.Context)
@@ -384,6 +390,23 @@ func (e *Engine) ConnectVPN() bool {
 	return true
 }
 
+// VPNRefused tells the VPN keeper the server refused the clinician's
+// password twice and the agent has stopped answering: the attempt's end
+// is held for the clinician, in those words, rather than retried.
+func (e *Engine) VPNRefused(profile string) {
+	k := e.opt.VPN
+	if k == nil || e.opt.Role != Holder {
+		return
+	}
+	e.mu.Lock()
+	k.Refused(e.opt.Clock.Now(), fmt.Sprintf("the VPN server refused the password for %s", profile))
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
 // SetApp publishes the clinical application's status. Once set, the
 // application shown is this instance's own, whatever the holder says: a
 // client at the clinician's screen runs the application there.
@@ -499,9 +522,10 @@ func (e *Engine) publish() {
 var ErrSourceEnded = errors.New("network source stopped")
 
 type actionResult struct {
-	a   failover.Action
-	err error
-	at  time.Time
+	a    failover.Action
+	err  error
+	at   time.Time
+	note string // a diagnosis
 }
 
 // Run runs the source, probes and failover, and publishes until ctx ends.
@@ -626,9 +650,17 @@ func (l *loop) carryOut(a failover.Action) {
 		defer l.inflight.Done()
 		actx, acancel := context.WithTimeout(l.ctx, e.opt.ActionTimeout)
 		defer acancel()
-		err := e.do(actx, a)
+		var note string
+		var err error
+		if a.Kind == failover.Diagnose {
+			if d, ok := e.opt.Actuator.(VPNDiagnoser); ok {
+				note = d.DiagnoseVPN(actx, a.Profile)
+			}
+		} else {
+			err = e.do(actx, a)
+		}
 		select {
-		case l.done <- actionResult{a, err, c.Now()}:
+		case l.done <- actionResult{a: a, err: err, at: c.Now(), note: note}:
 		case <-l.ctx.Done():
 		}
 	}()
@@ -638,6 +670,15 @@ func (l *loop) carryOut(a failover.Action) {
 // keeper (whose back-off needs a timer) or failover.
 func (l *loop) actionDone(r actionResult) {
 	e := l.e
+	if r.a.Kind == failover.Diagnose && e.opt.VPN != nil {
+		e.mu.Lock()
+		evs := e.opt.VPN.Diagnosed(r.at, r.note)
+		e.state.Work.VPN = e.opt.VPN.Status()
+		e.mu.Unlock()
+		e.AddEvents(evs...)
+		e.publish()
+		return
+	}
 	if r.err == nil {
 		return
 	}

@@ -22,23 +22,6 @@ import (
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
-// Standby modes.
-const (
-	Cold Standby = iota // activate on demand, deactivate after fail-back
-	Hot                 // keep the mobile profile up as a backup route
-)
-
-// Actions.
-const (
-	Activate   ActionKind = "activate"
-	Deactivate ActionKind = "deactivate"
-	Demote     ActionKind = "demote"
-	Restore    ActionKind = "restore"
-	// Reconnect takes a profile down and brings it up again (a VPN moving
-	// to the new path after a failover), in that order.
-	Reconnect ActionKind = "reconnect"
-)
-
 // track is what the machine keeps of one link between steps. Nothing here
 // is a copy of what NetworkManager reports (whether the link is demoted,
 // connected, carries the route): that is read from every snapshot, so no

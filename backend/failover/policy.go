@@ -64,6 +64,26 @@ func DefaultPolicy() Policy {
 // ActionKind is what the engine is asked to do.
 type ActionKind string
 
+// Standby modes.
+const (
+	Cold Standby = iota // activate on demand, deactivate after fail-back
+	Hot                 // keep the mobile profile up as a backup route
+)
+
+// Actions.
+const (
+	Activate   ActionKind = "activate"
+	Deactivate ActionKind = "deactivate"
+	Demote     ActionKind = "demote"
+	Restore    ActionKind = "restore"
+	// Reconnect takes a profile down and brings it up again (a VPN moving
+	// to the new path after a failover), in that order.
+	Reconnect ActionKind = "reconnect"
+	// Diagnose asks why a VPN profile did not connect, from what the
+	// device can check itself (its files, whether its server answers).
+	Diagnose ActionKind = "diagnose"
+)
+
 // Action is one thing to do, with the reason for it.
 type Action struct {
 	Kind    ActionKind

@@ -24,6 +24,10 @@ type Profile struct {
 	SSID        string
 	APN         string
 	RouteMetric int64
+	// VPNService and VPNData are a VPN profile's plugin and its settings
+	// (secrets are never in them: GetSettings leaves them out).
+	VPNService string
+	VPNData    map[string]string
 }
 
 // Client follows NetworkManager.
@@ -310,6 +314,10 @@ func DecodeProfile(p dbus.ObjectPath, s map[string]map[string]dbus.Variant) Prof
 	}
 	if v, ok := s["ipv4"]["route-metric"].Value().(int64); ok {
 		pr.RouteMetric = v
+	}
+	if v, ok := s["vpn"]; ok {
+		pr.VPNService, _ = v["service-type"].Value().(string)
+		pr.VPNData, _ = v["data"].Value().(map[string]string)
 	}
 	return pr
 }

@@ -57,6 +57,11 @@ type Manager struct {
 	// activating connections after it started: its picture is not yet
 	// the system's.
 	Startup bool
+	// Checks is whether NetworkManager checks connectivity (a check URI
+	// configured and checking enabled). Without it NetworkManager reports
+	// "full" for any link with a default route: an assumption, not a
+	// measurement.
+	Checks bool
 }
 
 // Device is one NetworkManager device.
@@ -167,6 +172,11 @@ func Decode(objs bus.Objects) Objects {
 		out.Manager.WirelessEnabled, _ = r.Bool("WirelessEnabled")
 		out.Manager.WwanEnabled, _ = r.Bool("WwanEnabled")
 		out.Manager.Startup, _ = r.Bool("Startup")
+		avail, okA := r.Bool("ConnectivityCheckAvailable")
+		enabled, okE := r.Bool("ConnectivityCheckEnabled")
+		// A NetworkManager older than both properties (1.10) checked
+		// whenever it was configured to.
+		out.Manager.Checks = (avail || !okA) && (enabled || !okE)
 		keep(r)
 	}
 	paths := make([]dbus.ObjectPath, 0, len(objs))

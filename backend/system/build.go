@@ -33,7 +33,7 @@ type Input struct {
 // It is a pure function, so it can be tested and benchmarked without a bus.
 func Build(in Input, now time.Time) netstate.Snapshot {
 	snap := netstate.Snapshot{Time: now, Source: "system", Connectivity: nm.Connectivity(in.NM.Manager.Connectivity)}
-	if !in.NMRunning {
+	if !in.NMRunning || (snap.Connectivity == netstate.ConnFull && !in.NM.Manager.Checks) {
 		snap.Connectivity = netstate.ConnUnknown
 	}
 	b := newBuilder(in)
@@ -91,6 +91,11 @@ func (b *builder) deviceLink(d *nm.Device) (netstate.Link, bool) {
 	}
 	l := netstate.Link{ID: d.Interface, Kind: kind, Interface: d.Interface, State: nm.LinkState(d.State),
 		Metered: nm.Metered(d.Metered), Connectivity: nm.Connectivity(d.IP4Connectivity)}
+	if l.Connectivity == netstate.ConnFull && !b.in.NM.Manager.Checks {
+		// NetworkManager's unchecked "full" only means a default route:
+		// GO must come from a passing check.
+		l.Connectivity = netstate.ConnUnknown
+	}
 	if l.State != netstate.StateConnected && l.State != netstate.StateConnecting {
 		l.StateReason = nm.ReasonText(d.Reason)
 		if d.Reason == 39 || d.Reason == 2 || d.Reason == 40 {

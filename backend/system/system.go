@@ -16,6 +16,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/mm"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/nm"
+	"github.com/fieldlink/fieldlink/backend/vpncheck"
 )
 
 // Options configure the source.
@@ -356,6 +357,18 @@ var errNoLink = errors.New("no such link")
 func (s *Source) Activate(ctx context.Context, profile string) error {
 	_, err := s.nm.Activate(ctx, profile, "")
 	return err
+}
+
+// DiagnoseVPN says why a VPN profile did not connect, from what the
+// device can check itself (vpncheck): its certificate files, and whether
+// its server answers. "" when it finds nothing.
+func (s *Source) DiagnoseVPN(ctx context.Context, profile string) string {
+	for _, p := range s.nm.Profiles() {
+		if p.ID == profile || p.UUID == profile {
+			return vpncheck.Diagnose(ctx, vpncheck.Profile{Name: p.ID, Service: p.VPNService, Data: p.VPNData}, time.Now())
+		}
+	}
+	return ""
 }
 
 // Deactivate takes a profile down.

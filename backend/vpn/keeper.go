@@ -62,6 +62,13 @@ type Keeper struct {
 	// does not restart it over that link at once.
 	downVia string
 	downAt  time.Time
+	// refused is the agent's word that the server refused the password
+	// (and when): the attempt's failure is held in those words.
+	refused   string
+	refusedAt time.Time
+	// diagnose: the last failure's cause is NetworkManager's "timed out"
+	// or "failed": ask the device what it can check.
+	diagnose bool
 }
 
 // settle is how long a VPN that dropped waits before starting again over
@@ -164,6 +171,13 @@ func actionReason(err error) string {
 		return "NetworkManager has no saved profile of that name"
 	case strings.Contains(s, "not authorized"), strings.Contains(s, "PermissionDenied"):
 		return "not allowed to start it: " + s
+	case strings.Contains(s, "was not installed"):
+		// NetworkManager: "The VPN service 'org.freedesktop.NetworkManager.vpnc' was not installed."
+		kind := "its type"
+		if i := strings.Index(s, "NetworkManager."); i >= 0 {
+			kind = strings.TrimRight(strings.Fields(s[i+len("NetworkManager."):])[0], "'.\"")
+		}
+		return fmt.Sprintf("this laptop has no VPN plugin for %s (network-manager-%s is not installed): IT installs it or fixes the profile", kind, kind)
 	}
 	return s
 }
@@ -178,7 +192,7 @@ func linkLost(reason string) bool {
 // retrying refused credentials locks accounts, and a cancelled prompt
 // means the user chose not to.
 func held(reason string) bool {
-	for _, s := range []string{"secrets", "login failed", "no saved profile", "not allowed", "cancelled"} {
+	for _, s := range []string{"secrets", "login failed", "refused the password", "no saved profile", "not allowed", "cancelled", "no VPN plugin"} {
 		if strings.Contains(reason, s) {
 			return true
 		}
@@ -186,7 +200,17 @@ func held(reason string) bool {
 	return false
 }
 
+// Refused is told the server refused the clinician's password twice: the
+// attempt ending now is held for the clinician with why, never retried
+// (that would lock the account).
+func (k *Keeper) Refused(now time.Time, why string) { k.refused, k.refusedAt = why, now }
+
 func (k *Keeper) fail(now time.Time, reason string) []netstate.Event {
+	if k.refused != "" && now.Sub(k.refusedAt) < k.p.ActivationTimeout {
+		reason = k.refused + ": check it with IT"
+	}
+	k.refused = ""
+	k.diagnose = diagnosable(reason) && !held(reason)
 	k.failures++
 	k.seen = false
 	name := k.p.Profile
@@ -202,6 +226,29 @@ func (k *Keeper) fail(now time.Time, reason string) []netstate.Event {
 	k.retry = now.Add(wait)
 	return []netstate.Event{{Time: now, Kind: netstate.EventVPNDown, Link: k.LinkID(), Level: netstate.LevelRed,
 		Text: fmt.Sprintf("VPN %s failed: %s; trying again in %s", name, reason, wait.Round(time.Second))}}
+}
+
+// diagnosable reports whether NetworkManager's reason leaves the cause
+// open (a timeout, a plugin that gave up).
+func diagnosable(reason string) bool {
+	for _, s := range []string{"did not connect within", "did not answer in time", "did not start in time", "failed to start",
+		"service stopped", "could not start it"} {
+		if strings.Contains(reason, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Diagnosed is told what the device found of the last failure's cause:
+// the waiting VPN says it, and an event tells it once.
+func (k *Keeper) Diagnosed(now time.Time, cause string) []netstate.Event {
+	if cause == "" || (k.phase != netstate.VPNRetrying && k.phase != netstate.VPNHeld) {
+		return nil
+	}
+	k.reason += ": " + cause
+	return []netstate.Event{{Time: now, Kind: netstate.EventVPNDown, Link: k.LinkID(), Level: netstate.LevelRed,
+		Text: fmt.Sprintf("VPN %s: %s", k.p.Profile, cause)}}
 }
 
 // Step looks at a classified snapshot (after failover's own step), taking
@@ -226,6 +273,11 @@ func (k *Keeper) StepOn(now time.Time, s *netstate.Snapshot, work string) Output
 		if k.whileDown(st) {
 			k.startIfDue(st)
 		}
+	}
+	if k.diagnose {
+		k.diagnose = false
+		st.out.Actions = append(st.out.Actions, failover.Action{Kind: failover.Diagnose, Link: st.id, Profile: k.p.Profile,
+			Reason: "why it did not connect"})
 	}
 	return st.out
 }

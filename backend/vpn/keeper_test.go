@@ -131,7 +131,9 @@ func TestRetryBackoffAndHold(t *testing.T) {
 			t.Fatalf("attempt %d: %+v", i, st)
 		}
 		waits = append(waits, st.Retry.Sub(now.Add(2*time.Second)))
-		none(t, out)
+		// "The VPN service stopped" leaves the cause open: the device is
+		// asked what it can check, once per failure.
+		only(t, out, failover.Diagnose)
 		none(t, k.Step(st.Retry.Add(-time.Millisecond), green(netstate.StateDisconnected, "")))
 		now = st.Retry
 		only(t, k.Step(now, green(netstate.StateDisconnected, "")), failover.Activate)
@@ -157,14 +159,21 @@ func TestTimeoutAndRefusedAction(t *testing.T) {
 		t.Fatalf("next %v", out.Next)
 	}
 	out = k.Step(t0.Add(30*time.Second), snap("wlan0", netstate.LevelGreen, true, netstate.StateConnecting, ""))
-	only(t, out, failover.Deactivate)
+	if len(out.Actions) != 2 || out.Actions[0].Kind != failover.Deactivate || out.Actions[1].Kind != failover.Diagnose {
+		t.Fatalf("a timeout: want deactivate then diagnose, got %v", out.Actions)
+	}
 	if k.Status().Phase != netstate.VPNRetrying || !strings.Contains(k.Status().Reason, "did not connect within 30s") {
 		t.Fatalf("%+v", k.Status())
+	}
+	evs := k.Diagnosed(t0.Add(31*time.Second), "its server 10.77.0.1:1199 does not answer")
+	if len(evs) != 1 || evs[0].Text != "VPN NHS-VPN: its server 10.77.0.1:1199 does not answer" ||
+		!strings.HasSuffix(k.Status().Reason, "did not connect within 30s: its server 10.77.0.1:1199 does not answer") {
+		t.Fatalf("diagnosis: %+v %+v", evs, k.Status())
 	}
 	// A profile NetworkManager does not have: asking again will not help.
 	k = New(Policy{Profile: "NHS-VPN", Auto: true})
 	out = k.Step(t0, snap("wlan0", netstate.LevelGreen, true, netstate.StateUnknown, ""))
-	evs := k.Failed(out.Actions[0], errors.New("activate NHS-VPN: no saved profile of that name"), t0)
+	evs = k.Failed(out.Actions[0], errors.New("activate NHS-VPN: no saved profile of that name"), t0)
 	if k.Status().Phase != netstate.VPNHeld || len(evs) != 1 || !strings.Contains(evs[0].Text, "press c") {
 		t.Fatalf("%+v %+v", k.Status(), evs)
 	}

@@ -118,6 +118,8 @@ type ptyOptions struct {
 	// keepSlave keeps the terminal's own side open in the test, to read its
 	// mode after fieldlink has ended.
 	keepSlave bool
+	// netns runs it inside a network namespace (a harness's device).
+	netns string
 }
 
 func startOnPTYWith(tb testing.TB, o ptyOptions, args ...string) *ptyProc {
@@ -129,6 +131,9 @@ func startOnPTYWith(tb testing.TB, o ptyOptions, args ...string) *ptyProc {
 	// --state-dir rather than XDG_STATE_HOME alone: as root (CI) fieldlink
 	// ignores XDG_* by design.
 	cmd := exec.Command(binary(tb), append(args, "--state-dir", o.state)...)
+	if o.netns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", o.netns, binary(tb)}, append(args, "--state-dir", o.state)...)...)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.Env = append(append(os.Environ(), o.env...), "XDG_STATE_HOME="+o.state)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Credential: o.as}
@@ -211,6 +216,27 @@ func (p *ptyProc) waitFor(tb testing.TB, s string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	tb.Fatalf("%q never appeared; screen: %q", s, p.screen())
+}
+
+// send types on the terminal ("\r" is enter).
+func (p *ptyProc) send(keys string) { p.master.Write([]byte(keys)) }
+
+// since returns what was written after the first n bytes.
+func (p *ptyProc) since(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.out.String()
+	if n > len(s) {
+		return ""
+	}
+	return s[n:]
+}
+
+// mark is how much has been written so far (for since).
+func (p *ptyProc) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Len()
 }
 
 func (p *ptyProc) stop() {

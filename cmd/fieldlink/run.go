@@ -34,9 +34,12 @@ type running struct {
 	rec     *journal.Recorder
 	recDone chan struct{}
 	journal string
-	// agent answers NetworkManager's requests for secrets at the screen.
+	// agent answers NetworkManager's requests for secrets: the holder's,
+	// for the whole device.
 	agent *agent.Agent
-	cfg   config.Config
+	// screen is a client's window onto the holder's agent (tui, kiosk).
+	screen *control.Screen
+	cfg    config.Config
 }
 
 // stop waits (a little) for the journal's last write after ctx ended, and
@@ -179,13 +182,16 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 	if r.role == engine.Holder && r.journal != "" && !c.simulated() && cfg.Sync.Server != "" {
 		go r.syncLoop(ctx, cfg, time.Now)
 	}
-	if (r.role == engine.Holder && mode == "tui") || mode == "kiosk" {
-		// NetworkManager asks for passwords where the clinician is: the
-		// screen in charge, or the kiosk (a client of the service).
-		r.startAgent(ctx, src)
-	}
 	if r.role == engine.Holder {
+		// One agent for the device, the holder's: NetworkManager asks only
+		// agents of the account that asked for an activation (the
+		// service's), and the prompts go to the screens where the
+		// clinician is.
+		r.startAgent(ctx, src)
 		r.serve(ctx, mode)
+	} else if mode == "tui" || mode == "kiosk" {
+		r.screen = control.NewScreen()
+		go control.FollowAsScreen(ctx, r.locate, r.eng, time.Now, r.following, r.screen)
 	} else {
 		go control.Follow(ctx, r.locate, r.eng, time.Now, r.following)
 	}
@@ -199,8 +205,13 @@ func (r *running) startAgent(ctx context.Context, src engine.Source) {
 	if !ok || !r.cfg.Agent.Enabled {
 		return
 	}
-	r.agent = agent.New(sys.Conn(), agent.Options{Timeout: r.cfg.Agent.PromptTimeout.D(),
-		Event: func(ev netstate.Event) { r.eng.AddEvents(ev) }})
+	opt := agent.Options{Timeout: r.cfg.Agent.PromptTimeout.D(),
+		Event:   func(ev netstate.Event) { r.eng.AddEvents(ev) },
+		Refused: func(profile string) { r.eng.VPNRefused(profile) }}
+	if r.cfg.Agent.RememberVPN {
+		opt.Remember = agent.Remember{Until: r.cfg.Agent.DayEnds.D(), Max: r.cfg.Agent.RememberMax.D()}
+	}
+	r.agent = agent.New(sys.Conn(), opt)
 	go func() {
 		err := r.agent.Run(ctx)
 		switch {
@@ -246,7 +257,12 @@ func (r *running) serve(ctx context.Context, mode string) {
 	self := r.claim.Holder
 	self.Mode = mode
 	go func() {
-		err := control.Serve(ctx, r.claim.Socket(), r.eng, control.ServeOptions{Holder: self.String(), Mode: perm, Handle: r.handle})
+		so := control.ServeOptions{Holder: self.String(), Mode: perm, Handle: r.handle,
+			MayAnswer: func(p control.Peer) bool { return charge.MayAct(p.UID, os.Geteuid()) }}
+		if r.agent != nil {
+			so.Prompts = r.agent
+		}
+		err := control.Serve(ctx, r.claim.Socket(), r.eng, so)
 		if err != nil {
 			r.eng.AddEvents(warning(fmt.Sprintf("other screens cannot follow this instance: %v", err)))
 		}

@@ -193,8 +193,13 @@ func (r *running) appOptions(ctx context.Context, cfg config.Config, th *theme.T
 		// over SSH (a technician) starts it only with 'a'.
 		ao.AutoLaunch = r.role == engine.Holder || c.kiosk || os.Getenv("SSH_CONNECTION") == ""
 	}
-	if r.agent != nil {
-		ao.Prompts, ao.Answer, ao.Cancel = r.agent.Requests(), r.agent.Answer, r.agent.Cancel
+	switch {
+	case r.agent != nil:
+		prompts, detach := r.agent.Attach()
+		go func() { <-ctx.Done(); detach() }()
+		ao.Prompts, ao.Answer, ao.Cancel = prompts, r.agent.Answer, r.agent.Cancel
+	case r.screen != nil && !ao.ReadOnly:
+		ao.Prompts, ao.Answer, ao.Cancel = r.screen.Prompts(), r.screen.Answer, r.screen.Cancel
 	}
 	return ao
 }

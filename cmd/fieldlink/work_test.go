@@ -275,8 +275,14 @@ func TestVPNPromptAndRefusedLogin(t *testing.T) {
 	})
 	d.typeText(secret)
 	d.key("enter")
+	// Refused: asked again once, in words.
+	d.until(t, "the one re-ask", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "The VPN server refused that password. Type it again (one more try).")
+	})
+	d.typeText(secret)
+	d.key("enter")
 	screen := d.until(t, "the refusal", 10*time.Second, func(s string) bool {
-		return strings.Contains(s, "FAILED login failed: the VPN server refused the credentials · c to")
+		return strings.Contains(s, "FAILED the VPN server refused the password for NHS-VPN")
 	})
 	calls := len(rig.n.CallsTo("org.freedesktop.NetworkManager.ActivateConnection"))
 	time.Sleep(1500 * time.Millisecond)
@@ -285,15 +291,15 @@ func TestVPNPromptAndRefusedLogin(t *testing.T) {
 		t.Fatalf("a refused login was retried on its own (%d activations, then %d)", calls, again)
 	}
 	g := rig.n.Given()
-	if len(g) != 1 {
-		t.Fatalf("NetworkManager was given %d answers", len(g))
+	if len(g) != 2 {
+		t.Fatalf("NetworkManager was given %d answers, want 2 (the log-in and one re-ask)", len(g))
 	}
 	if sec, _ := g[0].Secrets["vpn"]["secrets"].Value().(map[string]string); sec["password"] != secret {
 		t.Fatalf("NetworkManager got %v", g[0].Secrets)
 	}
 	text := rig.journalEvents(t)
 	if !strings.Contains(text, "credential NetworkManager asks for the password for VPN NHS-VPN") ||
-		!strings.Contains(text, "vpn-down VPN NHS-VPN failed: login failed") {
+		!strings.Contains(text, "vpn-down VPN NHS-VPN failed: the VPN server refused the password for NHS-VPN") {
 		t.Fatalf("journal:\n%s", text)
 	}
 	for _, f := range append(d.frames, text, screen) {

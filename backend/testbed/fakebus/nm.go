@@ -56,6 +56,8 @@ type DeviceSpec struct {
 type Profile struct {
 	Path     dbus.ObjectPath
 	Settings map[string]map[string]dbus.Variant
+	// poisoned: an agent gave it a secret key it does not have.
+	poisoned bool
 }
 
 // ID returns connection.id.
@@ -95,6 +97,13 @@ type NM struct {
 	// the VPN server accepts (others fail with login-failed).
 	VPNFail     uint32
 	VPNPassword string
+	// VPNChallenge, when set, is the server's dynamic challenge after the
+	// right password (OpenVPN's CRV1, "Enter the 6-digit code"), and
+	// VPNCode the code it accepts, answered as the password key.
+	VPNChallenge, VPNCode string
+	// VPNAccept, when set, is every secret the server (or the plugin, for
+	// a key's passphrase) accepts, by key: VPNPassword is "password".
+	VPNAccept map[string]string
 	// SecretTimeout is how long the fake waits for an agent (default 2 min).
 	SecretTimeout time.Duration
 

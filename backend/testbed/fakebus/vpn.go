@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -53,8 +54,10 @@ func needsSecrets(p *Profile) (setting string, hints []string) {
 	switch p.str("connection", "type") {
 	case "vpn":
 		data, _ := p.Settings["vpn"]["data"].Value().(map[string]string)
-		if data["password-flags"] == "2" || data["password-flags"] == "1" {
-			return "vpn", []string{"password"}
+		for k, v := range data {
+			if strings.HasSuffix(k, "-flags") && (v == "1" || v == "2") {
+				return "vpn", nil
+			}
 		}
 	case "802-11-wireless":
 		sec := p.Settings["802-11-wireless-security"]
@@ -220,16 +223,16 @@ func (n *NM) activateVPN(p *Profile) (dbus.ObjectPath, error) {
 	n.Emit(a.path, NMActive+".StateChanged", uint32(1), uint32(0))
 	n.Set(NMPath, nmIface, map[string]any{"ActiveConnections": n.activePaths()})
 	go func() {
-		if setting, hints := needsSecrets(p); setting != "" {
-			n.Set(a.path, NMVPN, map[string]any{"VpnState": uint32(2)})
-			got, err := n.AskSecrets(p, setting, hints, 1, timeout)
-			if err != nil {
-				n.endVPN(a, ReasonNoSecrets)
-				return
-			}
-			sec, _ := got["vpn"]["secrets"].Value().(map[string]string)
-			if want != "" && sec["password"] != want {
-				n.endVPN(a, ReasonLoginFailed)
+		if p.poisoned {
+			// What NetworkManager does with a profile an agent gave an
+			// unknown key: every activation fails at once.
+			n.endVPN(a, ReasonServiceStartFailed)
+			return
+		}
+		if setting, _ := needsSecrets(p); setting != "" {
+			n.Set(a.path, NMVPN, map[string]any{"VpnState": uint32(3)})
+			if reason := n.vpnLogIn(p, want, timeout); reason != 0 {
+				n.endVPN(a, reason)
 				return
 			}
 		}
@@ -251,6 +254,83 @@ func (n *NM) activateVPN(p *Profile) (dbus.ObjectPath, error) {
 		n.Emit(a.path, NMActive+".StateChanged", uint32(2), uint32(0))
 	}()
 	return a.path, nil
+}
+
+// vpnLogIn asks the agents for a VPN's secrets as NetworkManager 1.42 and
+// network-manager-openvpn 1.10 do (observed on the real pair): first
+// without interaction (hints none, flags 0x4), then with it (0x5); the
+// server's challenge as a second request with its words
+// ("x-vpn-message:…"); after a refusal, "A password is required." again
+// and again, about once a second, until an agent gives up or the time
+// runs out. It returns the reason the activation fails with, or 0.
+func (n *NM) vpnLogIn(p *Profile, want string, timeout time.Duration) uint32 {
+	deadline := time.Now().Add(timeout)
+	got, err := n.AskSecrets(p, "vpn", nil, 0x4, timeout)
+	if err != nil {
+		got, err = n.AskSecrets(p, "vpn", nil, 0x5, timeout)
+	}
+	for err == nil {
+		sec, _ := got["vpn"]["secrets"].Value().(map[string]string)
+		n.checkKeys(p, sec)
+		ok := n.vpnAccepts(sec, want)
+		if ok && n.VPNChallenge != "" {
+			got, err = n.AskSecrets(p, "vpn", []string{"password", "x-vpn-message:" + n.VPNChallenge}, 0x5, timeout)
+			if err != nil {
+				break
+			}
+			code, _ := got["vpn"]["secrets"].Value().(map[string]string)
+			n.checkKeys(p, code)
+			ok = code["password"] == n.VPNCode
+		}
+		if ok {
+			return 0
+		}
+		if time.Now().After(deadline) {
+			return ReasonLoginFailed
+		}
+		time.Sleep(100 * time.Millisecond)
+		got, err = n.AskSecrets(p, "vpn", []string{"password", "x-vpn-message:A password is required."}, 0x5, timeout)
+	}
+	return ReasonNoSecrets
+}
+
+// vpnAccepts says whether the secrets given are those the server takes.
+func (n *NM) vpnAccepts(sec map[string]string, want string) bool {
+	accept := n.VPNAccept
+	if accept == nil && want != "" {
+		accept = map[string]string{"password": want}
+	}
+	for k, v := range accept {
+		if sec[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// checkKeys marks a profile poisoned when an agent returned a key the
+// profile has no secret of: NetworkManager saves it into the profile.
+func (n *NM) checkKeys(p *Profile, sec map[string]string) {
+	data, _ := p.Settings["vpn"]["data"].Value().(map[string]string)
+	for k := range sec {
+		if _, known := data[k+"-flags"]; !known {
+			n.mu.Lock()
+			p.poisoned = true
+			n.mu.Unlock()
+		}
+	}
+}
+
+// Poisoned reports whether an agent gave a profile an unknown secret.
+func (n *NM) Poisoned(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.profiles {
+		if p.ID() == id {
+			return p.poisoned
+		}
+	}
+	return false
 }
 
 // endVPN takes a VPN down with a reason, as NetworkManager does when it

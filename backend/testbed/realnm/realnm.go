@@ -592,11 +592,22 @@ func (h *Harness) DefaultRoute() string {
 	return strings.TrimSpace(string(out))
 }
 
-// Exec runs a command inside the DUT namespace with the harness's bus.
+// Exec runs a command inside the DUT namespace with the harness's bus
+// and a runtime directory of its own (RunDir): harnesses side by side
+// must not share a control socket.
 func (h *Harness) Exec(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.DUT, name}, args...)...)
-	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+h.BusAddress)
+	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+h.BusAddress, "FIELDLINK_RUNTIME_DIR="+h.RunDir())
 	return cmd
+}
+
+// RunDir is the harness's fieldlink runtime directory (the control
+// socket's), readable by every account like /run/fieldlink.
+func (h *Harness) RunDir() string {
+	d := filepath.Join(h.Dir, "run")
+	os.MkdirAll(d, 0o755)
+	os.Chmod(h.Dir, 0o755)
+	return d
 }
 
 // PeerAddr is the far end's address on cable i.

@@ -147,7 +147,7 @@ func (m *Model) View(t *theme.Theme, now time.Time, width, rows int) string {
 	left := r.Deadline.Sub(now)
 	out = append(out, "",
 		" "+t.Key.Render("enter")+" give it to NetworkManager"+t.G.Sep+t.Key.Render("esc")+" cancel"+t.G.Sep+countdown(left)+" left",
-		t.Dim.Render(" It goes to NetworkManager only: fieldlink does not keep it."))
+		t.Dim.Render(keptNote(r.Kept)))
 	for i := range out {
 		out[i] = ansi.Truncate(out[i], width, t.G.Ellipsis)
 	}
@@ -155,6 +155,14 @@ func (m *Model) View(t *theme.Theme, now time.Time, width, rows int) string {
 		out = out[:rows]
 	}
 	return strings.Join(out, "\n")
+}
+
+// keptNote says where the answer goes and what fieldlink keeps of it.
+func keptNote(kept string) string {
+	if kept == "" {
+		return " It goes to NetworkManager only: fieldlink does not keep it."
+	}
+	return " It goes to NetworkManager; fieldlink keeps it " + kept + ", never on disk."
 }
 
 // countdown is the time left to answer, to the second.

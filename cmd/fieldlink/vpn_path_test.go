@@ -1,0 +1,78 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/testbed/realvpn"
+)
+
+// TestRealVPNFollowsThePath: on the real NetworkManager with its OpenVPN
+// plugin, the daemon starts the certificate VPN only after a probe has
+// passed over the path, over that path; a pull of the preferred cable
+// re-makes it over the backup with the clinical app's TCP session alive
+// and its inner address kept; the fail-back re-makes it once more;
+// NetworkManager's own teardown of the pulled cable seconds later is no
+// second failure; and nothing is left running.
+func TestRealVPNFollowsThePath(t *testing.T) {
+	r := startVPNRig(t, realvpn.Profile{Name: "NHS-VPN", Kind: realvpn.Cert}, "")
+	d := r.d
+	up := d.waitLine(t, "VPN NHS-VPN up over", 20*time.Second)
+	// GO means a passing probe: nothing that depends on it starts before.
+	start := d.linesWith("Starting VPN NHS-VPN")
+	goLines := d.linesWith("level veth0: GO")
+	if len(start) != 1 || len(goLines) == 0 {
+		t.Fatalf("starts %v, GO lines %v\n%s", start, goLines, d.log())
+	}
+	if !strings.Contains(goLines[0].text, "probe") || start[0].at.Before(goLines[0].at) {
+		t.Fatalf("the VPN started before a probe passed:\n%s", d.log())
+	}
+	if !r.tunnelOn(realvpn.Cert, "veth0") {
+		t.Fatalf("the tunnel is not over veth0")
+	}
+	if err := r.h.PingThrough(realvpn.Cert); err != nil {
+		t.Fatal(err)
+	}
+	_, inner := r.h.Tunnel(realvpn.Cert)
+	app := startAppStream(t, r.h, realvpn.Cert)
+	waitUntil(t, "the app's first lines", 5*time.Second, func() bool { n, _ := app.alive(); return n > 5 })
+	t.Logf("VPN up %s after the daemon started", up.Sub(d.lines[0].at).Round(time.Millisecond))
+
+	pulled := time.Now()
+	if err := r.h.Pull(0); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the tunnel over veth1", 5*time.Second, func() bool { return r.tunnelOn(realvpn.Cert, "veth1") })
+	resumed := waitUntil(t, "the app's session resumed", 5*time.Second, func() bool { return !app.resumedAfter(time.Now().Add(-10 * time.Millisecond)).IsZero() })
+	t.Logf("pull → the app's session carrying again: %v", resumed.Sub(pulled).Round(time.Millisecond))
+	if _, again := r.h.Tunnel(realvpn.Cert); again != inner {
+		t.Fatalf("inner address %s after the failover, was %s", again, inner)
+	}
+	// NetworkManager takes the pulled cable down ~6 s after the pull.
+	time.Sleep(8 * time.Second)
+	if n, err := app.alive(); err != nil {
+		t.Fatalf("the app's session ended after %d lines: %v", n, err)
+	}
+	if f := d.linesWith("VPN NHS-VPN failed"); len(f) > 0 {
+		t.Fatalf("NetworkManager's teardown counted as a VPN failure: %v\n%s", f, d.log())
+	}
+	plugged := time.Now()
+	if err := r.h.Plug(0); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the tunnel back over veth0", 20*time.Second, func() bool { return r.tunnelOn(realvpn.Cert, "veth0") })
+	t.Logf("plug → fail-back with the tunnel over veth0: %v", time.Since(plugged).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	if n, err := app.alive(); err != nil {
+		t.Fatalf("the app's session ended at the fail-back after %d lines: %v", n, err)
+	}
+	if gap := app.longestGap(pulled); gap > 2*time.Second {
+		t.Errorf("the app's session was silent for %v", gap)
+	}
+	if re := d.linesWith("Reconnecting VPN NHS-VPN"); len(re) != 2 {
+		t.Errorf("%d re-makes for two changes of path:\n%s", len(re), d.log())
+	}
+	d.stop()
+	noOrphans(t, r.h)
+}
