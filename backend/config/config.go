@@ -285,7 +285,7 @@ func Default() Config {
 			PassEnv: []string{"HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "PATH", "DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR"}},
 		Agent: Agent{Enabled: true, PromptTimeout: Duration(90 * time.Second), RememberVPN: true,
 			DayEnds: Clock(20 * time.Hour), RememberMax: Duration(14 * time.Hour)},
-		Sync:  Sync{Interval: Duration(15 * time.Minute), TokenFile: "/etc/fieldlink/sync.token"},
+		Sync: Sync{Interval: Duration(15 * time.Minute), TokenFile: "/etc/fieldlink/sync.token"},
 		Server: Server{Listen: ":8443", Refresh: Duration(30 * time.Second), AreasRefresh: Duration(10 * time.Minute),
 			DB: "postgres:///fieldlink?host=/run/postgresql"},
 		Thresholds: Thresholds{

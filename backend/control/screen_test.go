@@ -47,7 +47,11 @@ func (f *fakeAgent) Answer(id uint64, v map[string]string) error {
 	return nil
 }
 
-func (f *fakeAgent) Cancel(id uint64) { f.mu.Lock(); f.canceled = append(f.canceled, id); f.mu.Unlock() }
+func (f *fakeAgent) Cancel(id uint64) {
+	f.mu.Lock()
+	f.canceled = append(f.canceled, id)
+	f.mu.Unlock()
+}
 
 func (f *fakeAgent) ask(r agent.Request) int {
 	f.mu.Lock()
