@@ -89,10 +89,11 @@ type Options struct {
 	// Event is told what happened (asked, answered, cancelled), in words
 	// that never hold a secret.
 	Event func(netstate.Event)
-	// Refused is told when the VPN server refused a log-in twice: the
-	// agent has stopped answering for that activation, and the clinician
-	// must be told in words why the VPN is not coming up.
-	Refused func(profile string)
+	// Stopped is told when a VPN activation will get no answer from the
+	// agent, and why in words: the server refused the log-in twice, or the
+	// clinician cancelled the prompt or left it unanswered. The VPN then
+	// waits for the clinician rather than trying again by itself.
+	Stopped func(profile, why string)
 	Now     func() time.Time
 }
 
@@ -154,8 +155,8 @@ func New(conn *bus.Conn, opt Options) *Agent {
 	if opt.Event == nil {
 		opt.Event = func(netstate.Event) {}
 	}
-	if opt.Refused == nil {
-		opt.Refused = func(string) {}
+	if opt.Stopped == nil {
+		opt.Stopped = func(string, string) {}
 	}
 	return &Agent{conn: conn, opt: opt, screens: newScreens(), mem: newMemory(), pending: map[uint64]*pending{},
 		attempts: map[string]*attempt{}, prompts: map[string]int{}}
@@ -245,7 +246,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.signal(ctx, s, retry)
 		case <-retry.C:
 			if err := a.register(ctx); err != nil && !errors.Is(err, ErrTaken) {
-				retry.Reset(5 * time.Second)
+				retry.Reset(time.Second)
 			}
 		}
 	}
@@ -281,8 +282,11 @@ func (a *Agent) signal(ctx context.Context, s *dbus.Signal, retry *time.Timer) {
 		a.cancelAll("NetworkManager stopped")
 	}
 	if ch.New != "" {
+		// A NetworkManager just on the bus may not answer its agent
+		// manager yet: try again soon, since an activation meanwhile
+		// finds no agent at all.
 		if err := a.register(ctx); err != nil && !errors.Is(err, ErrTaken) {
-			retry.Reset(2 * time.Second)
+			retry.Reset(250 * time.Millisecond)
 		}
 	}
 }
@@ -346,6 +350,9 @@ func (a *Agent) Cancel(id uint64) {
 	}
 	p.reply <- reply{err: &dbus.Error{Name: iface + ".UserCanceled", Body: []any{"cancelled at the screen"}}}
 	a.screens.send(withdrawn(p.req, "cancelled"))
+	if p.vpn {
+		a.opt.Stopped(vpnName(p.name), "the log-in was cancelled at the screen")
+	}
 	a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelAmber,
 		Text: fmt.Sprintf("Prompt for %s cancelled", p.name)})
 }
@@ -418,7 +425,7 @@ func (a *Agent) vpnTurn(p *pending, req *Request, msg string, flags uint32) (map
 		if at.refusals >= 2 {
 			a.opt.Event(netstate.Event{Time: now, Kind: netstate.EventCredential, Level: netstate.LevelRed,
 				Text: fmt.Sprintf("The VPN server refused the password for %s: not trying again", vpnName(p.name))})
-			a.opt.Refused(vpnName(p.name))
+			a.opt.Stopped(vpnName(p.name), "the VPN server refused the password for "+vpnName(p.name))
 			return nil, &dbus.Error{Name: iface + ".UserCanceled", Body: []any{"the VPN server refused the password again"}}, true
 		}
 		req.Detail = "The VPN server refused that password. Type it again (one more try)."
@@ -483,7 +490,7 @@ func (a *Agent) ask(p *pending, req Request) (map[string]map[string]dbus.Variant
 	if a.screens.count() == 0 {
 		where = "; waiting for a screen to show it on"
 	}
-	a.opt.Event(netstate.Event{Time: now, Kind: netstate.EventCredential, Level: netstate.LevelAmber,
+	a.opt.Event(netstate.Event{Time: now, Kind: netstate.EventPrompt, Level: netstate.LevelAmber,
 		Text: fmt.Sprintf("NetworkManager asks for the %s for %s%s", fieldNames(req.Fields), p.name, where)})
 	a.screens.send(req)
 	timer := time.NewTimer(a.opt.Timeout)
@@ -501,6 +508,9 @@ func (a *Agent) ask(p *pending, req Request) (map[string]map[string]dbus.Variant
 			break
 		}
 		a.screens.send(withdrawn(req, "not answered in time"))
+		if p.vpn {
+			a.opt.Stopped(vpnName(p.name), "nobody answered the log-in prompt")
+		}
 		a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelRed,
 			Text: fmt.Sprintf("Prompt for %s not answered within %s", p.name, a.opt.Timeout.Round(time.Second))})
 		return nil, &dbus.Error{Name: iface + ".UserCanceled", Body: []any{"not answered in time"}}

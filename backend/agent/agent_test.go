@@ -401,7 +401,7 @@ func TestRefusedLogInIsAskedAgainOnceThenStopped(t *testing.T) {
 	r, _ := startDay(t)
 	var refused []string
 	var mu sync.Mutex
-	r.a.opt.Refused = func(p string) { mu.Lock(); refused = append(refused, p); mu.Unlock() }
+	r.a.opt.Stopped = func(p, why string) { mu.Lock(); refused = append(refused, p+": "+why); mu.Unlock() }
 	p := r.profile(t, fakebus.VPNProfileSettings("NHS-VPN"))
 	res := r.askVPN(p, nil, 0x5)
 	r.a.Answer(next(t, r).ID, map[string]string{"password": secret})
@@ -422,7 +422,7 @@ func TestRefusedLogInIsAskedAgainOnceThenStopped(t *testing.T) {
 	r.quiet(t, 100*time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(refused) != 1 || refused[0] != "NHS-VPN" {
+	if len(refused) != 1 || refused[0] != "NHS-VPN: the VPN server refused the password for NHS-VPN" {
 		t.Fatalf("refused callback %v", refused)
 	}
 	if !strings.Contains(r.eventText(), "The VPN server refused the password for NHS-VPN: not trying again") {

@@ -78,7 +78,7 @@ type Handler func(p Peer, op string) Reply
 var shared = map[netstate.EventKind]bool{
 	netstate.EventFailover: true, netstate.EventFailback: true, netstate.EventDecision: true,
 	netstate.EventVPNUp: true, netstate.EventVPNDown: true, netstate.EventApp: true, netstate.EventJournal: true,
-	netstate.EventVisit: true, netstate.EventCredential: true,
+	netstate.EventVisit: true, netstate.EventCredential: true, netstate.EventPrompt: true,
 }
 
 // ServeOptions configure Serve.

@@ -39,6 +39,20 @@ type Actuator interface {
 	SetDemoted(ctx context.Context, linkID string, demoted bool) error
 }
 
+// VPNRecorder is a Recorder that journals the VPN's own sessions.
+type VPNRecorder interface {
+	ObserveVPN(now time.Time, st netstate.VPNStatus)
+}
+
+// setVPN publishes the VPN's status and journals its change; e.mu must be
+// held.
+func (e *Engine) setVPN(now time.Time, st netstate.VPNStatus) {
+	e.state.Work.VPN = st
+	if r, ok := e.opt.Recorder.(VPNRecorder); ok {
+		r.ObserveVPN(now, st)
+	}
+}
+
 // VPNDiagnoser is an Actuator that can say why a VPN profile did not
 // connect, from what the device can check itself.
 type VPNDiagnoser interface {
@@ -278,7 +292,7 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 		evs = append(evs, out.Events...)
 		urgent = urgent || len(out.Events) > 0 || len(out.Actions) > 0
 		if st := k.Status(); st != e.state.Work.VPN {
-			e.state.Work.VPN = st
+			e.setVPN(now, st)
 			urgent = true
 		}
 	}
@@ -390,16 +404,17 @@ func (e *Engine) ConnectVPN() bool {
 	return true
 }
 
-// VPNRefused tells the VPN keeper the server refused the clinician's
-// password twice and the agent has stopped answering: the attempt's end
-// is held for the clinician, in those words, rather than retried.
-func (e *Engine) VPNRefused(profile string) {
+// VPNHold tells the VPN keeper the attempt in progress will get no
+// answer from the agent (the server refused the password twice, the
+// prompt was cancelled or left): its end is held for the clinician, in
+// those words, rather than retried.
+func (e *Engine) VPNHold(profile, why string) {
 	k := e.opt.VPN
-	if k == nil || e.opt.Role != Holder {
+	if k == nil || e.opt.Role != Holder || k.Status().Profile != profile {
 		return
 	}
 	e.mu.Lock()
-	k.Refused(e.opt.Clock.Now(), fmt.Sprintf("the VPN server refused the password for %s", profile))
+	k.HoldNext(e.opt.Clock.Now(), why)
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -673,7 +688,7 @@ func (l *loop) actionDone(r actionResult) {
 	if r.a.Kind == failover.Diagnose && e.opt.VPN != nil {
 		e.mu.Lock()
 		evs := e.opt.VPN.Diagnosed(r.at, r.note)
-		e.state.Work.VPN = e.opt.VPN.Status()
+		e.setVPN(r.at, e.opt.VPN.Status())
 		e.mu.Unlock()
 		e.AddEvents(evs...)
 		e.publish()
@@ -685,7 +700,7 @@ func (l *loop) actionDone(r actionResult) {
 	if e.opt.VPN != nil && e.opt.VPN.Owns(r.a) {
 		e.mu.Lock()
 		evs := e.opt.VPN.Failed(r.a, r.err, r.at)
-		e.state.Work.VPN = e.opt.VPN.Status()
+		e.setVPN(r.at, e.opt.VPN.Status())
 		e.mu.Unlock()
 		e.AddEvents(evs...)
 		now := e.opt.Clock.Now()
@@ -722,6 +737,9 @@ func (e *Engine) do(ctx context.Context, a failover.Action) error {
 		return act.SetDemoted(ctx, a.Link, true)
 	case failover.Restore:
 		return act.SetDemoted(ctx, a.Link, false)
+	case failover.MakeWay:
+		_ = act.Deactivate(ctx, a.Profile)
+		return act.Activate(ctx, a.Then)
 	case failover.Reconnect:
 		// Not being active is fine: NetworkManager may have dropped it
 		// with its base link already.

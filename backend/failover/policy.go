@@ -82,6 +82,10 @@ const (
 	// Diagnose asks why a VPN profile did not connect, from what the
 	// device can check itself (its files, whether its server answers).
 	Diagnose ActionKind = "diagnose"
+	// MakeWay takes a VPN down and activates the profile Then, which
+	// starts the VPN itself (IT's connection.secondaries): NetworkManager
+	// fails a profile whose secondary is already up elsewhere.
+	MakeWay ActionKind = "make-way"
 )
 
 // Action is one thing to do, with the reason for it.
@@ -90,6 +94,8 @@ type Action struct {
 	Link    string
 	Profile string
 	Reason  string
+	// Then is a profile to activate once Profile is down (MakeWay).
+	Then string
 }
 
 func (a Action) String() string {

@@ -104,6 +104,7 @@ type Recorder struct {
 	// nameless: connected links waiting for a name, since when.
 	nameless map[string]time.Time
 	visit    *openVisit
+	vpnRec   *vpnSession
 	queue    []op
 	ids      map[string]int64 // session uuid -> row id
 	// lastSeen is the last time an observation arrived: while a visit is
@@ -116,8 +117,9 @@ type input struct {
 	now    time.Time
 	snap   netstate.Snapshot
 	events []netstate.Event
-	visit  chan VisitResult // a MarkVisit request
-	flush  chan error       // a Flush request
+	vpn    *netstate.VPNStatus // an ObserveVPN
+	visit  chan VisitResult    // a MarkVisit request
+	flush  chan error          // a Flush request
 }
 
 // NewRecorder returns a recorder writing to j.
@@ -249,6 +251,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 			for _, s := range r.open {
 				r.closeSession(s, end, "fieldlink stopped")
 			}
+			r.closeVPN(end, "fieldlink stopped")
 			if r.write(context.Background()) == nil && r.j != nil {
 				// Best effort: a stale month is read from its days.
 				r.j.RefreshMonths(context.Background())
@@ -261,6 +264,8 @@ func (r *Recorder) Run(ctx context.Context) error {
 				r.write(ctx)
 			case in.flush != nil:
 				in.flush <- r.write(ctx)
+			case in.vpn != nil:
+				r.observeVPN(in.now, *in.vpn)
 			default:
 				last = in.now
 				r.observe(in)

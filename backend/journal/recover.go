@@ -43,6 +43,13 @@ func (r *Recorder) recover(ctx context.Context, now time.Time) error {
 		c.day, c.reason = o.start/86400000, "fieldlink stopped unexpectedly"
 		batch = append(batch, c)
 	}
+	// A VPN session left open by a crash ends at its last re-make or its
+	// first up: its time up since is not known, and not guessed.
+	if _, err := db.ExecContext(ctx, `UPDATE vpn_session SET end_ms = MAX(start_ms, COALESCE(up_first_ms, start_ms),
+		COALESCE((SELECT MAX(t_ms + took_ms) FROM vpn_remake WHERE session_uuid = uuid), 0)), end_reason = 'fieldlink stopped unexpectedly'
+		WHERE end_ms IS NULL`); err != nil {
+		return err
+	}
 	vrows, err := db.QueryContext(ctx, `SELECT uuid, device_id, start_ms, alive_ms, paused_ms, total_ms, workable_ms FROM visit
 		WHERE end_ms IS NULL ORDER BY start_ms DESC`)
 	if err != nil {

@@ -336,4 +336,43 @@ CREATE TABLE sync_state (
 	last_sent   TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID
 `,
+	// 7: the VPN's own record: each session (from the first start to the
+	// VPN no longer wanted, or held for the clinician), every re-make in
+	// it (when the tunnel left, why, over which links, how long until it
+	// was up again), and per day the sessions, re-makes, time up and
+	// prompts the clinician saw.
+	`
+CREATE TABLE vpn_session (
+	uuid       TEXT PRIMARY KEY,
+	device_id  TEXT NOT NULL REFERENCES device(id),
+	profile    TEXT NOT NULL,
+	start_ms   INTEGER NOT NULL,
+	up_first_ms INTEGER,
+	end_ms     INTEGER,
+	end_reason TEXT NOT NULL DEFAULT '',
+	up_ms      INTEGER NOT NULL DEFAULT 0,
+	remakes    INTEGER NOT NULL DEFAULT 0,
+	prompts    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX vpn_session_start ON vpn_session(start_ms);
+CREATE TABLE vpn_remake (
+	session_uuid TEXT NOT NULL,
+	t_ms         INTEGER NOT NULL,
+	reason       TEXT NOT NULL DEFAULT '',
+	from_link    TEXT NOT NULL DEFAULT '',
+	to_link      TEXT NOT NULL DEFAULT '',
+	took_ms      INTEGER NOT NULL,
+	PRIMARY KEY (session_uuid, t_ms)
+) WITHOUT ROWID;
+CREATE TABLE day_vpn (
+	day       INTEGER NOT NULL,
+	device_id TEXT NOT NULL,
+	profile   TEXT NOT NULL,
+	sessions  INTEGER NOT NULL DEFAULT 0,
+	remakes   INTEGER NOT NULL DEFAULT 0,
+	up_ms     INTEGER NOT NULL DEFAULT 0,
+	prompts   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (day, device_id, profile)
+) WITHOUT ROWID
+`,
 }

@@ -184,6 +184,9 @@ func (r *Recorder) observe(in input) {
 		if ev.Kind == netstate.EventLevel {
 			continue
 		}
+		if ev.Kind == netstate.EventPrompt {
+			r.vpnPrompt(ev.Time)
+		}
 		r.queue = append(r.queue, opEvent{dev: r.dev(), ev: ev})
 	}
 }

@@ -25,6 +25,9 @@ const (
 	EventVisit      EventKind = "visit"
 	EventJournal    EventKind = "journal"
 	EventCredential EventKind = "credential"
+	// EventPrompt is a prompt put on the clinician's screen (the count a
+	// day of them is what "one log-in a day" is measured by).
+	EventPrompt EventKind = "prompt"
 )
 
 // Event is something that happened, for the events pane, `status --watch`

@@ -22,12 +22,15 @@ type Link struct {
 	Profile     string `json:"profile,omitempty"`
 	ProfileUUID string `json:"profile_uuid,omitempty"`
 	// Profiles lists the saved profiles that can be activated on the link.
-	Profiles  []string `json:"profiles,omitempty"`
-	Addresses []string `json:"addresses,omitempty"`
-	Gateway   string   `json:"gateway,omitempty"`
-	Default   bool     `json:"default_route"`
-	Metered   Tristate `json:"metered"`
-	Demoted   bool     `json:"demoted,omitempty"`
+	Profiles []string `json:"profiles,omitempty"`
+	// Brings are the connections the link's profiles start with them
+	// (NetworkManager's connection.secondaries, set by IT).
+	Brings    []Secondary `json:"brings,omitempty"`
+	Addresses []string    `json:"addresses,omitempty"`
+	Gateway   string      `json:"gateway,omitempty"`
+	Default   bool        `json:"default_route"`
+	Metered   Tristate    `json:"metered"`
+	Demoted   bool        `json:"demoted,omitempty"`
 	// RouteMetric is the metric of the link's default route as the kernel
 	// has it (NetworkManager's route data), when HasRoute.
 	RouteMetric  int64        `json:"route_metric,omitempty"`
@@ -168,7 +171,7 @@ func (l *Link) Equal(o *Link) bool {
 	return l.ID == o.ID && l.Kind == o.Kind && l.Interface == o.Interface && l.Model == o.Model &&
 		l.State == o.State && l.StateReason == o.StateReason && l.Since.Equal(o.Since) &&
 		l.Carrier == o.Carrier && l.Profile == o.Profile && l.ProfileUUID == o.ProfileUUID &&
-		slices.Equal(l.Profiles, o.Profiles) && slices.Equal(l.Addresses, o.Addresses) &&
+		slices.Equal(l.Profiles, o.Profiles) && slices.Equal(l.Brings, o.Brings) && slices.Equal(l.Addresses, o.Addresses) &&
 		l.Gateway == o.Gateway && l.Default == o.Default && l.Metered == o.Metered &&
 		l.Demoted == o.Demoted && l.RouteMetric == o.RouteMetric && l.HasRoute == o.HasRoute &&
 		l.Connectivity == o.Connectivity && l.WiFi.Equal(o.WiFi) &&
@@ -179,9 +182,17 @@ func (l *Link) Equal(o *Link) bool {
 // Clone returns a copy that shares no slices with l.
 func (l Link) Clone() Link {
 	l.Profiles = slices.Clone(l.Profiles)
+	l.Brings = slices.Clone(l.Brings)
 	l.Addresses = slices.Clone(l.Addresses)
 	l.WiFi.AccessPoints = slices.Clone(l.WiFi.AccessPoints)
 	return l
+}
+
+// Secondary is a connection a profile starts with it: Profile (the
+// link's) brings UUID (a VPN's profile).
+type Secondary struct {
+	Profile string `json:"profile"`
+	UUID    string `json:"uuid"`
 }
 
 // Service is a system service fieldlink depends on.

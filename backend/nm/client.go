@@ -28,6 +28,8 @@ type Profile struct {
 	// (secrets are never in them: GetSettings leaves them out).
 	VPNService string
 	VPNData    map[string]string
+	// Secondaries are the UUIDs of the connections it starts with it.
+	Secondaries []string
 }
 
 // Client follows NetworkManager.
@@ -315,6 +317,7 @@ func DecodeProfile(p dbus.ObjectPath, s map[string]map[string]dbus.Variant) Prof
 	if v, ok := s["ipv4"]["route-metric"].Value().(int64); ok {
 		pr.RouteMetric = v
 	}
+	pr.Secondaries, _ = s["connection"]["secondaries"].Value().([]string)
 	if v, ok := s["vpn"]; ok {
 		pr.VPNService, _ = v["service-type"].Value().(string)
 		pr.VPNData, _ = v["data"].Value().(map[string]string)

@@ -116,3 +116,19 @@ func ActiveReason(r uint32) string {
 	}
 	return fmt.Sprintf("reason %d", r)
 }
+
+// VPNStage words a VPN connection's stage on its way up
+// (NMVpnConnectionState, VPN.Connection.VpnState), for the screen.
+func VPNStage(s uint32) string {
+	switch s {
+	case 1:
+		return "preparing"
+	case 2:
+		return "waiting for the log-in"
+	case 3:
+		return "connecting to the VPN server"
+	case 4:
+		return "getting the tunnel's address"
+	}
+	return ""
+}

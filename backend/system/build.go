@@ -111,6 +111,9 @@ func (b *builder) deviceLink(d *nm.Device) (netstate.Link, bool) {
 	for _, p := range d.Available {
 		if pr, ok := b.profileByPath[p]; ok && pr.ID != "" {
 			l.Profiles = append(l.Profiles, pr.ID)
+			for _, u := range pr.Secondaries {
+				l.Brings = append(l.Brings, netstate.Secondary{Profile: pr.ID, UUID: u})
+			}
 		}
 	}
 	sort.Strings(l.Profiles)
@@ -200,6 +203,9 @@ func (b *builder) vpnLinks(snap *netstate.Snapshot) []netstate.Link {
 		}
 		l := netstate.Link{ID: "vpn:" + a.ID, Kind: netstate.KindVPN, Profile: a.ID, ProfileUUID: a.UUID,
 			State: activeState(a)}
+		if l.State == netstate.StateConnecting {
+			l.StateReason = nm.VPNStage(a.VPNState)
+		}
 		if ip, ok := in.NM.IP4[a.IP4]; ok {
 			l.Addresses, l.Gateway = ip.Addresses, ip.Gateway
 		}

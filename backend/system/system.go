@@ -55,6 +55,9 @@ type Source struct {
 	away time.Time
 	// primary is last's link in charge.
 	primary string
+	// held: the last picture stood in for NetworkManager (away or
+	// starting up).
+	held bool
 }
 
 // removalGrace is how long a link that vanished from NetworkManager's
@@ -227,6 +230,7 @@ func (s *Source) holdThroughRestarts(snap *netstate.Snapshot, settled bool, now 
 		s.away = time.Time{}
 	}
 	if !settled {
+		s.held = true
 		note := netstate.NoteRestarting
 		if svc.Running {
 			note = netstate.NoteStartingUp
@@ -264,6 +268,10 @@ func (s *Source) holdThroughRestarts(snap *netstate.Snapshot, settled bool, now 
 		present[l.ID] = true
 		delete(s.gone, l.ID)
 	}
+	if s.held {
+		s.held = false
+		s.lostInRestart(snap, present)
+	}
 	var kept []netstate.Link
 	for _, l := range s.last {
 		if present[l.ID] {
@@ -300,6 +308,22 @@ func (s *Source) holdThroughRestarts(snap *netstate.Snapshot, settled bool, now 
 		s.last = append(s.last, l.Clone())
 	}
 	s.primary = snap.Primary
+}
+
+// lostInRestart marks the VPNs the last picture had and the restarted
+// NetworkManager has not: it never takes a VPN back (its plugin, which
+// outlived it, is ended by ReapOrphanVPNs), and saying so at once spares
+// the VPN keeper its wait for a reason that will not come.
+func (s *Source) lostInRestart(snap *netstate.Snapshot, present map[string]bool) {
+	for _, l := range s.last {
+		if l.Kind != netstate.KindVPN || present[l.ID] || l.State != netstate.StateConnected {
+			continue
+		}
+		l.State, l.StateReason, l.Default = netstate.StateDisconnected, "NetworkManager restarted without it", false
+		l.Addresses, l.Gateway = nil, ""
+		snap.Links = append(snap.Links, l)
+		present[l.ID] = true
+	}
 }
 
 // problemEvents says, once each, what the daemons could not do: one line

@@ -69,6 +69,8 @@ type Keeper struct {
 	// diagnose: the last failure's cause is NetworkManager's "timed out"
 	// or "failed": ask the device what it can check.
 	diagnose bool
+	// madeWay is when the VPN last made way for a link that brings it.
+	madeWay map[string]time.Time
 }
 
 // settle is how long a VPN that dropped waits before starting again over
@@ -192,7 +194,8 @@ func linkLost(reason string) bool {
 // retrying refused credentials locks accounts, and a cancelled prompt
 // means the user chose not to.
 func held(reason string) bool {
-	for _, s := range []string{"secrets", "login failed", "refused the password", "no saved profile", "not allowed", "cancelled", "no VPN plugin"} {
+	for _, s := range []string{"login failed", "refused the password", "no saved profile", "not allowed", "cancelled", "nobody answered",
+		"no VPN plugin"} {
 		if strings.Contains(reason, s) {
 			return true
 		}
@@ -200,14 +203,15 @@ func held(reason string) bool {
 	return false
 }
 
-// Refused is told the server refused the clinician's password twice: the
-// attempt ending now is held for the clinician with why, never retried
-// (that would lock the account).
-func (k *Keeper) Refused(now time.Time, why string) { k.refused, k.refusedAt = why, now }
+// HoldNext is told the attempt in progress will not succeed for a reason
+// only the clinician can change (the server refused the password twice,
+// the prompt was cancelled or left): its end is held with why, never
+// retried by itself (a refused password retried locks the account).
+func (k *Keeper) HoldNext(now time.Time, why string) { k.refused, k.refusedAt = why, now }
 
 func (k *Keeper) fail(now time.Time, reason string) []netstate.Event {
 	if k.refused != "" && now.Sub(k.refusedAt) < k.p.ActivationTimeout {
-		reason = k.refused + ": check it with IT"
+		reason = k.refused
 	}
 	k.refused = ""
 	k.diagnose = diagnosable(reason) && !held(reason)
@@ -266,7 +270,9 @@ func (k *Keeper) StepOn(now time.Time, s *netstate.Snapshot, work string) Output
 	st := k.look(now, s, work)
 	switch st.state {
 	case netstate.StateConnected:
-		k.whileConnected(st)
+		if !k.makeWay(st) {
+			k.whileConnected(st)
+		}
 	case netstate.StateConnecting:
 		k.whileConnecting(st)
 	default:
@@ -330,6 +336,67 @@ func (k *Keeper) activate(st *step, kind failover.ActionKind, why string) {
 	st.out.Next = st.now.Add(k.p.ActivationTimeout)
 }
 
+// makeWayAfter spaces the hand-overs to one link.
+const makeWayAfter = 30 * time.Second
+
+// makeWay hands the VPN to a link that brings it with it (IT made the VPN
+// a secondary of the link's profile): NetworkManager 1.42 fails such a
+// link's activation while the VPN is up over another ("Connection is
+// already active"), four times, and then leaves the link down. So the
+// VPN is taken down and the link's profile activated, which starts the
+// VPN again over it. It reports whether it did.
+func (k *Keeper) makeWay(st *step) bool {
+	uuid := ""
+	if st.vl != nil {
+		uuid = st.vl.ProfileUUID
+	}
+	for i := range st.s.Links {
+		l := &st.s.Links[i]
+		if l.Kind == netstate.KindVPN || l.ID == k.via || l.Carrier == netstate.No ||
+			(l.State != netstate.StateDisconnected && l.State != netstate.StateFailed) {
+			continue
+		}
+		for _, b := range l.Brings {
+			if b.UUID != uuid && b.UUID != k.p.Profile {
+				continue
+			}
+			if k.madeWay == nil {
+				k.madeWay = map[string]time.Time{}
+			}
+			if st.now.Sub(k.madeWay[l.ID]) < makeWayAfter {
+				return false
+			}
+			k.madeWay[l.ID] = st.now
+			why := fmt.Sprintf("%s starts VPN %s itself (IT made it a secondary of %s)", l.ID, k.p.Profile, b.Profile)
+			st.event(netstate.EventDecision, netstate.LevelAmber, "Handing VPN %s to %s: %s", k.p.Profile, l.ID, why)
+			st.out.Actions = append(st.out.Actions, failover.Action{Kind: failover.MakeWay, Link: st.id, Profile: k.p.Profile,
+				Then: b.Profile, Reason: why})
+			k.asked, k.seen, k.dropWait = st.now, false, true
+			k.via = l.ID
+			k.set(netstate.VPNConnecting, st.now, why)
+			st.out.Next = st.now.Add(k.p.ActivationTimeout)
+			return true
+		}
+	}
+	return false
+}
+
+// broughtBy reports whether the VPN runs over a workable link that
+// brings it itself (IT's secondaries): IT's wish stands, and the VPN is
+// not moved off it while that link is good.
+func (k *Keeper) broughtBy(st *step) bool {
+	l := st.s.Link(k.via)
+	if l == nil || !l.Workable() || st.vl == nil {
+		return false
+	}
+	for _, b := range l.Brings {
+		if b.UUID == st.vl.ProfileUUID || b.UUID == k.p.Profile {
+			return true
+		}
+	}
+	return false
+}
+
 // whileConnected marks the VPN up, and starts it again over the new path
 // when the work has moved: the tunnel's route to its server stays on the
 // link it started over, which after a failover is demoted or gone.
@@ -344,7 +411,7 @@ func (k *Keeper) whileConnected(st *step) {
 		k.markUp(st)
 	}
 	prim := st.prim
-	if prim != nil && k.via != "" && prim.ID != k.via && st.pathOK && !st.settling {
+	if prim != nil && k.via != "" && prim.ID != k.via && st.pathOK && !st.settling && !k.broughtBy(st) {
 		was := k.via
 		if l := st.s.Link(was); l != nil {
 			was = netstate.Describe(l)
@@ -387,6 +454,10 @@ func (k *Keeper) whileConnecting(st *step) {
 		k.set(netstate.VPNConnecting, st.now, "")
 	}
 	k.seen = true
+	if st.vl != nil && st.vl.StateReason != "" && k.reason != st.vl.StateReason && !strings.HasPrefix(k.reason, "the work moved") {
+		// NetworkManager's stage, while it lasts, says how far it got.
+		k.reason = st.vl.StateReason
+	}
 	if st.now.Sub(k.asked) >= k.p.ActivationTimeout {
 		st.out.Events = append(st.out.Events, k.fail(st.now, fmt.Sprintf("did not connect within %s", k.p.ActivationTimeout))...)
 		st.out.Actions = append(st.out.Actions, failover.Action{Kind: failover.Deactivate, Link: st.id, Profile: k.p.Profile, Reason: "timed out"})
@@ -423,7 +494,11 @@ func (k *Keeper) whileDown(st *step) bool {
 		}
 		st.event(netstate.EventVPNDown, netstate.LevelRed, "VPN %s down after %s: %s", k.p.Profile, up, reason)
 		k.set(netstate.VPNWaiting, st.now, reason)
-		k.downVia, k.downAt = k.via, st.now
+		if !strings.Contains(reason, "restarted without it") {
+			// Its link may be going too: see whether it stays first. A
+			// VPN a restarted NetworkManager lost is made again at once.
+			k.downVia, k.downAt = k.via, st.now
+		}
 		k.via = ""
 	case netstate.VPNConnecting:
 		return k.attemptEnded(st, reason)

@@ -33,7 +33,7 @@ type account struct {
 
 // testAccount creates an account for the test (CI runs as root) and
 // deletes it afterwards; without root the test skips loudly.
-func testAccount(t *testing.T) account {
+func testAccount(t testing.TB) account {
 	t.Helper()
 	integration.NeedRoot(t)
 	integration.NeedCommands(t, "useradd", "userdel", "groupadd", "usermod")
@@ -54,24 +54,43 @@ func testAccount(t *testing.T) account {
 	return account{name: name, uid: uid, gid: gid}
 }
 
-// joinGroup adds the account to the fieldlink group (created, and removed
-// afterwards, if the machine has none).
-func (a account) joinGroup(t *testing.T) {
+// groupMade is whether this test process created the fieldlink group;
+// TestMain removes it after every test, so that tests side by side never
+// see it go from under them.
+var (
+	groupMu   sync.Mutex
+	groupMade bool
+)
+
+// joinGroup adds the account to the fieldlink group (created, if the
+// machine has none, for the rest of the test run).
+func (a account) joinGroup(t testing.TB) {
 	t.Helper()
+	groupMu.Lock()
+	defer groupMu.Unlock()
 	if _, err := user.LookupGroup(charge.Group); err != nil {
 		if out, err := exec.Command("groupadd", "--system", charge.Group).CombinedOutput(); err != nil {
 			t.Fatalf("groupadd: %v: %s", err, out)
 		}
-		t.Cleanup(func() { exec.Command("groupdel", charge.Group).Run() })
+		groupMade = true
 	}
 	if out, err := exec.Command("usermod", "-aG", charge.Group, a.name).CombinedOutput(); err != nil {
 		t.Fatalf("usermod: %v: %s", err, out)
 	}
 }
 
+// dropGroup removes the fieldlink group if a test made it.
+func dropGroup() {
+	groupMu.Lock()
+	defer groupMu.Unlock()
+	if groupMade {
+		exec.Command("groupdel", charge.Group).Run()
+	}
+}
+
 // cred is what a process of the account runs with, its groups as the
 // group database has them now.
-func (a account) cred(t *testing.T) *syscall.Credential {
+func (a account) cred(t testing.TB) *syscall.Credential {
 	u, err := user.LookupId(strconv.Itoa(a.uid))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +105,7 @@ func (a account) cred(t *testing.T) *syscall.Credential {
 }
 
 // ownDir makes a directory only the account can use.
-func (a account) ownDir(t *testing.T, parent, name string) string {
+func (a account) ownDir(t testing.TB, parent, name string) string {
 	d := filepath.Join(parent, name)
 	os.MkdirAll(d, 0o700)
 	os.Chown(d, a.uid, a.gid)

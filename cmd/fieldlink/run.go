@@ -188,6 +188,9 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 		// service's), and the prompts go to the screens where the
 		// clinician is.
 		r.startAgent(ctx, src)
+		if sys, ok := src.(*system.Source); ok && opts.VPN != nil {
+			go sys.ReapOrphanVPNs(ctx, func(ev netstate.Event) { r.eng.AddEvents(ev) })
+		}
 		r.serve(ctx, mode)
 	} else if mode == "tui" || mode == "kiosk" {
 		r.screen = control.NewScreen()
@@ -207,7 +210,7 @@ func (r *running) startAgent(ctx context.Context, src engine.Source) {
 	}
 	opt := agent.Options{Timeout: r.cfg.Agent.PromptTimeout.D(),
 		Event:   func(ev netstate.Event) { r.eng.AddEvents(ev) },
-		Refused: func(profile string) { r.eng.VPNRefused(profile) }}
+		Stopped: func(profile, why string) { r.eng.VPNHold(profile, why) }}
 	if r.cfg.Agent.RememberVPN {
 		opt.Remember = agent.Remember{Until: r.cfg.Agent.DayEnds.D(), Max: r.cfg.Agent.RememberMax.D()}
 	}

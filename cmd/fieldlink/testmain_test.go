@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 	}
 	testStateDir = state
 	code := m.Run()
+	dropGroup()
 	pgtest.StopShared()
 	os.RemoveAll(run)
 	os.RemoveAll(state)

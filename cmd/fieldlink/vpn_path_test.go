@@ -76,3 +76,51 @@ func TestRealVPNFollowsThePath(t *testing.T) {
 	d.stop()
 	noOrphans(t, r.h)
 }
+
+// TestRealVPNWithSecondariesSetByIT: IT made the VPN a secondary of the
+// cable's profile (connection.secondaries), so NetworkManager starts it
+// with the cable itself. fieldlink leaves that alone: it starts nothing
+// of its own while NetworkManager's activation runs, still re-makes the
+// VPN over the backup when the cable is pulled, and when the cable comes
+// back NetworkManager's own secondary start is taken as it is (no second
+// start from fieldlink at the same moment); after the fail-back the VPN
+// is over the cable.
+func TestRealVPNWithSecondariesSetByIT(t *testing.T) {
+	h := startVPNHarness(t)
+	uuid, err := h.Import(realvpn.Profile{Name: "NHS-VPN", Kind: realvpn.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Nmcli("connection", "modify", "wired1", "connection.secondaries", uuid); err != nil {
+		t.Fatal(err)
+	}
+	h.Nmcli("connection", "up", "wired1") // NetworkManager starts the VPN with it
+	r := &vpnRig{h: h, profile: "NHS-VPN", uuid: uuid}
+	waitUntil(t, "NetworkManager's own start of the VPN", 20*time.Second, func() bool { return r.tunnelOn(realvpn.Cert, "veth0") })
+	r.d = startDaemonConfig(t, h.Harness, vpnPolicy+"profile = \"NHS-VPN\"\n")
+	d := r.d
+	d.waitLine(t, "level veth0: GO", 10*time.Second)
+	time.Sleep(2 * time.Second)
+	if n := len(d.linesWith("Starting VPN NHS-VPN")); n != 0 {
+		t.Fatalf("fieldlink started a VPN NetworkManager already had up:\n%s", d.log())
+	}
+	h.Pull(0)
+	waitUntil(t, "the tunnel over veth1", 5*time.Second, func() bool { return r.tunnelOn(realvpn.Cert, "veth1") })
+	time.Sleep(8 * time.Second) // NetworkManager takes wired1 down
+	h.Plug(0)
+	time.Sleep(3 * time.Second)
+	waitUntil(t, "the tunnel back over veth0", 30*time.Second, func() bool { return r.tunnelOn(realvpn.Cert, "veth0") })
+	time.Sleep(3 * time.Second)
+	if !r.tunnelOn(realvpn.Cert, "veth0") || r.h.PingThrough(realvpn.Cert) != nil {
+		t.Fatalf("the VPN did not stay over veth0:\n%s", d.log())
+	}
+	if len(d.linesWith("Handing VPN NHS-VPN to veth0")) != 1 {
+		t.Fatalf("the VPN was not handed to the cable that brings it:\n%s", d.log())
+	}
+	t.Logf("fieldlink's re-makes: %d; VPN up events: %d", len(d.linesWith("Reconnecting VPN NHS-VPN")), len(d.linesWith("VPN NHS-VPN up over")))
+	if f := d.linesWith("VPN NHS-VPN failed"); len(f) > 0 {
+		t.Fatalf("failures: %v\n%s", f, d.log())
+	}
+	d.stop()
+	noOrphans(t, h)
+}

@@ -113,54 +113,67 @@ type appStream struct {
 	conn    net.Conn
 }
 
-// startAppStream serves the stream at the hospital, on the tunnel server's
-// inner address, and connects to it from the device through the tunnel.
+// appServers remembers the hospital end of the stream per harness: it is
+// served once, and a new session (after the server's restart) dials it
+// again.
+var appServers sync.Map
+
+// startAppStream serves the stream at the hospital (once a harness), on
+// the tunnel server's inner address, and connects to it from the device
+// through the tunnel.
 func startAppStream(tb testing.TB, h *realvpn.Harness, k realvpn.Kind) *appStream {
 	tb.Helper()
-	l, err := h.ListenHospital("tcp", "0.0.0.0:7000")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for i := 0; ; i++ {
-					if _, err := fmt.Fprintf(c, "line %d\n", i); err != nil {
-						return
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			}()
+	if _, loaded := appServers.LoadOrStore(h, true); !loaded {
+		l, err := h.ListenHospital("tcp", "0.0.0.0:7000")
+		if err != nil {
+			tb.Fatal(err)
 		}
-	}()
+		tb.Cleanup(func() { l.Close(); appServers.Delete(h) })
+		go serveAppStream(l)
+	}
 	c, err := h.DialDUT("tcp", h.Server(k).Inner()+":7000", 5*time.Second)
 	if err != nil {
 		tb.Fatalf("the app's session through the tunnel: %v", err)
 	}
 	s := &appStream{conn: c}
 	tb.Cleanup(func() { c.Close() })
-	go func() {
-		sc := bufio.NewScanner(c)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.arrived = append(s.arrived, time.Now())
-			s.lines++
-			s.mu.Unlock()
-		}
-		s.mu.Lock()
-		s.err = sc.Err()
-		if s.err == nil {
-			s.err = fmt.Errorf("the hospital closed the session")
-		}
-		s.mu.Unlock()
-	}()
+	go s.read()
 	return s
+}
+
+// serveAppStream writes a numbered line every 20 ms to each session.
+func serveAppStream(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			for i := 0; ; i++ {
+				if _, err := fmt.Fprintf(c, "line %d\n", i); err != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+}
+
+func (s *appStream) read() {
+	sc := bufio.NewScanner(s.conn)
+	for sc.Scan() {
+		s.mu.Lock()
+		s.arrived = append(s.arrived, time.Now())
+		s.lines++
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	s.err = sc.Err()
+	if s.err == nil {
+		s.err = fmt.Errorf("the hospital closed the session")
+	}
+	s.mu.Unlock()
 }
 
 // alive reports whether the session still runs, with its line count.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ type secretsRig struct {
 
 // startSecretsRig starts the harness, the profile, the one in charge and
 // the clinician's screen where the prompts must appear.
-func startSecretsRig(t *testing.T, where screenAt, p realvpn.Profile) *secretsRig {
+func startSecretsRig(t testing.TB, where screenAt, p realvpn.Profile) *secretsRig {
 	t.Helper()
 	h := startVPNHarness(t)
 	uuid, err := h.Import(p)
@@ -87,7 +88,7 @@ func (r *secretsRig) log() string {
 }
 
 // vpnUp waits for the VPN up over dev.
-func (r *secretsRig) vpnUp(t *testing.T, k realvpn.Kind, dev string) {
+func (r *secretsRig) vpnUp(t testing.TB, k realvpn.Kind, dev string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -263,4 +264,51 @@ func TestRealVPNChallengeAndPassphrase(t *testing.T) {
 		}
 		r.noSecretAnywhere(t, r.h.PKI.Passphrase)
 	})
+}
+
+// TestRealVPNAppStartsOnceOverFailovers: the clinician's TUI (a client of
+// the daemon) starts the clinical application once the VPN is up, and
+// never again while the VPN is re-made over failovers and fail-backs.
+func TestRealVPNAppStartsOnceOverFailovers(t *testing.T) {
+	h := startVPNHarness(t)
+	if _, err := h.Import(realvpn.Profile{Name: "NHS-VPN", Kind: realvpn.Cert}); err != nil {
+		t.Fatal(err)
+	}
+	r := &secretsRig{vpnRig: &vpnRig{h: h, profile: "NHS-VPN"}}
+	r.d = startDaemonConfig(t, h.Harness, vpnPolicy+"profile = \"NHS-VPN\"\n")
+	r.holder = r.d
+	nurse := testAccount(t)
+	nurse.joinGroup(t)
+	home := nurse.ownDir(t, h.RunDir(), "nurse")
+	starts := filepath.Join(home, "starts")
+	cfg := filepath.Join(home, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[app]
+name = "Clinical record"
+command = ["/bin/sh", "-c", "date +%%s.%%N >> %s; exec sleep 600"]
+launch = "on-vpn-up"
+terminal = false
+`, starts)), 0o600)
+	os.Chown(cfg, nurse.uid, nurse.gid)
+	env := []string{"DBUS_SYSTEM_BUS_ADDRESS=" + h.BusAddress, "FIELDLINK_RUNTIME_DIR=" + h.RunDir(), "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + home}
+	r.screen = startOnPTYWith(t, ptyOptions{state: filepath.Join(home, "state"), want: "fieldlink", env: env, as: nurse.cred(t)}, "--config", cfg)
+	r.vpnUp(t, realvpn.Cert, "veth0")
+	up := r.d.waitLine(t, "VPN NHS-VPN up over", 5*time.Second)
+	waitUntil(t, "the app started", 10*time.Second, func() bool { b, _ := os.ReadFile(starts); return len(b) > 0 })
+	for i := 0; i < 2; i++ {
+		h.Pull(0)
+		r.vpnUp(t, realvpn.Cert, "veth1")
+		h.Plug(0)
+		r.vpnUp(t, realvpn.Cert, "veth0")
+	}
+	b, _ := os.ReadFile(starts)
+	lines := strings.Fields(string(b))
+	if len(lines) != 1 {
+		t.Fatalf("the app started %d times over 4 re-makes", len(lines))
+	}
+	var sec, nsec int64
+	fmt.Sscanf(lines[0], "%d.%d", &sec, &nsec)
+	if at := time.Unix(sec, nsec); at.Before(up.Add(-50 * time.Millisecond)) {
+		t.Fatalf("the app started at %v, before the VPN was up at %v", at, up)
+	}
+	exec.Command("pkill", "-u", nurse.name, "sleep").Run()
 }

@@ -230,7 +230,7 @@ func (n *NM) activateVPN(p *Profile) (dbus.ObjectPath, error) {
 			return
 		}
 		if setting, _ := needsSecrets(p); setting != "" {
-			n.Set(a.path, NMVPN, map[string]any{"VpnState": uint32(3)})
+			n.Set(a.path, NMVPN, map[string]any{"VpnState": uint32(2)}) // NEED_AUTH
 			if reason := n.vpnLogIn(p, want, timeout); reason != 0 {
 				n.endVPN(a, reason)
 				return

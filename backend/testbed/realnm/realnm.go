@@ -216,7 +216,7 @@ mount --bind %[1]s/run-nm /run/NetworkManager
 mount --bind %[1]s/var-nm /var/lib/NetworkManager
 umount /sys
 mount -t sysfs -o ro sysfs /sys
-%[2]sexec NetworkManager --no-daemon --config=%[1]s/NM.conf --state-file=%[1]s/NetworkManager.state
+%[2]sexec NetworkManager --no-daemon --debug --config=%[1]s/NM.conf --state-file=%[1]s/NetworkManager.state
 `, dir, vpnMounts(dir, sock, opt.VPN))
 	if opt.VPN {
 		if err := writeVPNPlugins(dir); err != nil {
@@ -496,6 +496,20 @@ func (h *Harness) spawn(cmd *exec.Cmd, log string) error {
 // Track has Stop kill a process the test started for the harness (a
 // server on the far end, say) with the harness's own.
 func (h *Harness) Track(cmd *exec.Cmd) { h.procs = append(h.procs, cmd) }
+
+// NMLog returns NetworkManager's log, every run of it in order.
+func (h *Harness) NMLog() string {
+	files, _ := filepath.Glob(filepath.Join(h.Dir, "nm[0-9]*.log"))
+	sort.Slice(files, func(i, j int) bool {
+		return len(files[i]) < len(files[j]) || len(files[i]) == len(files[j]) && files[i] < files[j]
+	})
+	var b strings.Builder
+	for _, f := range files {
+		c, _ := os.ReadFile(f)
+		b.Write(c)
+	}
+	return b.String()
+}
 
 // Log returns one of the harness's log files.
 func (h *Harness) Log(name string) string {
