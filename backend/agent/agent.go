@@ -109,8 +109,11 @@ type Agent struct {
 	pending    map[uint64]*pending
 	owner      string // NetworkManager's unique name: the only caller obeyed
 	registered bool
-	attempts   map[string]*attempt
-	prompts    map[string]int // prompts shown, by local day ("2026-12-03")
+	// done: Run returned (another agent holds the name, or it could not
+	// export itself), so it will never register.
+	done     bool
+	attempts map[string]*attempt
+	prompts  map[string]int // prompts shown, by local day ("2026-12-03")
 }
 
 type pending struct {
@@ -123,6 +126,9 @@ type pending struct {
 	uuid    string
 	keep    bool // a VPN log-in to remember once answered
 	reply   chan reply
+	// local is a prompt of fieldlink's own (a SIM's PIN), not
+	// NetworkManager's: its answer goes to this function.
+	local func(values map[string]string, err error)
 }
 
 type reply struct {
@@ -183,6 +189,14 @@ func (a *Agent) Registered() bool {
 	return a.registered
 }
 
+// Ready reports whether an activation now would find the agent: it is
+// registered, or it never will be and waiting for it is no use.
+func (a *Agent) Ready() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.registered || a.done
+}
+
 // PromptsToday is how many prompts the clinician has been shown today.
 func (a *Agent) PromptsToday() int {
 	a.mu.Lock()
@@ -211,6 +225,11 @@ var lockRule = bus.Match{Sender: "org.freedesktop.login1", Interface: "org.freed
 // each NetworkManager restart, which forgets agents) and unregisters it
 // when ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
+	defer func() {
+		a.mu.Lock()
+		a.done, a.registered = true, false
+		a.mu.Unlock()
+	}()
 	raw := a.conn.Raw()
 	if err := raw.Export(&object{a}, Path, iface); err != nil {
 		return fmt.Errorf("export the secret agent: %w", err)
@@ -315,6 +334,71 @@ func (a *Agent) register(ctx context.Context) error {
 	return nil
 }
 
+// AskLocal puts a prompt of fieldlink's own on the screens (a locked SIM's
+// PIN, for ModemManager): the answer, or an error when it is cancelled or
+// not answered in time, goes to done. The prompt's ID is returned, for
+// Withdraw.
+func (a *Agent) AskLocal(req Request, done func(values map[string]string, err error)) uint64 {
+	now := a.opt.Now()
+	p := &pending{name: req.Title, reply: make(chan reply, 1), local: done}
+	a.mu.Lock()
+	a.next++
+	req.ID = a.next
+	req.Deadline = now.Add(a.opt.Timeout)
+	p.req = req
+	a.pending[req.ID] = p
+	a.prompts[now.Format(time.DateOnly)]++
+	a.mu.Unlock()
+	a.screens.send(req)
+	go func() {
+		t := time.NewTimer(a.opt.Timeout)
+		defer t.Stop()
+		select {
+		case r := <-p.reply:
+			done(r.values, errOf(r))
+			clear(r.values)
+		case <-t.C:
+			if a.take(req.ID) != nil {
+				a.screens.send(withdrawn(req, "not answered in time"))
+				done(nil, errors.New("not answered in time"))
+			} else {
+				r := <-p.reply
+				done(r.values, errOf(r))
+			}
+		}
+	}()
+	return req.ID
+}
+
+// Withdraw takes a prompt of fieldlink's own off the screens (it is no
+// longer needed).
+func (a *Agent) Withdraw(id uint64, why string) {
+	if p := a.take(id); p != nil {
+		a.screens.send(withdrawn(p.req, why))
+		p.reply <- reply{err: &dbus.Error{Name: iface + ".AgentCanceled", Body: []any{why}}}
+	}
+}
+
+func (a *Agent) take(id uint64) *pending {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.pending[id]
+	delete(a.pending, id)
+	return p
+}
+
+func errOf(r reply) error {
+	if r.err != nil {
+		if len(r.err.Body) > 0 {
+			if s, ok := r.err.Body[0].(string); ok {
+				return errors.New(s)
+			}
+		}
+		return errors.New(r.err.Name)
+	}
+	return nil
+}
+
 // Answer hands the user's answer to NetworkManager: only the keys the
 // prompt asked for, since NetworkManager saves any other key into the
 // profile and every later activation of it then fails.
@@ -334,8 +418,10 @@ func (a *Agent) Answer(id uint64, values map[string]string) error {
 	}
 	p.reply <- reply{values: own}
 	a.screens.send(withdrawn(p.req, "answered"))
-	a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelGreen,
-		Text: fmt.Sprintf("Gave NetworkManager the %s for %s", fieldNames(p.req.Fields), p.name)})
+	if p.local == nil {
+		a.opt.Event(netstate.Event{Time: a.opt.Now(), Kind: netstate.EventCredential, Level: netstate.LevelGreen,
+			Text: fmt.Sprintf("Gave NetworkManager the %s for %s", fieldNames(p.req.Fields), p.name)})
+	}
 	return nil
 }
 

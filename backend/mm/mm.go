@@ -66,7 +66,21 @@ type Modem struct {
 	// Serving cell from Modem.Location (3GPP LAC/CI), hex as given.
 	MCC, MNC, LAC, CellID, TAC string
 	Latitude, Longitude        netstate.Figure
+	// QualityRecent is ModemManager's own word on SignalQuality.
+	QualityRecent bool
+	// Lock is UnlockRequired (MMModemLock), Retries UnlockRetries by
+	// lock, SimPath the SIM object.
+	Lock    uint32
+	Retries map[uint32]uint32
+	SimPath dbus.ObjectPath
 }
+
+// MMModemLock values fieldlink words.
+const (
+	LockNone   = 1
+	LockSIMPIN = 2
+	LockSIMPUK = 4
+)
 
 // Name is how the screen and the log name a modem: its primary port, else
 // its make and model, else its equipment identifier, else ModemManager's
@@ -151,8 +165,7 @@ func decodeModem(objs bus.Objects, p dbus.ObjectPath) (Modem, []error) {
 		q, ok1 := f[0].(uint32)
 		recent, ok2 := f[1].(bool)
 		if ok1 && ok2 && q <= 100 {
-			m.Quality, m.QualityOK = q, true
-			_ = recent // a stale figure is still the best the modem has
+			m.Quality, m.QualityOK, m.QualityRecent = q, true, recent
 		} else {
 			errs = append(errs, fmt.Errorf("%s %s.SignalQuality: want (ub) with a percentage, got %v", p, ifaceModem, f))
 		}
@@ -169,6 +182,11 @@ func decodeModem(objs bus.Objects, p dbus.ObjectPath) (Modem, []error) {
 		}
 	}
 	sim := r.Path("Sim")
+	m.SimPath = sim
+	m.Lock, _ = r.Uint32("UnlockRequired")
+	if v, ok := objs[p][ifaceModem]["UnlockRetries"].Value().(map[uint32]uint32); ok {
+		m.Retries = v
+	}
 	errs = append(errs, r.Errs...)
 
 	if g, ok := objs[p][iface3gpp]; ok {

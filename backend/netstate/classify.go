@@ -120,6 +120,14 @@ func radio(l *Link, t Thresholds) verdict {
 }
 
 func cellRadio(l *Link, t Thresholds) verdict {
+	// Not registered: whatever figures remain are a cell the modem has
+	// left.
+	switch l.Cell.Registration {
+	case RegSearching, RegIdle:
+		return verdict{LevelRed, "no network: searching"}
+	case RegDenied:
+		return verdict{LevelRed, "registration denied"}
+	}
 	sig := l.Signal
 	tech := l.Cell.Tech
 	gen := tech.Generation()
@@ -166,6 +174,11 @@ func cellRadio(l *Link, t Thresholds) verdict {
 			return verdict{LevelRed, fmt.Sprintf("2G too weak: RSSI %s dBm", sig.RSSI)}
 		}
 		return verdict{LevelAmber, fmt.Sprintf("2G only (%s): too slow for work", tech.Label())}
+	}
+	if sig.Quality.OK && sig.QualityCached {
+		// ModemManager 1.20 can stop refreshing it (after a registration
+		// flap): a cached 0 % is not the radio's word.
+		return verdict{LevelAmber, fmt.Sprintf("%s signal not known: ModemManager's figure (%s%%) is cached", gen, sig.Quality)}
 	}
 	if sig.Quality.OK {
 		q := sig.Quality
@@ -278,6 +291,12 @@ func notConnected(l *Link) verdict {
 	}
 	if l.Kind == KindCellular {
 		switch {
+		case l.Cell.Lock == "sim-pin":
+			return verdict{LevelRed, "SIM locked: it needs its PIN"}
+		case l.Cell.Lock == "sim-puk":
+			return verdict{LevelRed, "SIM blocked: it needs its PUK code from IT"}
+		case l.Cell.Registration == RegSearching || l.Cell.Registration == RegIdle:
+			return verdict{LevelRed, "no network: searching"}
 		case l.Cell.Registration == RegDenied:
 			return verdict{LevelRed, "registration denied"}
 		case l.Cell.FailedReason != "":

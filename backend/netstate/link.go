@@ -97,6 +97,13 @@ type Cell struct {
 	Latitude  Figure  `json:"latitude,omitzero"`
 	Longitude Figure  `json:"longitude,omitzero"`
 	SIM       SIMInfo `json:"sim,omitzero"`
+	// Lock is what the SIM waits for before the modem can register
+	// ("sim-pin", "sim-puk"; "" when none), and PINTries the tries left
+	// before the SIM locks harder (-1: not known).
+	Lock     string `json:"sim_lock,omitempty"`
+	PINTries int    `json:"pin_tries,omitempty"`
+	// SIMPath is ModemManager's object for the SIM (for SendPin).
+	SIMPath string `json:"-"`
 }
 
 // SIMInfo is the part of a SIM that selects an APN: never its secrets.
@@ -122,6 +129,10 @@ type Signal struct {
 	SINR     Figure `json:"sinr_db,omitzero"`
 	RSCP     Figure `json:"rscp_dbm,omitzero"`
 	EcIo     Figure `json:"ecio_db,omitzero"`
+	// QualityCached: ModemManager says Quality is not recent (its own
+	// SignalQuality flag): the figure is shown as cached and not trusted
+	// for the light.
+	QualityCached bool `json:"quality_cached,omitempty"`
 }
 
 // IsZero lets `omitzero` drop an empty signal section.

@@ -391,6 +391,20 @@ func fillCell(l *netstate.Link, md *mm.Modem) {
 	c.SIM = netstate.SIMInfo{Operator: md.SimOperator}
 	c.SIM.MCC, c.SIM.MNC = splitPLMN(md.SimCode)
 	l.Signal = md.Signal
+	l.Signal.QualityCached = md.QualityOK && !md.QualityRecent
+	c.SIMPath = string(md.SimPath)
+	switch md.Lock {
+	case mm.LockSIMPIN:
+		c.Lock = "sim-pin"
+	case mm.LockSIMPUK:
+		c.Lock = "sim-puk"
+	}
+	if c.Lock != "" {
+		c.PINTries = -1
+		if n, ok := md.Retries[md.Lock]; ok {
+			c.PINTries = int(n)
+		}
+	}
 	if l.Interface == "" {
 		l.Interface = md.PrimaryPort
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
 	"github.com/fieldlink/fieldlink/backend/bus"
 	"github.com/fieldlink/fieldlink/backend/mm"
 	"github.com/fieldlink/fieldlink/backend/netstate"
@@ -435,4 +437,14 @@ func (s *Source) profileMetric(o nm.Objects, d *nm.Device) int64 {
 		}
 	}
 	return -1
+}
+
+// SendPIN gives ModemManager a SIM's PIN (Sim.SendPin); the PIN is not
+// kept.
+func (s *Source) SendPIN(ctx context.Context, simPath, pin string) error {
+	if simPath == "" || simPath == "/" {
+		return errors.New("ModemManager shows no SIM for this modem")
+	}
+	_, err := s.conn.Call(ctx, mm.Name, dbus.ObjectPath(simPath), "org.freedesktop.ModemManager1.Sim.SendPin", pin)
+	return err
 }

@@ -28,6 +28,12 @@ type Policy struct {
 	ActivationTimeout time.Duration
 	// RetryMin and RetryMax bound the back-off after a failure (10 s, 5 min).
 	RetryMin, RetryMax time.Duration
+	// AgentReady reports whether the device's secret agent is registered
+	// with NetworkManager (nil: there is none to wait for). A
+	// NetworkManager that just restarted has forgotten it, and an
+	// activation that needs a log-in in that moment fails "no secrets"
+	// and waits out a back-off.
+	AgentReady func() bool
 }
 
 // Output is what one Step decided.
@@ -71,11 +77,22 @@ type Keeper struct {
 	diagnose bool
 	// madeWay is when the VPN last made way for a link that brings it.
 	madeWay map[string]time.Time
+	// agentWait is when the keeper first waited for the agent to
+	// register: it waits at most agentGrace.
+	agentWait time.Time
 }
 
 // settle is how long a VPN that dropped waits before starting again over
 // the link it dropped on (a new path is taken at once).
 const settle = 2 * time.Second
+
+// agentGrace bounds the wait for the secret agent to register (a
+// NetworkManager just started answers it within a second); agentPoll is
+// how often the keeper looks meanwhile.
+const (
+	agentGrace = 3 * time.Second
+	agentPoll  = 100 * time.Millisecond
+)
 
 // reasonGrace is how long a VPN seen down waits for NetworkManager's reason.
 const reasonGrace = 2 * time.Second
@@ -579,6 +596,21 @@ func (k *Keeper) waitFor(st *step) (string, time.Time) {
 		return "waiting for the route to settle", st.now.Add(settle)
 	case prim.ID == k.downVia && st.now.Sub(k.downAt) < settle:
 		return "it dropped; waiting to see whether " + st.path + " stays", k.downAt.Add(settle)
+	case k.awaitAgent(st.now):
+		return "waiting for fieldlink to be registered with NetworkManager for log-ins", st.now.Add(agentPoll)
 	}
 	return "", time.Time{}
+}
+
+// awaitAgent reports whether to wait for the secret agent, for at most
+// agentGrace from the first time it was found missing.
+func (k *Keeper) awaitAgent(now time.Time) bool {
+	if k.p.AgentReady == nil || k.p.AgentReady() {
+		k.agentWait = time.Time{}
+		return false
+	}
+	if k.agentWait.IsZero() {
+		k.agentWait = now
+	}
+	return now.Sub(k.agentWait) < agentGrace
 }

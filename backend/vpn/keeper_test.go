@@ -246,3 +246,31 @@ func TestLinkLostWhileConnecting(t *testing.T) {
 		t.Fatalf("via %q", k.Status().Via)
 	}
 }
+
+// TestWaitsForTheAgentAfterARestart: a NetworkManager that just restarted
+// has forgotten the secret agent; starting the VPN before the agent is
+// back fails "no secrets" and costs a back-off, so the keeper waits for
+// it, but not for ever (another fieldlink may answer the prompts).
+func TestWaitsForTheAgentAfterARestart(t *testing.T) {
+	ready := false
+	k := New(Policy{Profile: "NHS-VPN", Auto: true, AgentReady: func() bool { return ready }})
+	green := snap("wlan0", netstate.LevelGreen, true, netstate.StateUnknown, "")
+	out := k.Step(t0, green)
+	none(t, out)
+	if st := k.Status(); st.Phase != netstate.VPNWaiting || !strings.Contains(st.Reason, "registered with NetworkManager") {
+		t.Fatalf("while the agent is away: %+v", st)
+	}
+	if !out.Next.Equal(t0.Add(agentPoll)) {
+		t.Fatalf("next look %v, want %v", out.Next, t0.Add(agentPoll))
+	}
+	none(t, k.Step(t0.Add(time.Second), green))
+	ready = true
+	only(t, k.Step(t0.Add(1100*time.Millisecond), green), failover.Activate)
+
+	// Never registered: started anyway once the grace is over.
+	ready = false
+	k = New(Policy{Profile: "NHS-VPN", Auto: true, AgentReady: func() bool { return ready }})
+	none(t, k.Step(t0, green))
+	none(t, k.Step(t0.Add(agentGrace-time.Millisecond), green))
+	only(t, k.Step(t0.Add(agentGrace), green), failover.Activate)
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/agent"
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"github.com/fieldlink/fieldlink/backend/charge"
 	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/control"
@@ -19,6 +20,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/probe"
 	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/backend/sim"
+	"github.com/fieldlink/fieldlink/backend/simpin"
 	"github.com/fieldlink/fieldlink/backend/system"
 	"github.com/fieldlink/fieldlink/backend/vpn"
 )
@@ -108,61 +110,13 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 	if claim.InCharge {
 		r.role = engine.Holder
 	}
-	holder := ""
-	if !claim.InCharge {
-		holder = claim.Holder.String()
-		if claim.Holder.PID == 0 {
-			holder = ""
-		}
-	}
 	names, namesErr := areaMap(cfg)
-	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holder, Areas: names}
+	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holderName(claim), Areas: names}
 	if r.role == engine.Holder {
-		opts.Failover = failover.New(c.failoverPolicy(cfg))
-		if pol := c.vpnPolicy(cfg, src); pol.Profile != "" {
-			opts.VPN = vpn.New(pol)
-		}
-		if act, ok := src.(engine.Actuator); ok {
-			opts.Actuator = act
-		}
-		if _, real := src.(*system.Source); real && !c.noProbe {
-			pc := cfg.ProbeConfig()
-			bind := probe.CanBind()
-			opts.Prober = probe.NewProber(pc, probe.Dialer{Timeout: pc.Timeout, NoBind: !bind}, nil, bind)
-		}
-		// The journal is written whether or not there is a network, and
-		// whether or not its file can be opened yet (read-only or full at
-		// boot): the recorder keeps a bounded backlog and retries.
-		path, err := c.journalPath(cfg)
-		if err != nil {
+		if err := c.holderOptions(r, &opts, src); err != nil {
 			claim.Release()
 			return nil, err
 		}
-		jo := journalOptions(cfg)
-		jo.Areas = names
-		jo.OnStatus = func(st journal.Status) { r.journalStatus(st) }
-		jo.OnVisit = func(v netstate.VisitStatus) {
-			if r.eng != nil {
-				r.eng.SetVisit(v)
-			}
-		}
-		r.journal = path
-		demo := c.simulated()
-		r.rec = journal.NewRecorderOpening(func() (*journal.Journal, error) {
-			j, err := journal.Open(path)
-			if err == nil && demo {
-				// Simulated sessions say so in every report and export,
-				// and are refused by a fleet's import unless asked for.
-				err = j.MarkDemo(context.Background())
-				if err != nil {
-					j.Close()
-					j = nil
-				}
-			}
-			return j, err
-		}, jo)
-		r.recDone = make(chan struct{})
-		opts.Recorder = r.rec
 	}
 	r.eng = engine.New(src, opts)
 	if claim.Warning != "" {
@@ -179,19 +133,8 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 		}()
 	}
 	go func() { r.errs <- r.eng.Run(ctx) }()
-	if r.role == engine.Holder && r.journal != "" && !c.simulated() && cfg.Sync.Server != "" {
-		go r.syncLoop(ctx, cfg, time.Now)
-	}
 	if r.role == engine.Holder {
-		// One agent for the device, the holder's: NetworkManager asks only
-		// agents of the account that asked for an activation (the
-		// service's), and the prompts go to the screens where the
-		// clinician is.
-		r.startAgent(ctx, src)
-		if sys, ok := src.(*system.Source); ok && opts.VPN != nil {
-			go sys.ReapOrphanVPNs(ctx, func(ev netstate.Event) { r.eng.AddEvents(ev) })
-		}
-		r.serve(ctx, mode)
+		c.runHolder(ctx, r, src, mode, opts.VPN != nil)
 	} else if mode == "tui" || mode == "kiosk" {
 		r.screen = control.NewScreen()
 		go control.FollowAsScreen(ctx, r.locate, r.eng, time.Now, r.following, r.screen)
@@ -201,12 +144,102 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 	return r, nil
 }
 
-// startAgent registers the secret agent, so that NetworkManager's requests
-// for Wi-Fi keys and VPN passwords are asked for on this screen.
-func (r *running) startAgent(ctx context.Context, src engine.Source) {
+// holderName is who holds the device, for a client's screen ("" when it
+// cannot tell).
+func holderName(claim *charge.Claim) string {
+	if claim.InCharge || claim.Holder.PID == 0 {
+		return ""
+	}
+	return claim.Holder.String()
+}
+
+// holderOptions gives the holder what only it has: the failover policy,
+// the VPN keeper, the probes, the secret agent and the journal.
+func (c *common) holderOptions(r *running, opts *engine.Options, src engine.Source) error {
+	opts.Failover = failover.New(c.failoverPolicy(r.cfg))
+	r.agent = newAgent(r, src)
+	if pol := c.vpnPolicy(r.cfg, src); pol.Profile != "" {
+		if a := r.agent; a != nil {
+			pol.AgentReady = a.Ready
+		}
+		opts.VPN = vpn.New(pol)
+	}
+	if act, ok := src.(engine.Actuator); ok {
+		opts.Actuator = act
+	}
+	if _, real := src.(*system.Source); real && !c.noProbe {
+		pc := r.cfg.ProbeConfig()
+		bind := probe.CanBind()
+		opts.Prober = probe.NewProber(pc, probe.Dialer{Timeout: pc.Timeout, NoBind: !bind}, nil, bind)
+	}
+	rec, err := c.recorder(r, opts.Areas)
+	if err != nil {
+		return err
+	}
+	opts.Recorder = rec
+	return nil
+}
+
+// recorder opens the holder's journal. It is written whether or not there
+// is a network, and whether or not its file can be opened yet (read-only
+// or full at boot): the recorder keeps a bounded backlog and retries.
+func (c *common) recorder(r *running, names *areas.Map) (*journal.Recorder, error) {
+	path, err := c.journalPath(r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	jo := journalOptions(r.cfg)
+	jo.Areas = names
+	jo.OnStatus = func(st journal.Status) { r.journalStatus(st) }
+	jo.OnVisit = func(v netstate.VisitStatus) {
+		if r.eng != nil {
+			r.eng.SetVisit(v)
+		}
+	}
+	r.journal = path
+	demo := c.simulated()
+	r.rec = journal.NewRecorderOpening(func() (*journal.Journal, error) {
+		j, err := journal.Open(path)
+		if err == nil && demo {
+			// Simulated sessions say so in every report and export,
+			// and are refused by a fleet's import unless asked for.
+			err = j.MarkDemo(context.Background())
+			if err != nil {
+				j.Close()
+				j = nil
+			}
+		}
+		return j, err
+	}, jo)
+	r.recDone = make(chan struct{})
+	return r.rec, nil
+}
+
+// runHolder starts what the holder runs beside the engine: the fleet
+// sync, the secret agent, the orphaned VPNs' reaper, the SIM PIN prompts
+// and the control socket.
+func (c *common) runHolder(ctx context.Context, r *running, src engine.Source, mode string, keepsVPN bool) {
+	if r.journal != "" && !c.simulated() && r.cfg.Sync.Server != "" {
+		go r.syncLoop(ctx, r.cfg, time.Now)
+	}
+	// One agent for the device, the holder's: NetworkManager asks only
+	// agents of the account that asked for an activation (the service's),
+	// and the prompts go to the screens where the clinician is.
+	r.runAgent(ctx)
+	if sys, ok := src.(*system.Source); ok && keepsVPN {
+		go sys.ReapOrphanVPNs(ctx, func(ev netstate.Event) { r.eng.AddEvents(ev) })
+	}
+	r.askSIMPINs(ctx, src)
+	r.serve(ctx, mode)
+}
+
+// newAgent makes the secret agent, so that NetworkManager's requests for
+// Wi-Fi keys and VPN passwords are asked for on this device's screens; nil
+// when there is no NetworkManager to ask (a demo) or it is turned off.
+func newAgent(r *running, src engine.Source) *agent.Agent {
 	sys, ok := src.(*system.Source)
 	if !ok || !r.cfg.Agent.Enabled {
-		return
+		return nil
 	}
 	opt := agent.Options{Timeout: r.cfg.Agent.PromptTimeout.D(),
 		Event:   func(ev netstate.Event) { r.eng.AddEvents(ev) },
@@ -214,7 +247,14 @@ func (r *running) startAgent(ctx context.Context, src engine.Source) {
 	if r.cfg.Agent.RememberVPN {
 		opt.Remember = agent.Remember{Until: r.cfg.Agent.DayEnds.D(), Max: r.cfg.Agent.RememberMax.D()}
 	}
-	r.agent = agent.New(sys.Conn(), opt)
+	return agent.New(sys.Conn(), opt)
+}
+
+// runAgent registers the agent and says so on the screen when it cannot.
+func (r *running) runAgent(ctx context.Context) {
+	if r.agent == nil {
+		return
+	}
 	go func() {
 		err := r.agent.Run(ctx)
 		switch {
@@ -222,6 +262,28 @@ func (r *running) startAgent(ctx context.Context, src engine.Source) {
 			r.eng.AddEvents(warning(err.Error() + ": Wi-Fi keys and VPN passwords are asked for there"))
 		case err != nil:
 			r.eng.AddEvents(warning(fmt.Sprintf("NetworkManager cannot ask for passwords here: %v", err)))
+		}
+	}()
+}
+
+// askSIMPINs has the device's agent ask the clinician for a locked SIM's
+// PIN and gives it to ModemManager.
+func (r *running) askSIMPINs(ctx context.Context, src engine.Source) {
+	sys, ok := src.(*system.Source)
+	if !ok || r.agent == nil {
+		return
+	}
+	k := simpin.New(r.agent, sys, func(ev netstate.Event) { r.eng.AddEvents(ev) })
+	states, stop := r.eng.Subscribe()
+	go func() {
+		defer stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case st := <-states:
+				k.Observe(&st.Snapshot)
+			}
 		}
 	}()
 }

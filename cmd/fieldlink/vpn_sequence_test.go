@@ -133,7 +133,11 @@ func newVPNSeq(tb testing.TB, seed int64, kind realvpn.Kind) *vpnSeq {
 }
 
 func (s *vpnSeq) fail(format string, a ...any) {
-	s.violations = append(s.violations, fmt.Sprintf("step %d (%s): ", len(s.steps), s.steps[len(s.steps)-1])+fmt.Sprintf(format, a...))
+	at := "start"
+	if len(s.steps) > 0 {
+		at = s.steps[len(s.steps)-1]
+	}
+	s.violations = append(s.violations, fmt.Sprintf("step %d (%s): ", len(s.steps), at)+fmt.Sprintf(format, a...))
 }
 
 // upOver waits for the tunnel over dev carrying a ping, and returns when.
@@ -191,6 +195,33 @@ func (s *vpnSeq) change(blackHole bool, hold time.Duration) {
 	s.pathChanges += 2
 }
 
+// vpnUps counts the daemon's "vpn-up" lines so far.
+func (s *vpnSeq) vpnUps() int { return strings.Count(s.r.log(), "vpn-up vpn:") }
+
+// remade waits for the daemon to have made the VPN again (a "vpn-up" past
+// the ups before the step), the tunnel over cable 1 carrying a ping, and
+// the app's session carrying data again after from: the next step starts
+// from a settled day, since a tunnel that has just come back may be the
+// old one going, and TCP resumes at its own retransmit timer.
+func (s *vpnSeq) remade(ups int, from time.Time, within time.Duration, when string) bool {
+	deadline := time.Now().Add(within)
+	for s.vpnUps() <= ups && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := s.upOver("veth0", time.Until(deadline)); !ok || s.vpnUps() <= ups {
+		s.fail("the VPN was not made again over veth0 %s", when)
+		return false
+	}
+	for time.Now().Before(deadline) {
+		if at := s.app.resumedAfter(time.Now().Add(-30 * time.Millisecond)); !at.IsZero() && at.After(from) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.fail("the app's session carried nothing %s", when)
+	return false
+}
+
 // carrying records how long after a change the app's session carried
 // data again, and its longest silence.
 func (s *vpnSeq) carrying(from time.Time, bound time.Duration) (time.Duration, bool) {
@@ -228,22 +259,23 @@ func (s *vpnSeq) step() {
 	case "black-hole cable 1":
 		s.change(true, time.Duration(1+s.rng.Intn(3))*time.Second)
 	case "restart NetworkManager":
+		ups := s.vpnUps()
 		s.r.h.StopNM(syscall.SIGTERM)
 		time.Sleep(time.Duration(200+s.rng.Intn(800)) * time.Millisecond)
+		from := time.Now()
 		s.r.h.StartNM()
-		if _, ok := s.upOver("veth0", 30*time.Second); !ok {
-			s.fail("no VPN over veth0 after NetworkManager came back")
-		}
+		s.remade(ups, from, 30*time.Second, "after NetworkManager came back")
 	case "VPN server down and back":
 		s.r.h.StopServer(s.kind)
 		time.Sleep(time.Duration(2+s.rng.Intn(4)) * time.Second)
 		s.r.h.StartServer(s.kind)
+		// OpenVPN reconnects inside the tunnel NetworkManager keeps up;
+		// the server's restart ended the session at its end, so the app
+		// opens a new one once the tunnel carries again.
+		s.app.conn.Close()
 		if _, ok := s.upOver("veth0", 40*time.Second); !ok {
 			s.fail("no VPN after the server came back")
 		}
-		// The server's restart ends the session at its end; the app opens
-		// a new one.
-		s.app.conn.Close()
 		s.app = startAppStream(s.tb, s.r.h, s.kind)
 	case "password changed at the trust":
 		pw := "changed-" + strconv.Itoa(len(s.steps))

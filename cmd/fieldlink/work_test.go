@@ -298,7 +298,7 @@ func TestVPNPromptAndRefusedLogin(t *testing.T) {
 		t.Fatalf("NetworkManager got %v", g[0].Secrets)
 	}
 	text := rig.journalEvents(t)
-	if !strings.Contains(text, "credential NetworkManager asks for the password for VPN NHS-VPN") ||
+	if !strings.Contains(text, "prompt NetworkManager asks for the password for VPN NHS-VPN") ||
 		!strings.Contains(text, "vpn-down VPN NHS-VPN failed: the VPN server refused the password for NHS-VPN") {
 		t.Fatalf("journal:\n%s", text)
 	}

@@ -157,32 +157,8 @@ func start(dir string, opt Options) (*Harness, error) {
 		return h, fmt.Errorf("dbus-daemon socket: %w", err)
 	}
 
-	for _, ns := range []string{h.DUT, h.Peer} {
-		if err := run("ip", "netns", "add", ns); err != nil {
-			return h, err
-		}
-		if err := run("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			return h, err
-		}
-	}
-	for i := 0; i < opt.Cables; i++ {
-		dut, peer := fmt.Sprintf("veth%d", i), fmt.Sprintf("vpeer%d", i)
-		if err := run("ip", "-n", h.DUT, "link", "add", dut, "type", "veth", "peer", "name", peer, "netns", h.Peer); err != nil {
-			return h, err
-		}
-		if err := run("ip", "-n", h.Peer, "addr", "add", fmt.Sprintf("10.99.%d.1/24", i), "dev", peer); err != nil {
-			return h, err
-		}
-		if err := run("ip", "-n", h.Peer, "link", "set", peer, "up"); err != nil {
-			return h, err
-		}
-		dns := exec.Command("ip", "netns", "exec", h.Peer, "dnsmasq", "--no-daemon", "--interface="+peer,
-			"--bind-interfaces", fmt.Sprintf("--dhcp-range=10.99.%d.50,10.99.%d.99,12h", i, i), "--port=0",
-			"--dhcp-leasefile="+filepath.Join(dir, fmt.Sprintf("leases%d", i)), "--dhcp-authoritative",
-			fmt.Sprintf("--dhcp-option=3,10.99.%d.1", i))
-		if err := h.spawn(dns, fmt.Sprintf("dnsmasq%d.log", i)); err != nil {
-			return h, err
-		}
+	if err := h.wire(dir, opt.Cables); err != nil {
+		return h, err
 	}
 
 	conns := filepath.Join(dir, "conns")
@@ -236,6 +212,39 @@ mount -t sysfs -o ro sysfs /sys
 		return h, fmt.Errorf("NetworkManager did not come up: %w\n%s", err, h.Log("nm.log"))
 	}
 	return h, nil
+}
+
+// wire makes the device's and the peer's namespaces and the cables
+// between them, each with a DHCP server at the peer's end.
+func (h *Harness) wire(dir string, cables int) error {
+	for _, ns := range []string{h.DUT, h.Peer} {
+		if err := run("ip", "netns", "add", ns); err != nil {
+			return err
+		}
+		if err := run("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < cables; i++ {
+		dut, peer := fmt.Sprintf("veth%d", i), fmt.Sprintf("vpeer%d", i)
+		if err := run("ip", "-n", h.DUT, "link", "add", dut, "type", "veth", "peer", "name", peer, "netns", h.Peer); err != nil {
+			return err
+		}
+		if err := run("ip", "-n", h.Peer, "addr", "add", fmt.Sprintf("10.99.%d.1/24", i), "dev", peer); err != nil {
+			return err
+		}
+		if err := run("ip", "-n", h.Peer, "link", "set", peer, "up"); err != nil {
+			return err
+		}
+		dns := exec.Command("ip", "netns", "exec", h.Peer, "dnsmasq", "--no-daemon", "--interface="+peer,
+			"--bind-interfaces", fmt.Sprintf("--dhcp-range=10.99.%d.50,10.99.%d.99,12h", i, i), "--port=0",
+			"--dhcp-leasefile="+filepath.Join(dir, fmt.Sprintf("leases%d", i)), "--dhcp-authoritative",
+			fmt.Sprintf("--dhcp-option=3,10.99.%d.1", i))
+		if err := h.spawn(dns, fmt.Sprintf("dnsmasq%d.log", i)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // vpnMounts are the lines of NetworkManager's start script that ready its
