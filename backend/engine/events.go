@@ -56,9 +56,15 @@ func deriveEvents(prev, next *netstate.Snapshot, now time.Time, kept string) []n
 					why = " (" + n.StateReason + ")"
 				}
 				add(netstate.EventLinkDown, n.ID, netstate.LevelRed, "%s %s %s%s", n.Kind.Label(), name(&n), n.State, why)
-			case n.State == netstate.StateFailed:
-				add(netstate.EventLinkDown, n.ID, netstate.LevelRed, "%s %s: %s", n.Kind.Label(), name(&n), n.Reason)
+			case o.State == netstate.StateFailed && o.StateReason == "" && n.State != netstate.StateFailed:
+				// The reason never came.
+				add(netstate.EventLinkDown, n.ID, netstate.LevelRed, "%s %s: connection failed", n.Kind.Label(), name(&o))
 			}
+		}
+		// NetworkManager's reason may follow the failed state in a signal
+		// of its own: the failure is told once, with it.
+		if n.State == netstate.StateFailed && n.StateReason != "" && (o.State != netstate.StateFailed || o.StateReason == "") {
+			add(netstate.EventLinkDown, n.ID, netstate.LevelRed, "%s %s: connection failed: %s", n.Kind.Label(), name(&n), n.StateReason)
 		}
 		if c.Has("cell") && n.Kind == netstate.KindCellular {
 			if o.Cell.Tech != n.Cell.Tech && n.Cell.Tech != netstate.TechUnknown && o.Cell.Tech != netstate.TechUnknown {

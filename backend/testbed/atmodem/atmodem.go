@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,7 @@ type state struct {
 	echo                  bool
 	cfun                  int
 	cregN, cgregN, ceregN int
+	pdp                   map[int][2]string // PDP contexts by cid: type, APN (quoted)
 	copsFmt               int
 	cmer                  bool
 	dialed                bool
@@ -545,11 +547,15 @@ func (m *Modem) data(c string) ([]string, bool, bool) {
 		return []string{`+CGDCONT: (1-8),"IP",,,(0-2),(0-4)`, `+CGDCONT: (1-8),"IPV6",,,(0-2),(0-4)`,
 			`+CGDCONT: (1-8),"IPV4V6",,,(0-2),(0-4)`}, true, true
 	case c == "+CGDCONT?":
-		return []string{`+CGDCONT: 1,"IP","internet","0.0.0.0",0,0`}, true, true
+		return m.contexts(), true, true
 	case strings.HasPrefix(c, "+CGDCONT="):
-		return nil, true, true
+		return nil, m.storeContext(strings.TrimPrefix(c, "+CGDCONT=")), true
 	case c == "+CGACT?":
-		return []string{"+CGACT: 1,0"}, true, true
+		var out []string
+		for _, cid := range m.cids() {
+			out = append(out, fmt.Sprintf("+CGACT: %d,0", cid))
+		}
+		return out, true, true
 	case c == "+CGATT?":
 		return []string{fmt.Sprintf("+CGATT: %d", b2i(registered(m.net.Reg)))}, true, true
 	case strings.HasPrefix(c, "D"):
@@ -560,6 +566,46 @@ func (m *Modem) data(c string) ([]string, bool, bool) {
 		return []string{"CONNECT 115200"}, true, true
 	}
 	return nil, false, false
+}
+
+// contexts lists the PDP contexts (+CGDCONT?): the SIM's own "internet"
+// and those ModemManager stored.
+func (m *Modem) contexts() []string {
+	var out []string
+	for _, cid := range m.cids() {
+		c := m.st.pdp[cid]
+		out = append(out, fmt.Sprintf(`+CGDCONT: %d,%s,%s,"0.0.0.0",0,0`, cid, c[0], c[1]))
+	}
+	return out
+}
+
+func (m *Modem) cids() []int {
+	if m.st.pdp == nil {
+		m.st.pdp = map[int][2]string{1: {`"IP"`, `"internet"`}}
+	}
+	var cids []int
+	for cid := range m.st.pdp {
+		cids = append(cids, cid)
+	}
+	sort.Ints(cids)
+	return cids
+}
+
+// storeContext keeps +CGDCONT=<cid>,"<type>","<apn>" (a cid alone
+// deletes it) and reports whether the command was well formed.
+func (m *Modem) storeContext(args string) bool {
+	f := strings.Split(args, ",")
+	cid, err := strconv.Atoi(f[0])
+	if err != nil || cid < 1 || cid > 8 {
+		return false
+	}
+	m.cids()
+	if len(f) < 3 {
+		delete(m.st.pdp, cid)
+		return true
+	}
+	m.st.pdp[cid] = [2]string{f[1], f[2]}
+	return true
 }
 
 func registered(r Registration) bool { return r == Home || r == Roaming }
