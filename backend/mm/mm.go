@@ -431,7 +431,17 @@ type Client struct {
 	opt Options
 
 	mu    sync.Mutex
-	setup map[dbus.ObjectPath]bool // modems whose reporting was switched on
+	setup map[dbus.ObjectPath]*setupMark // modems whose reporting was asked for
+}
+
+// setupMark is how switching a modem's reporting on went. A modem that is
+// locked or disabled has no Signal interface yet, so a failed Setup is
+// tried again each time the modem's state changes (unlocked, enabled),
+// and said once.
+type setupMark struct {
+	state int32 // the modem's state at the last try
+	ok    bool
+	told  bool
 }
 
 // New returns a client on conn.
@@ -439,10 +449,10 @@ func New(conn *bus.Conn, opt Options) *Client {
 	if opt.SignalRate <= 0 {
 		opt.SignalRate = 5 * time.Second
 	}
-	c := &Client{m: bus.NewMirror(conn, Name, Root), opt: opt, setup: map[dbus.ObjectPath]bool{}}
+	c := &Client{m: bus.NewMirror(conn, Name, Root), opt: opt, setup: map[dbus.ObjectPath]*setupMark{}}
 	c.m.Loaded = func(context.Context) {
 		c.mu.Lock()
-		c.setup = map[dbus.ObjectPath]bool{} // a restarted ModemManager forgot it all
+		c.setup = map[dbus.ObjectPath]*setupMark{} // a restarted ModemManager forgot it all
 		c.mu.Unlock()
 	}
 	return c
@@ -471,25 +481,38 @@ func (c *Client) Objects() Objects {
 }
 
 // setupNew switches on signal and location reporting for modems seen for
-// the first time; ModemManager reports nothing in Modem.Signal until asked.
+// the first time, and again for those where it failed whose state has
+// changed since; ModemManager reports nothing in Modem.Signal until asked.
 func (c *Client) setupNew(ctx context.Context) {
 	var todo []Modem
+	var marks []*setupMark
+	c.mu.Lock()
 	for _, m := range c.Objects().Modems {
-		c.mu.Lock()
-		done := c.setup[m.Path]
-		c.setup[m.Path] = true
-		c.mu.Unlock()
-		if !done {
-			todo = append(todo, m)
+		mk := c.setup[m.Path]
+		if mk == nil {
+			mk = &setupMark{state: m.State}
+			c.setup[m.Path] = mk
+		} else if mk.ok || mk.state == m.State {
+			continue
 		}
+		mk.state = m.State
+		todo, marks = append(todo, m), append(marks, mk)
 	}
+	c.mu.Unlock()
 	conn := c.m.Conn()
-	for _, m := range todo {
+	for i, m := range todo {
 		rate := uint32(c.opt.SignalRate / time.Second)
 		if rate == 0 {
 			rate = 1
 		}
-		if _, err := conn.Call(ctx, Name, m.Path, ifaceSignal+".Setup", rate); err != nil {
+		_, err := conn.Call(ctx, Name, m.Path, ifaceSignal+".Setup", rate)
+		c.mu.Lock()
+		mk := marks[i]
+		mk.ok = err == nil
+		tell := err != nil && !mk.told
+		mk.told = mk.told || tell
+		c.mu.Unlock()
+		if tell {
 			c.m.Report(&CallFailed{Modem: m.Name(), Op: "Signal.Setup", Err: err})
 		}
 		var sources uint32

@@ -343,6 +343,16 @@ func TestRealModemManagerSIMPIN(t *testing.T) {
 	if strings.Contains(p.screen(), "2468") {
 		t.Fatal("the PIN reached the screen")
 	}
+	// Unlocked and enabled, the modem has the Signal interface it lacked
+	// while locked: fieldlink switches its reporting on then.
+	if err := h.WaitKey("modem.generic.state", "disabled", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Mmcli("-m", "any", "-e"); err != nil {
+		t.Fatal(err)
+	}
+	w := watchStatus(t, h.BusAddress)
+	w.until(t, "RSRP after the unlock", time.Time{}, 20*time.Second, func(l map[string]any) bool { return field(l, "signal.rsrp_dbm") != "" })
 	// One try from locking: no prompt, words for the clinician.
 	p.stop()
 	h.Stop()

@@ -80,15 +80,12 @@ func Lines(t *theme.Theme, in Info, width int, compact bool) []string {
 		rows = 1
 	}
 	for _, w := range in.Warnings {
-		wrapped := strings.Split(ansi.Wrap(" ! "+strings.TrimSpace(w), width, " /"), "\n")
+		wrapped := wrapWarning(w, width)
 		if len(wrapped) > rows {
 			wrapped = wrapped[:rows]
 			wrapped[rows-1] = ansi.Truncate(wrapped[rows-1]+t.G.Ellipsis, width, t.G.Ellipsis)
 		}
-		for i, l := range wrapped {
-			if i > 0 {
-				l = "   " + strings.TrimLeft(l, " ")
-			}
+		for _, l := range wrapped {
 			out = append(out, row(t.Warning.Render(l)))
 		}
 	}
@@ -102,4 +99,31 @@ func minutes(d time.Duration) string {
 		return fmt.Sprintf("%dm", int(d.Minutes()))
 	}
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// wrapWarning wraps a warning to width: " ! " and the first line, then
+// lines indented under it, wrapped 3 columns narrower so that no word is
+// cut off at the edge.
+func wrapWarning(w string, width int) []string {
+	first, rest, _ := strings.Cut(ansi.Wrap(" ! "+strings.TrimSpace(w), width, " /"), "\n")
+	lines := []string{first}
+	if rest = strings.TrimSpace(unwrap(rest)); rest != "" {
+		for _, l := range strings.Split(ansi.Wrap(rest, max(width-3, 1), " /"), "\n") {
+			lines = append(lines, "   "+strings.TrimLeft(l, " "))
+		}
+	}
+	return lines
+}
+
+// unwrap joins wrapped lines again: with a space where the wrap took one,
+// with nothing after a path's "/".
+func unwrap(s string) string {
+	var b strings.Builder
+	for i, l := range strings.Split(s, "\n") {
+		if i > 0 && !strings.HasSuffix(b.String(), "/") {
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

@@ -31,3 +31,22 @@ func TestDemoAndObserverAreMarked(t *testing.T) {
 		t.Fatalf("real banner %q", real)
 	}
 }
+
+// TestLongWarningLosesNoWord: a warning over three lines at 80 columns
+// (a config path, then why) keeps every word: the indented lines are
+// wrapped narrower rather than cut at the edge.
+func TestLongWarningLosesNoWord(t *testing.T) {
+	w := "config /tmp/flkiosk382775169/config.toml is owned by root but writable by others (mode 0666): " +
+		"its [app], [kiosk] admin_keys, [technician] and [sync] are ignored"
+	lines := wrapWarning(w, 80)
+	var words []string
+	for _, l := range lines {
+		if ansi.StringWidth(l) > 80 {
+			t.Fatalf("a line wider than 80: %q", l)
+		}
+		words = append(words, strings.Fields(strings.TrimPrefix(l, " ! "))...)
+	}
+	if got := strings.Join(words, " "); got != w {
+		t.Fatalf("wrapped:\n%s\nlost words: %q", strings.Join(lines, "\n"), got)
+	}
+}
