@@ -339,16 +339,8 @@ func (a *Agent) register(ctx context.Context) error {
 // not answered in time, goes to done. The prompt's ID is returned, for
 // Withdraw.
 func (a *Agent) AskLocal(req Request, done func(values map[string]string, err error)) uint64 {
-	now := a.opt.Now()
 	p := &pending{name: req.Title, reply: make(chan reply, 1), local: done}
-	a.mu.Lock()
-	a.next++
-	req.ID = a.next
-	req.Deadline = now.Add(a.opt.Timeout)
-	p.req = req
-	a.pending[req.ID] = p
-	a.prompts[now.Format(time.DateOnly)]++
-	a.mu.Unlock()
+	req = a.hold(p, req, a.opt.Now())
 	a.screens.send(req)
 	go func() {
 		t := time.NewTimer(a.opt.Timeout)
@@ -561,17 +553,24 @@ func (a *Agent) attempt(uuid, msg string, now time.Time) *attempt {
 	return at
 }
 
-// ask puts a prompt on every screen and waits for the answer.
-func (a *Agent) ask(p *pending, req Request) (map[string]map[string]dbus.Variant, *dbus.Error) {
-	now := a.opt.Now()
+// hold numbers a prompt, gives it its deadline, keeps it pending and
+// counts it in today's prompts.
+func (a *Agent) hold(p *pending, req Request, now time.Time) Request {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.next++
 	req.ID = a.next
 	req.Deadline = now.Add(a.opt.Timeout)
 	p.req = req
 	a.pending[req.ID] = p
 	a.prompts[now.Format(time.DateOnly)]++
-	a.mu.Unlock()
+	return req
+}
+
+// ask puts a prompt on every screen and waits for the answer.
+func (a *Agent) ask(p *pending, req Request) (map[string]map[string]dbus.Variant, *dbus.Error) {
+	now := a.opt.Now()
+	req = a.hold(p, req, now)
 	where := ""
 	if a.screens.count() == 0 {
 		where = "; waiting for a screen to show it on"

@@ -38,14 +38,7 @@ type logLineAt struct {
 func twoCables(tb testing.TB, hot bool) *realnm.Harness {
 	tb.Helper()
 	h := realnm.Start(tb, realnm.Options{Cables: 2})
-	l, err := h.ListenPeer("tcp", "0.0.0.0:8080")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("OK")) }),
-		ReadHeaderTimeout: time.Second}
-	go srv.Serve(l)
-	tb.Cleanup(func() { srv.Close() })
+	serveHealth(tb, h)
 	if err := h.AddProfile("wired1", 0, 100); err != nil {
 		tb.Fatal(err)
 	}
@@ -67,6 +60,20 @@ func twoCables(tb testing.TB, hot bool) *realnm.Harness {
 		}
 	}
 	return h
+}
+
+// serveHealth answers the daemon's probe target (http://10.99.0.1:8080/)
+// at cable 0's far end.
+func serveHealth(tb testing.TB, h *realnm.Harness) {
+	tb.Helper()
+	l, err := h.ListenPeer("tcp", "0.0.0.0:8080")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("OK")) }),
+		ReadHeaderTimeout: time.Second}
+	go srv.Serve(l)
+	tb.Cleanup(func() { srv.Close() })
 }
 
 func startDaemon(tb testing.TB, h *realnm.Harness, standby string) *daemonRun {

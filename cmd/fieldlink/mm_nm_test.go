@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,14 +72,7 @@ url = "http://10.99.0.1:8080/health"
 func oneCable(tb testing.TB) *realnm.Harness {
 	tb.Helper()
 	h := realnm.Start(tb, realnm.Options{Cables: 1})
-	l, err := h.ListenPeer("tcp", "0.0.0.0:8080")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("OK")) }),
-		ReadHeaderTimeout: time.Second}
-	go srv.Serve(l)
-	tb.Cleanup(func() { srv.Close() })
+	serveHealth(tb, h)
 	if err := h.AddProfile("wired1", 0, 100); err != nil {
 		tb.Fatal(err)
 	}
