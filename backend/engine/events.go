@@ -70,7 +70,9 @@ func deriveEvents(prev, next *netstate.Snapshot, now time.Time, kept string) []n
 			if o.Cell.Tech != n.Cell.Tech && n.Cell.Tech != netstate.TechUnknown && o.Cell.Tech != netstate.TechUnknown {
 				add(netstate.EventLinkUp, n.ID, n.Radio, "%s: now %s (was %s)", name(&n), n.Cell.Tech.Label(), o.Cell.Tech.Label())
 			}
-			if o.Cell.Registration != n.Cell.Registration {
+			// Unknown is ModemManager's silence (going away, not said
+			// yet), not news about the network.
+			if o.Cell.Registration != n.Cell.Registration && n.Cell.Registration != netstate.RegUnknown {
 				op := n.Cell.Operator
 				if op == "" {
 					op = "network"

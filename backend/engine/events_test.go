@@ -45,3 +45,30 @@ func TestFailureToldWithItsReason(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistrationEvents: a change of registration is told with the
+// operator; ModemManager going silent (registration unknown, as when it
+// stops) is not news about the network.
+func TestRegistrationEvents(t *testing.T) {
+	cell := func(r netstate.Registration, op string) *netstate.Snapshot {
+		return &netstate.Snapshot{Links: []netstate.Link{{ID: "pts/0", Interface: "pts/0", Kind: netstate.KindCellular,
+			State: netstate.StateDisconnected, Cell: netstate.Cell{Registration: r, Operator: op}}}}
+	}
+	texts := func(prev, next *netstate.Snapshot) []string {
+		var out []string
+		for _, ev := range deriveEvents(prev, next, time.Now(), "") {
+			out = append(out, ev.Text)
+		}
+		return out
+	}
+	home, roaming, silent := cell(netstate.RegHome, "EE"), cell(netstate.RegRoaming, "vodafone IE"), cell(netstate.RegUnknown, "")
+	if got := texts(home, roaming); len(got) != 1 || got[0] != "pts/0: roaming on vodafone IE" {
+		t.Errorf("home → roaming: %q", got)
+	}
+	if got := texts(home, silent); len(got) != 0 {
+		t.Errorf("ModemManager silent: %q, want nothing", got)
+	}
+	if got := texts(silent, home); len(got) != 1 || got[0] != "pts/0: home on EE" {
+		t.Errorf("back: %q", got)
+	}
+}

@@ -184,8 +184,12 @@ func decodeModem(objs bus.Objects, p dbus.ObjectPath) (Modem, []error) {
 	sim := r.Path("Sim")
 	m.SimPath = sim
 	m.Lock, _ = r.Uint32("UnlockRequired")
-	if v, ok := objs[p][ifaceModem]["UnlockRetries"].Value().(map[uint32]uint32); ok {
-		m.Retries = v
+	if v, ok := objs[p][ifaceModem]["UnlockRetries"]; ok {
+		if r, ok := v.Value().(map[uint32]uint32); ok {
+			m.Retries = r
+		} else {
+			errs = append(errs, fmt.Errorf("%s %s.UnlockRetries: want a{uu}, got %s", p, ifaceModem, v.Signature()))
+		}
 	}
 	errs = append(errs, r.Errs...)
 
@@ -442,7 +446,15 @@ type setupMark struct {
 	state int32 // the modem's state at the last try
 	ok    bool
 	told  bool
+	// asked is when fieldlink last asked for fresh figures because the
+	// quality was cached: once a refresh period, not on every change.
+	asked time.Time
 }
+
+// staleAskEvery bounds how often a cached quality makes fieldlink ask
+// ModemManager again: its own "recent" flag lasts 60 s, so once a minute
+// is as often as asking can tell anything new.
+const staleAskEvery = time.Minute
 
 // New returns a client on conn.
 func New(conn *bus.Conn, opt Options) *Client {
@@ -483,29 +495,16 @@ func (c *Client) Objects() Objects {
 // setupNew switches on signal and location reporting for modems seen for
 // the first time, and again for those where it failed whose state has
 // changed since; ModemManager reports nothing in Modem.Signal until asked.
+// A registered modem whose quality has gone cached is asked for fresh
+// figures, at most once a minute.
 func (c *Client) setupNew(ctx context.Context) {
-	var todo []Modem
-	var marks []*setupMark
-	c.mu.Lock()
-	for _, m := range c.Objects().Modems {
-		mk := c.setup[m.Path]
-		if mk == nil {
-			mk = &setupMark{state: m.State}
-			c.setup[m.Path] = mk
-		} else if mk.ok || mk.state == m.State {
-			continue
-		}
-		mk.state = m.State
-		todo, marks = append(todo, m), append(marks, mk)
+	todo, marks, stale := c.dueForSetup(time.Now())
+	for _, m := range stale {
+		c.askFresh(ctx, m)
 	}
-	c.mu.Unlock()
 	conn := c.m.Conn()
 	for i, m := range todo {
-		rate := uint32(c.opt.SignalRate / time.Second)
-		if rate == 0 {
-			rate = 1
-		}
-		_, err := conn.Call(ctx, Name, m.Path, ifaceSignal+".Setup", rate)
+		_, err := conn.Call(ctx, Name, m.Path, ifaceSignal+".Setup", c.rate())
 		c.mu.Lock()
 		mk := marks[i]
 		mk.ok = err == nil
@@ -525,20 +524,70 @@ func (c *Client) setupNew(ctx context.Context) {
 		if sources == 0 {
 			continue
 		}
-		if _, err := conn.Call(ctx, Name, m.Path, ifaceLocation+".Setup", sources, true); err != nil {
-			c.m.Report(&CallFailed{Modem: m.Name(), Op: "Location.Setup", Err: err})
+		c.setupLocation(ctx, m, sources)
+	}
+}
+
+// dueForSetup picks the modems whose reporting must be (re)set up, and the
+// registered ones whose quality ModemManager says is cached.
+func (c *Client) dueForSetup(now time.Time) (todo []Modem, marks []*setupMark, stale []Modem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.Objects().Modems {
+		mk := c.setup[m.Path]
+		if mk == nil {
+			mk = &setupMark{state: m.State}
+			c.setup[m.Path] = mk
+		} else if mk.ok || mk.state == m.State {
+			if mk.ok && m.cachedWhileRegistered() && now.Sub(mk.asked) >= staleAskEvery {
+				mk.asked = now
+				stale = append(stale, m)
+			}
 			continue
 		}
-		// Read it once now; later changes arrive as PropertiesChanged.
-		body, err := conn.Call(ctx, Name, m.Path, ifaceLocation+".GetLocation")
-		if err == nil && len(body) == 1 {
-			if loc, ok := body[0].(map[uint32]dbus.Variant); ok {
-				c.m.Update(func(objs bus.Objects) {
-					if obj := objs[m.Path]; obj != nil && obj[ifaceLocation] != nil {
-						obj[ifaceLocation]["Location"] = dbus.MakeVariant(loc)
-					}
-				})
-			}
+		mk.state = m.State
+		todo, marks = append(todo, m), append(marks, mk)
+	}
+	return todo, marks, stale
+}
+
+// cachedWhileRegistered: the modem is registered yet ModemManager's quality
+// is not recent. ModemManager 1.20 can stop polling after a registration
+// flap and keep a 0 % for minutes; a registered modem has a fresher word.
+func (m Modem) cachedWhileRegistered() bool {
+	r := m.RegistrationState()
+	return m.QualityOK && !m.QualityRecent && (r == netstate.RegHome || r == netstate.RegRoaming)
+}
+
+// askFresh asks ModemManager for fresh figures: Signal.Setup restarts its
+// polling and reads the extended signal at once, whatever the rate was.
+func (c *Client) askFresh(ctx context.Context, m Modem) {
+	if _, err := c.m.Conn().Call(ctx, Name, m.Path, ifaceSignal+".Setup", c.rate()); err != nil {
+		c.m.Report(&CallFailed{Modem: m.Name(), Op: "Signal.Setup (refresh of a cached signal)", Err: err})
+	}
+}
+
+// rate is the Signal interface's refresh period in whole seconds.
+func (c *Client) rate() uint32 {
+	return max(1, uint32(c.opt.SignalRate/time.Second))
+}
+
+// setupLocation switches on the location sources and reads it once.
+func (c *Client) setupLocation(ctx context.Context, m Modem, sources uint32) {
+	conn := c.m.Conn()
+	if _, err := conn.Call(ctx, Name, m.Path, ifaceLocation+".Setup", sources, true); err != nil {
+		c.m.Report(&CallFailed{Modem: m.Name(), Op: "Location.Setup", Err: err})
+		return
+	}
+	// Read it once now; later changes arrive as PropertiesChanged.
+	body, err := conn.Call(ctx, Name, m.Path, ifaceLocation+".GetLocation")
+	if err == nil && len(body) == 1 {
+		if loc, ok := body[0].(map[uint32]dbus.Variant); ok {
+			c.m.Update(func(objs bus.Objects) {
+				if obj := objs[m.Path]; obj != nil && obj[ifaceLocation] != nil {
+					obj[ifaceLocation]["Location"] = dbus.MakeVariant(loc)
+				}
+			})
 		}
 	}
 }

@@ -594,3 +594,49 @@ func TestModemLocationIsRoundedToAnArea(t *testing.T) {
 		})
 	}
 }
+
+// TestCachedQualityAsksForFresh: ModemManager 1.20 can stop polling after a
+// registration flap and keep saying "0% (cached)". A registered modem whose
+// quality goes cached is asked once for fresh figures (Signal.Setup runs
+// its poll at once); a second cached figure within the minute is not asked
+// again; the verdict never trusts the cached figure.
+func TestCachedQualityAsksForFresh(t *testing.T) {
+	e := newEnv(t, true)
+	e.start(Options{Modem: mm.Options{SignalRate: 5 * time.Second}})
+	modem := e.mm.AddModem(fakebus.ModemSpec{PrimaryPort: "ttyUSB2", Manufacturer: "Generic", Model: "AT modem",
+		State: 8, Tech: fakebus.TechLTE, Quality: 70, Registration: 1, SimCode: "23430", SimOperator: "EE"})
+	e.waitFor("the modem", func(s *netstate.Snapshot) bool { return link(s, "ttyUSB2") != nil })
+	setups := func() int { return len(e.mm.CallsTo(fakebus.MMSignal + ".Setup")) }
+	if n := setups(); n != 1 {
+		t.Fatalf("Signal.Setup calls at start: %d, want 1", n)
+	}
+	e.mm.SetQuality(modem, 0, false)
+	s := e.waitFor("the cached figure seen", func(s *netstate.Snapshot) bool {
+		l := link(s, "ttyUSB2")
+		return l != nil && l.Signal.QualityCached
+	})
+	if l := link(&s, "ttyUSB2"); l.Radio != netstate.LevelAmber {
+		t.Errorf("a cached 0%% was trusted: radio %v, want amber (not known)", l.Radio)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for setups() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := setups(); n != 2 {
+		t.Fatalf("Signal.Setup calls after the quality went cached: %d, want 2 (one refresh)", n)
+	}
+	e.mm.SetQuality(modem, 1, false)
+	e.waitFor("the second cached figure", func(s *netstate.Snapshot) bool {
+		l := link(s, "ttyUSB2")
+		return l != nil && l.Signal.Quality.V == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	if n := setups(); n != 2 {
+		t.Errorf("Signal.Setup calls within the minute: %d, want still 2", n)
+	}
+	e.mm.SetQuality(modem, 60, true)
+	e.waitFor("fresh again", func(s *netstate.Snapshot) bool {
+		l := link(s, "ttyUSB2")
+		return l != nil && !l.Signal.QualityCached && l.Radio == netstate.LevelGreen
+	})
+}

@@ -20,7 +20,7 @@ import (
 // bearer (method ppp, the modem dialled), then NetworkManager cannot start
 // PPP (no ppp_generic module, no pppd). fieldlink says that in words, does
 // not call cellular usable, and the work goes back to the cable when it
-// returns.
+// returns. ModemManager restarted then moves nothing.
 func TestRealModemManagerWithNetworkManager(t *testing.T) {
 	nm := oneCable(t)
 	h := realmm.Start(t, realmm.Options{BusAddress: nm.BusAddress})
@@ -64,7 +64,35 @@ url = "http://10.99.0.1:8080/health"
 		t.Fatal(err)
 	}
 	waitRoute(t, nm, "veth0", 30*time.Second)
+	d.waitLine(t, "GO: cable connected", 30*time.Second)
+	restartWithoutMove(t, nm, h, d)
 	t.Logf("daemon:\n%s", d.log())
+}
+
+// restartWithoutMove restarts ModemManager while the cable carries the
+// work: the modem goes and comes back, and nothing moves.
+func restartWithoutMove(t *testing.T, nm *realnm.Harness, h *realmm.Harness, d *daemonRun) {
+	mark := len(d.log())
+	h.StopMM(os.Interrupt)
+	if err := h.StartMM(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Plug(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the modem back in NetworkManager", 40*time.Second, func() bool {
+		out, _ := nm.Nmcli("-t", "-f", "DEVICE,TYPE,STATE", "device")
+		return strings.Contains(out, ":gsm:disconnected")
+	})
+	time.Sleep(2 * time.Second)
+	after := d.log()[mark:]
+	for _, bad := range []string{"Switched to", "DO NOT PROCEED", "MARGINAL"} {
+		if strings.Contains(after, bad) {
+			t.Errorf("ModemManager's restart moved the work or the light (%q):\n%s", bad, after)
+		}
+	}
+	waitRoute(t, nm, "veth0", time.Second)
+	t.Logf("after ModemManager's restart:\n%s", after)
 }
 
 // oneCable is the real NetworkManager with one cable and a health check

@@ -255,7 +255,8 @@ func trimUnit(s string) string {
 
 // TestRealModemManagerCellularVerdicts: each cellular fact reaches the
 // modem's radio verdict within a second of the modem saying it:
-// registration lost, a signal below the thresholds; ModemManager
+// registration lost, a signal below the thresholds, the SIM pulled out
+// (the modem deregisters); ModemManager
 // restarting is said as that (the service away, then back with the modem),
 // and the modem unplugged takes its link away.
 func TestRealModemManagerCellularVerdicts(t *testing.T) {
@@ -281,6 +282,20 @@ func TestRealModemManagerCellularVerdicts(t *testing.T) {
 		return field(l, "radio_level") == "red" && field(l, "signal.rsrp_dbm") == "-127"
 	})
 	t.Logf("signal below the thresholds → red (RSRP read at the Signal rate): %v", at.Sub(from).Round(time.Millisecond))
+	h.Modem.Set(func(n *atmodem.Network) { n.RSRP, n.Signal = -95, 4 })
+	w.until(t, "green again", from, 15*time.Second, func(l map[string]any) bool { return field(l, "radio_level") == "green" })
+	// The SIM pulled out: the generic plugin has no SIM hot-swap detection
+	// in 1.20, so what reaches ModemManager is the modem deregistering.
+	from = time.Now()
+	h.Modem.Set(func(n *atmodem.Network) { n.SIM = atmodem.SIMAbsent })
+	at = w.until(t, "no network without a SIM", from, 5*time.Second, func(l map[string]any) bool {
+		return field(l, "radio_level") == "red" && strings.Contains(field(l, "reason"), "no network")
+	})
+	t.Logf("SIM removed → red: %v", at.Sub(from).Round(time.Millisecond))
+	if at.Sub(from) > time.Second {
+		t.Errorf("SIM removed took %v to reach the verdict", at.Sub(from).Round(time.Millisecond))
+	}
+	h.Modem.Set(func(n *atmodem.Network) { n.SIM, n.Reg = atmodem.SIMReady, atmodem.Home })
 	// ModemManager restarts.
 	from = time.Now()
 	h.StopMM(os.Interrupt)

@@ -178,11 +178,15 @@ func (m *Modem) Network() Network {
 
 // Set changes the network, and pushes what a modem pushes: registration
 // and technology changes as +CREG/+CGREG/+CEREG (as ModemManager asked
-// for them), signal changes as +CIEV once indications are on.
+// for them), signal changes as +CIEV once indications are on. A SIM
+// pulled out leaves the network as a real modem does: deregistered.
 func (m *Modem) Set(f func(n *Network)) {
 	m.mu.Lock()
 	old := m.net
 	f(&m.net)
+	if m.net.SIM == SIMAbsent && old.SIM != SIMAbsent {
+		m.net.Reg = NotRegistered
+	}
 	n, st := m.net, m.st
 	m.mu.Unlock()
 	var urcs []string

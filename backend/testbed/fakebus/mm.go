@@ -241,3 +241,9 @@ func (m *MM) SetState(path dbus.ObjectPath, state int32) {
 	o, _ := old.(int32)
 	m.Emit(path, MMModem+".StateChanged", o, state, uint32(0))
 }
+
+// SetQuality changes Modem.SignalQuality; recent false is ModemManager's
+// "cached" (its figure is older than a minute).
+func (m *MM) SetQuality(path dbus.ObjectPath, q uint32, recent bool) {
+	m.Set(path, MMModem, map[string]any{"SignalQuality": ub{q, recent}})
+}
