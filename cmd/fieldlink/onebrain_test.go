@@ -44,7 +44,7 @@ func testAccount(t testing.TB) account {
 		"--shell", "/usr/sbin/nologin", "--user-group", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("userdel", name).Run() })
+	t.Cleanup(func() { removeAccount(t, name) })
 	u, err := user.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +62,24 @@ var (
 	groupMade bool
 )
 
+// removeAccount deletes a test account. A process of the account may still
+// be exiting (userdel refuses then), so it tries for a few seconds.
+func removeAccount(t testing.TB, name string) {
+	var out []byte
+	var err error
+	for i := 0; i < 50; i++ {
+		if out, err = exec.Command("userdel", name).CombinedOutput(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("the test account %s is left behind: userdel: %v: %s", name, err, out)
+}
+
+// groupMarker says a test run made the fieldlink group: several test
+// processes share it, and the last one out removes it.
+const groupMarker = "/run/fieldlink-test-made-group"
+
 // joinGroup adds the account to the fieldlink group (created, if the
 // machine has none, for the rest of the test run).
 func (a account) joinGroup(t testing.TB) {
@@ -72,6 +90,9 @@ func (a account) joinGroup(t testing.TB) {
 		if out, err := exec.Command("groupadd", "--system", charge.Group).CombinedOutput(); err != nil {
 			t.Fatalf("groupadd: %v: %s", err, out)
 		}
+		os.WriteFile(groupMarker, nil, 0o600)
+	}
+	if _, err := os.Stat(groupMarker); err == nil {
 		groupMade = true
 	}
 	if out, err := exec.Command("usermod", "-aG", charge.Group, a.name).CombinedOutput(); err != nil {
@@ -79,12 +100,20 @@ func (a account) joinGroup(t testing.TB) {
 	}
 }
 
-// dropGroup removes the fieldlink group if a test made it.
+// dropGroup removes the fieldlink group if a test made it and no other
+// test process still has an account in it.
 func dropGroup() {
 	groupMu.Lock()
 	defer groupMu.Unlock()
-	if groupMade {
-		exec.Command("groupdel", charge.Group).Run()
+	if !groupMade {
+		return
+	}
+	out, err := exec.Command("getent", "group", charge.Group).Output()
+	if f := strings.Split(strings.TrimSpace(string(out)), ":"); err != nil || len(f) < 4 || f[3] != "" {
+		return
+	}
+	if exec.Command("groupdel", charge.Group).Run() == nil {
+		os.Remove(groupMarker)
 	}
 }
 
