@@ -33,6 +33,8 @@ Commands:
   fieldlink serve enroll NAME [--group G]   a device's upload token
   fieldlink serve viewer NAME [--url URL]   a sign-in link for the report
   fieldlink serve devices                   enrolled devices, last upload
+  fieldlink serve replace NAME              a new token for a device (the old stops)
+  fieldlink serve revoke NAME               withdraw a device's token
 
 Flags:
 `
@@ -68,8 +70,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			return cmdServeViewer(args[1:], stdout, stderr)
 		case "devices":
 			return cmdServeDevices(args[1:], stdout, stderr)
+		case "replace", "revoke":
+			return cmdServeToken(args[0], args[1:], stdout, stderr)
 		}
-		fmt.Fprintf(stderr, "fieldlink serve: unknown command %q (enroll, viewer, devices)\n", args[0])
+		fmt.Fprintf(stderr, "fieldlink serve: unknown command %q (enroll, viewer, devices, replace, revoke)\n", args[0])
 		return errUsage
 	}
 	fs := flag.NewFlagSet("fieldlink serve", flag.ContinueOnError)
@@ -259,4 +263,48 @@ func cmdServeDevices(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Group, id, d.Hostname, last)
 	}
 	return tw.Flush()
+}
+
+const tokenUsage = `Usage: fieldlink serve replace|revoke NAME [flags]
+
+replace gives the enrolled device NAME a new upload token (a laptop's
+token leaked, or it was rebuilt): the old token stops at once, the new one
+writes the same device; put it in the device's [sync] token_file.
+revoke withdraws NAME's token: its uploads are refused from now on. What
+it uploaded stays in the fleet's figures.
+
+Flags:
+`
+
+func cmdServeToken(op string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fieldlink serve "+op, flag.ContinueOnError)
+	var sf serveFlags
+	sf.register(fs)
+	if err := parse(fs, args, tokenUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	ctx := context.Background()
+	_, st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	name := fs.Arg(0)
+	if op == "revoke" {
+		if err := st.Revoke(ctx, name); err != nil {
+			return fmt.Errorf("serve revoke: %w", err)
+		}
+		fmt.Fprintf(stdout, "%s's upload token is withdrawn: its uploads are refused from now on.\n", name)
+		return nil
+	}
+	tok, err := st.Replace(ctx, name)
+	if err != nil {
+		return fmt.Errorf("serve replace: %w", err)
+	}
+	fmt.Fprintf(stdout, "New upload token for %s (the old one no longer works; shown once, put it in the device's [sync] token_file):\n%s\n", name, tok)
+	return nil
 }

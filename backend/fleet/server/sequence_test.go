@@ -88,6 +88,7 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	st.SetClock(fleetsample.Clock)
 	var hang atomic.Bool
 	h := New(st, Options{VisitShare: 0.8, DeviceShare: 0.85}).Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

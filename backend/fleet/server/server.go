@@ -15,6 +15,7 @@ import (
 	"log"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -35,9 +36,13 @@ type Options struct {
 	// VisitShare and DeviceShare are the report's defaults.
 	VisitShare, DeviceShare float64
 	Areas                   *areas.Map
-	// Secure marks the session cookie Secure (served over TLS).
+	// Secure marks the session cookie Secure and sends HSTS (served over
+	// TLS).
 	Secure bool
-	Log    *log.Logger
+	// BehindTLSProxy does the same for plain HTTP behind a proxy that
+	// speaks TLS to the browsers (server.behind_tls_proxy).
+	BehindTLSProxy bool
+	Log            *log.Logger
 }
 
 // Server serves uploads and the fleet report.
@@ -59,15 +64,19 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/upload", s.upload)
 	mux.HandleFunc("GET /login", s.login)
+	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/report", http.StatusSeeOther) })
 	mux.HandleFunc("GET /report", s.viewer(s.reportPage))
 	mux.HandleFunc("GET /report.csv", s.viewer(s.reportData("csv")))
 	mux.HandleFunc("GET /report.json", s.viewer(s.reportData("json")))
-	return securityHeaders(mux)
+	return s.securityHeaders(mux)
 }
 
-func securityHeaders(h http.Handler) http.Handler {
+func (s *Server) securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.secure(r) {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'")
@@ -135,7 +144,15 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		var ie *store.IngestError
+		var many *store.ErrTooMany
+		if errors.As(err, &many) {
+			fail(w, many.Status, "%s", many.Msg)
+			return
+		}
 		if errors.As(err, &ie) {
+			if ie.Cause != nil {
+				s.opt.Log.Printf("upload from %s: %v: %v", e.Name, err, ie.Cause)
+			}
 			fail(w, ie.Status, "%v", err)
 			return
 		}
@@ -147,7 +164,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.opt.Log.Printf("upload from %s: %v", e.Name, err)
-		fail(w, http.StatusServiceUnavailable, "could not store the upload: %v", err)
+		fail(w, http.StatusServiceUnavailable, "could not store the upload: the fleet database is not answering; try again later")
 		return
 	}
 	dev := e.Device
@@ -180,34 +197,133 @@ func (l *limited) Read(p []byte) (int, error) {
 	return n, err
 }
 
-const cookie = "fieldlink_viewer"
+const cookie = "fieldlink_session"
 
 // login trades a viewer's token (from 'fieldlink serve viewer NAME') for
-// a session cookie, so the token leaves the address bar at once.
+// a session of its own, so the token leaves the address bar at once and
+// never sits in a cookie. A link opened from the address bar, a bookmark
+// or a mail client signs in at once; one that arrives by another site's
+// request (Sec-Fetch-Site cross-site or same-site) shows a button first,
+// so no page elsewhere can sign a browser in as someone (login CSRF).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	tok := r.URL.Query().Get("token")
-	if _, err := s.store.Viewer(r.Context(), tok); err != nil {
+	var tok, next string
+	if r.Method == http.MethodPost {
+		if !sameOrigin(r) {
+			fail(w, http.StatusForbidden, "sign in from the fleet server's own page")
+			return
+		}
+		r.ParseForm()
+		tok, next = r.PostForm.Get("token"), r.PostForm.Get("next")
+	} else {
+		tok, next = r.URL.Query().Get("token"), r.URL.Query().Get("next")
+	}
+	viewer, err := s.store.Viewer(r.Context(), tok)
+	switch {
+	case errors.Is(err, store.ErrUnknownToken):
 		fail(w, http.StatusUnauthorized, "unknown or withdrawn viewer token: ask IT for a new link ('fieldlink serve viewer NAME')")
 		return
+	case err != nil:
+		s.dbDown(w, "login", err)
+		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookie, Value: tok, Path: "/", HttpOnly: true, Secure: s.opt.Secure,
-		SameSite: http.SameSiteStrictMode, MaxAge: 12 * 3600})
-	next := r.URL.Query().Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/report"
+	if r.Method == http.MethodGet && !fromUser(r) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		confirmTmpl.Execute(w, map[string]string{"Viewer": viewer, "Token": tok, "Next": safeNext(next)})
+		return
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	secret, err := s.store.StartSession(r.Context(), viewer)
+	if err != nil {
+		s.dbDown(w, "login", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookie, Value: secret, Path: "/", HttpOnly: true, Secure: s.secure(r),
+		SameSite: http.SameSiteStrictMode, MaxAge: int(store.SessionLife / time.Second)})
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
-// viewer lets through requests with a viewer's token (cookie or bearer).
+var confirmTmpl = template.Must(template.New("confirm").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in: fieldlink fleet report</title></head>
+<body><main><h1>fieldlink fleet report</h1><p>Sign in as {{.Viewer}}?</p>
+<form method="post" action="/login"><input type="hidden" name="token" value="{{.Token}}"><input type="hidden" name="next" value="{{.Next}}">
+<button type="submit">Sign in</button></form></main></body></html>
+`))
+
+// fromUser: the request was the user's own doing (typed, a bookmark, a
+// link from a mail client: Sec-Fetch-Site none) or from this site; a
+// browser too old to say is let through, as SameSite cookies would be.
+func fromUser(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "none", "same-origin":
+		return true
+	}
+	return false
+}
+
+// sameOrigin: a form post from this server's own page.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+// safeNext keeps a sign-in's destination on this site: a path of its own,
+// normalised, with no scheme, host, backslash or control character that a
+// browser could read as another site ("/\\host", "/%09/host").
+func safeNext(next string) string {
+	const home = "/report"
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	// Both the text as sent and as decoded: "%5C" is a backslash too.
+	for _, t := range []string{next, u.Path} {
+		if !strings.HasPrefix(t, "/") || strings.HasPrefix(t, "//") || strings.ContainsFunc(t, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
+			return home
+		}
+	}
+	p := path.Clean(u.Path)
+	if strings.HasPrefix(p, "//") {
+		return home
+	}
+	return (&url.URL{Path: p, RawQuery: u.RawQuery}).String()
+}
+
+// secure says whether the session cookie is marked Secure: served over
+// TLS here, or behind a TLS proxy the config names.
+func (s *Server) secure(r *http.Request) bool {
+	return s.opt.Secure || r.TLS != nil || s.opt.BehindTLSProxy
+}
+
+// dbDown answers a request the database could not: the cause is logged,
+// the client is told in words.
+func (s *Server) dbDown(w http.ResponseWriter, what string, err error) {
+	s.opt.Log.Printf("%s: %v", what, err)
+	fail(w, http.StatusServiceUnavailable, "the fleet database is not answering; try again later")
+}
+
+// viewer lets through requests with a viewer's session (the cookie) or
+// token (Authorization: Bearer, for scripts).
 func (s *Server) viewer(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok := bearer(r)
-		if c, err := r.Cookie(cookie); tok == "" && err == nil {
-			tok = c.Value
+		var err error
+		if tok := bearer(r); tok != "" {
+			_, err = s.store.Viewer(r.Context(), tok)
+		} else if c, cerr := r.Cookie(cookie); cerr == nil {
+			_, err = s.store.Session(r.Context(), c.Value)
+		} else {
+			err = store.ErrUnknownToken
 		}
-		if _, err := s.store.Viewer(r.Context(), tok); err != nil {
-			fail(w, http.StatusUnauthorized, "sign in with the link IT gave you (/login?token=…)")
+		switch {
+		case errors.Is(err, store.ErrUnknownToken):
+			fail(w, http.StatusUnauthorized, "sign in with the link IT gave you (/login?token=…); a sign-in lasts 12 hours")
+			return
+		case err != nil:
+			s.dbDown(w, "viewer", err)
 			return
 		}
 		h(w, r)

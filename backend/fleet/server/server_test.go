@@ -41,6 +41,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
+	st.SetClock(fleetsample.Clock)
 	r := &rig{t: t, store: st}
 	r.srv = httptest.NewServer(New(st, Options{VisitShare: 0.8, DeviceShare: 0.85}).Handler())
 	t.Cleanup(r.srv.Close)
@@ -188,7 +189,7 @@ func TestDevicesSyncAndTheFleetReportMatches(t *testing.T) {
 	}
 }
 
-func post(t *testing.T, url, token string, body []byte, gz bool) (int, string) {
+func post(t testing.TB, url, token string, body []byte, gz bool) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", url+"/api/v1/upload", bytes.NewReader(body))
 	if token != "" {

@@ -225,6 +225,7 @@ func BenchmarkIngestDeviceDay(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	s.SetClock(func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) })
 	ctx := context.Background()
 	day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC).Unix() / 86400
 	var tokens []string

@@ -58,6 +58,7 @@ func open(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	s.SetClock(fleetsample.Clock)
 	return s
 }
 

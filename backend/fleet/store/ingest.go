@@ -22,6 +22,9 @@ type IngestError struct {
 	File   string
 	Line   int
 	Err    error
+	// Cause is the database's own words, for the server's log only: they
+	// name tables and constraints a client has no business seeing.
+	Cause error
 }
 
 func (e *IngestError) Error() string {
@@ -117,83 +120,261 @@ func dayNumber(s string) (int64, error) {
 	return t.Unix() / 86400, nil
 }
 
+// Bounds of one upload and of one device's day. An upload is streamed
+// into its transaction a batch at a time, so the server's memory is
+// bounded by the batch whatever the body; the record caps bound its time
+// and the database's growth. A device's month (a first sync's window) is
+// some tens of thousands of records.
+const (
+	ingestBatch = 2000
+	// MaxRecords is the most records one upload may hold.
+	MaxRecords = 250_000
+	// MaxRecordsPerDay is the most records one device may upload in a
+	// UTC day, re-sends included.
+	MaxRecordsPerDay = 1_000_000
+	// DaysBefore and DaysAfter bound a record's day: from DaysBefore
+	// before the device's enrolment, or before its journal began if that
+	// was earlier (widen), to DaysAfter after now (a device clock running
+	// ahead, time zones).
+	DaysBefore = 400
+	DaysAfter  = 2
+	// MaxJournalAge (years) bounds how far before its enrolment a
+	// device's journal may say it began.
+	MaxJournalAge = 10
+)
+
+// Limits are an upload's bounds; tests lower them.
+type Limits struct {
+	Batch, Records, PerDay int
+}
+
+// DefaultLimits are the bounds a server runs with.
+var DefaultLimits = Limits{Batch: ingestBatch, Records: MaxRecords, PerDay: MaxRecordsPerDay}
+
+// SetLimits replaces the store's upload bounds (zero fields keep theirs).
+func (s *Store) SetLimits(l Limits) {
+	if l.Batch > 0 {
+		s.limits.Batch = l.Batch
+	}
+	if l.Records > 0 {
+		s.limits.Records = l.Records
+	}
+	if l.PerDay > 0 {
+		s.limits.PerDay = l.PerDay
+	}
+}
+
+// ErrTooMany is an upload over a record cap: split it (413) or wait for
+// tomorrow (429).
+type ErrTooMany struct {
+	Status int
+	Msg    string
+}
+
+func (e *ErrTooMany) Error() string { return e.Msg }
+
 // Ingest stores one upload (an NDJSON export) for the device an
 // enrollment is for, in one transaction: all of it or, with the line to
 // blame, none of it. Records already there (by key) are replaced, so a
 // batch sent twice leaves one copy. A token not yet bound binds to the
-// device of its first upload; every record must be that device's.
+// device of its first upload; every record must be that device's. The
+// records are written as they are read, ingestBatch at a time.
 func (s *Store) Ingest(ctx context.Context, e Enrollment, r io.Reader, name string) (Stats, []string, error) {
-	var recs []journal.Record
-	dev := e.Device
-	warnings, err := journal.DecodeExport(r, name, func(rec journal.Record) error {
-		if rec.Type == "sample" {
-			return errors.New("sample records stay on the device: the fleet takes roll-ups, sessions, visits and events")
-		}
-		id, _ := rec.Fields["device_id"].(string)
-		if dev == "" {
-			dev = id
-		}
-		if id != dev {
-			return &IngestError{Status: 403, Err: fmt.Errorf("a record of device %s, but this token writes device %s's only", id, dev)}
-		}
-		recs = append(recs, rec)
-		return nil
-	})
+	in := &ingest{s: s, e: e, dev: e.Device, name: name, lo: e.Created.AddDate(0, 0, -DaysBefore).Unix() / 86400,
+		hi: s.now().AddDate(0, 0, DaysAfter).Unix() / 86400,
+		w:  &upload{s: s, seen: map[string]bool{}, staleDays: map[int64]bool{}, staleMonths: map[string]bool{}, stats: Stats{}}}
+	defer in.rollback(ctx)
+	warnings, err := journal.DecodeExport(r, name, func(rec journal.Record) error { return in.add(ctx, rec) })
 	if err != nil {
-		var ie *journal.ImportError
-		var own *IngestError
-		if errors.As(err, &own) && errors.As(err, &ie) {
-			return nil, nil, &IngestError{Status: own.Status, File: ie.File, Line: ie.Line, Err: own.Err}
-		}
-		if errors.As(err, &ie) {
-			return nil, nil, &IngestError{Status: 400, File: ie.File, Line: ie.Line, Err: ie.Err}
-		}
-		return nil, nil, &IngestError{Status: 400, File: name, Err: err}
+		return nil, nil, ingestError(err, name)
 	}
-	if len(recs) == 0 {
+	if in.skipped > maxSkipLines {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: and %d more records skipped for their days", name, in.skipped-maxSkipLines))
+	}
+	warnings = append(in.warnings, warnings...)
+	if in.tx == nil && len(in.recs) == 0 {
 		return Stats{}, warnings, nil
 	}
-	stats, err := s.store(ctx, e, dev, recs, name)
-	return stats, warnings, err
+	if err := in.flush(ctx, true); err != nil {
+		return nil, nil, err
+	}
+	if err := in.quota(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := in.tx.Commit(ctx); err != nil {
+		return nil, nil, err
+	}
+	in.tx = nil
+	for _, p := range in.w.parts {
+		s.parts.Store(p, true)
+	}
+	return in.w.stats, warnings, nil
 }
 
-// store writes an upload's records in one transaction. One upload of a
-// device at a time: two at once (a retry overtaking a slow first try)
-// take turns rather than deadlock. The daily case sends the lock, the
-// records and the bookkeeping as one batch: round trips are most of an
-// upload's time.
-func (s *Store) store(ctx context.Context, e Enrollment, dev string, recs []journal.Record, name string) (Stats, error) {
-	tx, err := s.pool.Begin(ctx)
+// ingestError keeps a refusal's status and names the upload and line.
+func ingestError(err error, name string) error {
+	var ie *journal.ImportError
+	var own *IngestError
+	var many *ErrTooMany
+	switch {
+	case errors.As(err, &many):
+		return many
+	case errors.As(err, &own) && errors.As(err, &ie):
+		return &IngestError{Status: own.Status, File: ie.File, Line: ie.Line, Err: own.Err}
+	case errors.As(err, &own):
+		return own
+	case errors.As(err, &ie):
+		return &IngestError{Status: 400, File: ie.File, Line: ie.Line, Err: ie.Err}
+	}
+	return &IngestError{Status: 400, File: name, Err: err}
+}
+
+// ingest is one upload being written: its transaction (begun with the
+// first batch, when the device is known), the records read since the
+// last batch, and what it touched.
+type ingest struct {
+	s      *Store
+	e      Enrollment
+	dev    string
+	name   string
+	lo, hi int64 // the days a record may have
+	tx     pgx.Tx
+	recs   []journal.Record
+	count  int
+	w      *upload
+	// skipped counts the records outside the window; warnings say which.
+	skipped  int
+	warnings []string
+}
+
+// add checks one record and writes a batch when one is full.
+func (in *ingest) add(ctx context.Context, rec journal.Record) error {
+	if rec.Type == "sample" {
+		return errors.New("sample records stay on the device: the fleet takes roll-ups, sessions, visits and events")
+	}
+	id, _ := rec.Fields["device_id"].(string)
+	if strings.TrimSpace(id) == "" {
+		return &IngestError{Status: 400, Err: errors.New("a record without a device_id: every record names its device")}
+	}
+	if in.dev == "" {
+		in.dev = id
+	}
+	if id != in.dev {
+		return &IngestError{Status: 403, Err: fmt.Errorf("a record of device %s, but this token writes device %s's only", id, in.dev)}
+	}
+	if rec.Type == "device" {
+		in.widen(rec)
+	}
+	if skip, err := in.checkDay(rec); err != nil || skip {
+		return err
+	}
+	if in.count++; in.count > in.s.limits.Records {
+		return &ErrTooMany{Status: 413, Msg: fmt.Sprintf("more than %d records in one upload: send it in parts (fieldlink journal sync sends a month at a time)", in.s.limits.Records)}
+	}
+	in.recs = append(in.recs, rec)
+	if len(in.recs) >= in.s.limits.Batch {
+		return in.flush(ctx, false)
+	}
+	return nil
+}
+
+// checkDay skips a day roll-up outside the device's window, with a line
+// saying so: each new month would make partitions, and no device has
+// records from then (a clock set wrong). The rest of the upload is taken,
+// so one bad day does not stop a device's sync for good.
+func (in *ingest) checkDay(rec journal.Record) (bool, error) {
+	ds, ok := rec.Fields["day"].(string)
+	if !ok || !strings.HasPrefix(rec.Type, "day_") {
+		return false, nil
+	}
+	day, err := dayNumber(ds)
 	if err != nil {
-		return nil, err
+		return false, &IngestError{Status: 400, Err: fmt.Errorf("day %q: %v", ds, err)}
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	if day >= in.lo && day <= in.hi {
+		return false, nil
+	}
+	if in.skipped++; in.skipped <= maxSkipLines {
+		from, to := time.Unix(in.lo*86400, 0).UTC().Format(time.DateOnly), time.Unix(in.hi*86400, 0).UTC().Format(time.DateOnly)
+		in.warnings = append(in.warnings, fmt.Sprintf("%s:%d: skipped: day %s is outside this device's days (%s to %s); is its clock wrong?", in.name, rec.Line, ds, from, to))
+	}
+	return true, nil
+}
+
+// widen opens the window to the device's journal's own start when that is
+// before its enrolment (a device in use before the fleet server was), but
+// never more than MaxJournalAge before the enrolment.
+func (in *ingest) widen(rec journal.Record) {
+	ms, ok := rec.Fields["created_ms"].(int64)
+	if !ok || ms <= 0 {
+		return
+	}
+	day := time.UnixMilli(ms).AddDate(0, 0, -DaysBefore).Unix() / 86400
+	floor := in.e.Created.AddDate(-MaxJournalAge, 0, 0).Unix() / 86400
+	in.lo = min(in.lo, max(day, floor))
+}
+
+// maxSkipLines bounds the lines an answer gives for skipped records.
+const maxSkipLines = 20
+
+// flush writes the records read since the last batch, beginning the
+// transaction (and binding or locking the device) with the first; the
+// last batch carries the bookkeeping. The daily case is one batch: the
+// lock, the records and the bookkeeping in one round trip.
+func (in *ingest) flush(ctx context.Context, last bool) error {
 	batch := &pgx.Batch{}
-	if e.Device == "" {
-		if err := bindToken(ctx, tx, e, dev, name); err != nil {
-			return nil, err
+	locked := false
+	if in.tx == nil {
+		tx, err := in.s.pool.Begin(ctx)
+		if err != nil {
+			return err
 		}
-	} else {
-		batch.Queue(lockDevice, dev)
+		in.tx = tx
+		if in.e.Device == "" {
+			if err := bindToken(ctx, tx, in.e, in.dev, in.name); err != nil {
+				return err
+			}
+		} else {
+			batch.Queue(lockDevice, in.dev)
+			locked = true
+		}
 	}
-	w := &upload{s: s, seen: map[string]bool{}, staleDays: map[int64]bool{}, staleMonths: map[string]bool{}, stats: Stats{}}
-	if err := w.queueRecords(ctx, tx, batch, recs, name); err != nil {
-		return nil, err
+	if err := in.w.queueRecords(ctx, in.tx, batch, in.recs, in.name); err != nil {
+		return err
 	}
-	after := w.bookkeeping(dev, e.hash)
+	var after []statement
+	if last {
+		after = in.w.bookkeeping(in.dev, in.e.hash)
+	}
 	for _, q := range after {
 		batch.Queue(q.sql, q.args...)
 	}
-	if err := readBatch(ctx, tx.SendBatch(ctx, batch), e.Device != "", recs, len(after), name); err != nil {
-		return nil, err
+	err := readBatch(ctx, in.tx.SendBatch(ctx, batch), locked, in.recs, len(after), in.name)
+	in.recs = in.recs[:0]
+	return err
+}
+
+// quota counts the upload against the device's day, refusing it (429)
+// over MaxRecordsPerDay.
+func (in *ingest) quota(ctx context.Context) error {
+	var n int64
+	err := in.tx.QueryRow(ctx, `INSERT INTO upload_quota (device_id, day, records) VALUES ($1, $2, $3)
+		ON CONFLICT (device_id, day) DO UPDATE SET records = upload_quota.records + EXCLUDED.records RETURNING records`,
+		in.dev, in.s.now().Unix()/86400, in.count).Scan(&n)
+	if err != nil {
+		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, err
+	if n > int64(in.s.limits.PerDay) {
+		return &ErrTooMany{Status: 429, Msg: fmt.Sprintf("this device has sent more than %d records today: the rest is kept on the device and sent tomorrow", in.s.limits.PerDay)}
 	}
-	for _, p := range w.parts {
-		s.parts.Store(p, true)
+	return nil
+}
+
+// rollback ends a transaction left open by a refusal.
+func (in *ingest) rollback(ctx context.Context) {
+	if in.tx != nil {
+		in.tx.Rollback(context.WithoutCancel(ctx))
 	}
-	return w.stats, nil
 }
 
 const lockDevice = `SELECT pg_advisory_xact_lock(hashtext($1))`
@@ -313,7 +494,8 @@ func readBatch(ctx context.Context, res pgx.BatchResults, locked bool, recs []jo
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &IngestError{Status: 400, File: name, Line: rec.Line, Err: fmt.Errorf("%s record: %v", rec.Type, err)}
+			return &IngestError{Status: 400, File: name, Line: rec.Line, Cause: err,
+				Err: fmt.Errorf("the fleet database refused this %s record (a value out of its range?)", rec.Type)}
 		}
 	}
 	for range after {

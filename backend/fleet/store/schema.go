@@ -112,4 +112,18 @@ CREATE TABLE stale_device_month (month TEXT NOT NULL, device_id TEXT NOT NULL, P
 CREATE TABLE stale_month (month TEXT PRIMARY KEY);
 CREATE TABLE refreshed (what TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL)
 `,
+	// 2: what an upload may cost a device's day; viewers' sessions, each
+	// with its own expiring secret (the viewer's token signs in only).
+	`
+CREATE TABLE upload_quota (
+	device_id TEXT NOT NULL, day INTEGER NOT NULL, records BIGINT NOT NULL,
+	PRIMARY KEY (device_id, day)
+);
+CREATE TABLE viewer_session (
+	secret_hash BYTEA PRIMARY KEY,
+	viewer      TEXT NOT NULL,
+	expires     TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX viewer_session_expires ON viewer_session (expires)
+`,
 }

@@ -31,6 +31,20 @@ type Store struct {
 	db       *sql.DB
 	// parts are the day-table partitions known to exist.
 	parts sync.Map
+	// clock is the store's time (SetClock; tests with fixed days).
+	clock  func() time.Time
+	limits Limits
+}
+
+// SetClock replaces the store's clock: the days a record may have and the
+// times of enrolments and sessions follow it.
+func (s *Store) SetClock(now func() time.Time) { s.clock = now }
+
+func (s *Store) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
 }
 
 // Open connects to PostgreSQL and brings the schema up to date.
@@ -55,7 +69,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("fleet database %s: %w", redact(url), err)
 	}
-	s := &Store{shareBin: 80, dbURL: url, pool: pool, db: stdlib.OpenDBFromPool(pool)}
+	s := &Store{shareBin: 80, dbURL: url, pool: pool, db: stdlib.OpenDBFromPool(pool), limits: DefaultLimits}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -151,7 +165,7 @@ func (s *Store) Enroll(ctx context.Context, name, group string) (string, error) 
 		return "", errors.New("enroll: a name for the device (its hostname or asset tag)")
 	}
 	tok, h := newToken()
-	_, err := s.pool.Exec(ctx, `INSERT INTO enrollment(token_hash, name, grp) VALUES ($1, $2, $3)`, h, name, group)
+	_, err := s.pool.Exec(ctx, `INSERT INTO enrollment(token_hash, name, grp, created) VALUES ($1, $2, $3, $4)`, h, name, group, s.now())
 	return tok, err
 }
 
@@ -168,7 +182,10 @@ type Enrollment struct {
 	Name, Group string
 	// Device is the device it is bound to ("" until its first upload).
 	Device string
-	hash   []byte
+	// Created is when the device was enrolled: its records' days start
+	// DaysBefore before it.
+	Created time.Time
+	hash    []byte
 }
 
 // ErrUnknownToken is a token no enrollment or viewer has.
@@ -178,7 +195,7 @@ var ErrUnknownToken = errors.New("unknown token")
 func (s *Store) Device(ctx context.Context, token string) (Enrollment, error) {
 	e := Enrollment{hash: hashToken(token)}
 	var dev *string
-	err := s.pool.QueryRow(ctx, `SELECT name, grp, device_id FROM enrollment WHERE token_hash = $1`, e.hash).Scan(&e.Name, &e.Group, &dev)
+	err := s.pool.QueryRow(ctx, `SELECT name, grp, device_id, created FROM enrollment WHERE token_hash = $1`, e.hash).Scan(&e.Name, &e.Group, &dev, &e.Created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrUnknownToken
 	}

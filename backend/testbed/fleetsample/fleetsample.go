@@ -84,6 +84,14 @@ var Hosts = []string{"tb-nurse-1", "tb-nurse-2", "tb-nurse-3"}
 // Day0 is Monday 2 November 2026, the sample's first day.
 var Day0 = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 
+// Today is the day a fleet store judges the sample from (its clock in
+// tests): the sample's days stay inside the devices' window whatever the
+// machine's date.
+var Today = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+
+// Clock is Today as a store's clock.
+func Clock() time.Time { return Today }
+
 func modem(id, op, mnc, tac string, usable bool, connected bool) netstate.Link {
 	l := netstate.Link{ID: id, Kind: netstate.KindCellular, Interface: id, State: netstate.StateConnected, Profile: op + " Internet",
 		Level: netstate.LevelGreen, Connectivity: netstate.ConnFull,
