@@ -20,6 +20,9 @@ import (
 type Config struct {
 	// Path is where the config came from ("" for built-in defaults).
 	Path string `toml:"-"`
+	// opened is the file LoadFile read, as it was when read: its real
+	// path (symlinks resolved) and what fstat said of the very file read.
+	opened *openedFile
 
 	Links      Links      `toml:"links" comment:"Which links to prefer."`
 	Thresholds Thresholds `toml:"thresholds" comment:"Green/amber bounds (see THRESHOLDS.md). At or above green is GO, at or above amber is MARGINAL, below is DO NOT PROCEED."`

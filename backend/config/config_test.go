@@ -205,6 +205,18 @@ func TestTrust(t *testing.T) {
 			os.Chmod(d, 0o777)
 			return write(t, d, 0o644)
 		}, "which others can write (mode 0777)"},
+		// A link in a root-only directory to a file where anyone may swap
+		// it: judged at the target's directories.
+		"a symlink to a file in a directory others can write": {func(t *testing.T) string {
+			open := t.TempDir()
+			os.Chmod(open, 0o777)
+			target := write(t, open, 0o644)
+			d := t.TempDir()
+			os.Chmod(d, 0o755)
+			link := filepath.Join(d, "linked.toml")
+			os.Symlink(target, link)
+			return link
+		}, "which others can write (mode 0777)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -53,9 +54,32 @@ func LoadFor(explicit string, system bool) (Config, error) {
 	return Default(), nil
 }
 
-// LoadFile reads one config file.
+// openedFile is a config file as read: Distrust judges this, not whatever
+// the path names later (a symlink swapped after the check).
+type openedFile struct {
+	real string
+	info os.FileInfo
+}
+
+// LoadFile reads one config file. It is read from the descriptor whose
+// file Distrust judges, and a symlink is judged at its target.
 func LoadFile(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		if real, err = filepath.EvalSymlinks(path); err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -63,6 +87,7 @@ func LoadFile(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	c.opened = &openedFile{real: real, info: info}
 	return c, nil
 }
 

@@ -18,11 +18,7 @@ func (c *Config) Distrust() string {
 	if c.Path == "" {
 		return ""
 	}
-	abs, err := filepath.Abs(c.Path)
-	if err != nil {
-		return fmt.Sprintf("config %s: %v", c.Path, err)
-	}
-	fi, err := os.Stat(abs)
+	abs, fi, err := c.judged()
 	if err != nil {
 		return fmt.Sprintf("config %s: %v", c.Path, err)
 	}
@@ -43,6 +39,24 @@ func (c *Config) Distrust() string {
 		}
 	}
 	return ""
+}
+
+// judged is the file to judge and where it really is: the one LoadFile
+// read (a symlink resolved to its target, whose directories are walked),
+// else what the path names now.
+func (c *Config) judged() (string, os.FileInfo, error) {
+	if c.opened != nil {
+		return c.opened.real, c.opened.info, nil
+	}
+	abs, err := filepath.EvalSymlinks(c.Path)
+	if err == nil {
+		abs, err = filepath.Abs(abs)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	fi, err := os.Stat(abs)
+	return abs, fi, err
 }
 
 // unsafeEntry says what is wrong with a file or directory that only root

@@ -62,12 +62,8 @@ func Open(path string) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("journal directory: %w", err)
 	}
-	// A symbolic link planted where the journal goes would have fieldlink
-	// (root, for the service) write wherever it points.
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-		if st, err := os.Lstat(p); err == nil && st.Mode()&os.ModeSymlink != 0 {
-			return nil, fmt.Errorf("journal %s: %s is a symbolic link; refusing to follow it", path, p)
-		}
+	if err := refuseLinks(path); err != nil {
+		return nil, err
 	}
 	// Create the file ourselves so it is 0600 from the first byte; SQLite
 	// gives its -wal and -shm files the same mode.
@@ -93,9 +89,24 @@ func Open(path string) (*Journal, error) {
 	return j, nil
 }
 
-// OpenReadOnly opens a journal for reading (reports, observers, export);
-// it never writes, even to migrate.
+// refuseLinks refuses a journal whose file (or its SQLite companions) is a
+// symbolic link: planted where the journal goes, it would have fieldlink
+// (root, for the service) write, or read and print, wherever it points.
+func refuseLinks(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if st, err := os.Lstat(p); err == nil && st.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("journal %s: %s is a symbolic link; refusing to follow it", path, p)
+		}
+	}
+	return nil
+}
+
+// OpenReadOnly opens a journal for reading (reports, observers, export,
+// check); it never writes, even to migrate, and follows no symbolic link.
 func OpenReadOnly(path string) (*Journal, error) {
+	if err := refuseLinks(path); err != nil {
+		return nil, err
+	}
 	// Opened once by hand so that "not yours to read" is said as such,
 	// not as SQLite's "unable to open database file".
 	f, err := os.Open(path)

@@ -153,7 +153,7 @@ func TestMigrations(t *testing.T) {
 }
 
 // TestOpenRefusesSymlinks: a link planted where the journal (or its WAL)
-// goes must not make fieldlink write where it points.
+// goes must not make fieldlink write where it points, nor read it.
 func TestOpenRefusesSymlinks(t *testing.T) {
 	dir := t.TempDir()
 	victim := filepath.Join(dir, "victim")
@@ -168,6 +168,18 @@ func TestOpenRefusesSymlinks(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 			t.Fatalf("%s planted as a link: %v", name, err)
 		}
+	}
+	// journal check and export open read-only: they refuse the same.
+	good := filepath.Join(dir, "good.db")
+	if j, err := Open(good); err != nil {
+		t.Fatal(err)
+	} else {
+		j.Close()
+	}
+	link := filepath.Join(dir, "linked.db")
+	os.Symlink(good, link)
+	if _, err := OpenReadOnly(link); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("a read-only open of a linked journal: %v", err)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "precious" {
 		t.Fatalf("the link's target was written: %q", b)

@@ -428,17 +428,48 @@ func journalSync(ctx context.Context, a *journalArgs, cfg config.Config, path st
 	if err != nil {
 		return err
 	}
-	if !a.now && !st.LastOK.IsZero() && time.Since(st.LastOK) < cfg.Sync.Interval.D() {
+	failed := st.LastError != "" && st.LastTry.After(st.LastOK)
+	if !a.now && !failed && !st.LastOK.IsZero() && time.Since(st.LastOK) < cfg.Sync.Interval.D() {
 		fmt.Fprintf(stdout, "the journal reached %s at %s; nothing due before %s (--now sends anyway)\n", cfg.Sync.Server,
 			st.LastOK.Local().Format("15:04"), st.LastOK.Add(cfg.Sync.Interval.D()).Local().Format("15:04"))
 		return nil
 	}
+	if failed {
+		fmt.Fprintf(stdout, "the last sync failed at %s: %s; trying again\n", st.LastTry.Local().Format("15:04"), st.LastError)
+	}
 	res, err := syncJournal(ctx, j, cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("journal sync: %w; %s", err, unsent(ctx, j, cfg.Sync.Server))
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", cfg.Sync.Server, res)
 	return nil
+}
+
+// unsent says what the fleet server has not acknowledged yet: kept on the
+// device, sent with the next sync that gets through.
+func unsent(ctx context.Context, j *journal.Journal, server string) string {
+	st, err := j.Sync(ctx, server)
+	if err != nil {
+		return "what is unsent is kept and sent next time"
+	}
+	stats, err := j.Export(ctx, io.Discard, journal.ExportOptions{Since: st.Acked, Records: upload.Records()})
+	if err != nil {
+		return "what is unsent is kept and sent next time"
+	}
+	var parts []string
+	for _, t := range upload.Records() {
+		if n := stats[t]; n > 0 && t != "device" {
+			parts = append(parts, fmt.Sprintf("%d %s", n, t))
+		}
+	}
+	since := "ever"
+	if !st.Acked.IsZero() {
+		since = st.Acked.Local().Format("2 Jan 15:04")
+	}
+	if len(parts) == 0 {
+		return "nothing is waiting to be sent"
+	}
+	return fmt.Sprintf("not yet on the server (since %s), kept on this device and sent next time: %s", since, strings.Join(parts, ", "))
 }
 
 // journalCheck prints the integrity check and the row counts.

@@ -166,7 +166,20 @@ func TestFleetServeAndSync(t *testing.T) {
 	// The server killed (SIGKILL) and started again: nothing lost.
 	srv.cmd.Process.Signal(syscall.SIGKILL)
 	srv.cmd.Wait()
+	// A sync while the server is gone says so, and what waits on the
+	// device; the next sync by hand does not call itself "not due".
+	if _, stderr, code := runCLI(t, "journal", "sync", "--now", "--db", devices[2], "--config", devCfg(2, srv.url)); code == 0 ||
+		!strings.Contains(stderr, "not yet on the server (since ever), kept on this device and sent next time:") || !strings.Contains(stderr, " session") {
+		t.Fatalf("a sync to a server that is gone: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, "journal", "sync", "--now", "--db", devices[0], "--config", devCfg(0, srv.url)); code == 0 {
+		t.Fatalf("a sync to a server that is gone succeeded: %s", stderr)
+	}
 	srv = startServe(t, cfg, db, port)
+	if out, stderr, code := runCLI(t, "journal", "sync", "--db", devices[0], "--config", devCfg(0, srv.url)); code != 0 ||
+		!strings.Contains(out, "the last sync failed") || !strings.Contains(out, "sent ") {
+		t.Fatalf("a sync after a failed one: exit %d %s %s", code, out, stderr)
+	}
 	sync(1)
 	sync(2)
 	sync(0)
