@@ -95,3 +95,25 @@ func TestDescribe(t *testing.T) {
 		t.Fatalf("string %q", s)
 	}
 }
+
+// TestProcessInGroup: a process's own groups, as the kernel holds them,
+// count only while it runs as the account asked about; anything else is
+// no (fail closed).
+func TestProcessInGroup(t *testing.T) {
+	pid, uid, gid := os.Getpid(), os.Getuid(), os.Getegid()
+	if !ProcessInGroup(pid, uid, gid) {
+		t.Errorf("this process in its own group %d", gid)
+	}
+	if groups, _ := os.Getgroups(); len(groups) > 0 && !ProcessInGroup(pid, uid, groups[len(groups)-1]) {
+		t.Errorf("this process in its supplementary group %d", groups[len(groups)-1])
+	}
+	if ProcessInGroup(pid, uid+1, gid) {
+		t.Error("a process counted for an account it does not run as (a reused pid)")
+	}
+	if ProcessInGroup(pid, uid, 987654) {
+		t.Error("a group the process is not in")
+	}
+	if ProcessInGroup(0, uid, gid) || ProcessInGroup(1<<30, uid, gid) {
+		t.Error("no such process, yet in the group")
+	}
+}

@@ -164,6 +164,49 @@ func MayAct(uid, holderUID int) bool {
 	return InGroup(uid, Group)
 }
 
+// PeerMayAct is MayAct for the process at the other end of a socket: its
+// own supplementary groups, as the kernel holds them (/proc/PID/status,
+// set at log-in by the system's own NSS, so accounts from a directory such
+// as SSSD or LDAP count), are believed when that process still runs as
+// uid; else the local group database decides.
+func PeerMayAct(pid, uid, holderUID int) bool {
+	if uid == 0 || uid == holderUID {
+		return true
+	}
+	if g, err := user.LookupGroup(Group); err == nil {
+		if gid, err := strconv.Atoi(g.Gid); err == nil && ProcessInGroup(pid, uid, gid) {
+			return true
+		}
+	}
+	return InGroup(uid, Group)
+}
+
+// ProcessInGroup reports whether process pid runs as uid (real and
+// effective) with gid among its groups. Anything unreadable or not
+// matching is no: it fails closed (the pid may be gone or reused).
+func ProcessInGroup(pid, uid, gid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	var uidOK, in bool
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		f := strings.Fields(v)
+		switch k {
+		case "Uid":
+			uidOK = len(f) >= 2 && f[0] == strconv.Itoa(uid) && f[1] == strconv.Itoa(uid)
+		case "Gid":
+			in = in || (len(f) >= 2 && f[1] == strconv.Itoa(gid))
+		case "Groups":
+			for _, g := range f {
+				in = in || g == strconv.Itoa(gid)
+			}
+		}
+	}
+	return uidOK && in
+}
+
 // InGroup reports whether an account is a member of a group, primary or
 // supplementary, as the system's group database says.
 func InGroup(uid int, group string) bool {

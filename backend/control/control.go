@@ -29,7 +29,7 @@ import (
 
 // Message is one line on the socket.
 type Message struct {
-	Type   string          `json:"type"` // hello, event, probe, work; request and reply
+	Type   string          `json:"type"` // hello, event, probe, work; request and reply; busy (no place)
 	Holder string          `json:"holder,omitempty"`
 	Event  *netstate.Event `json:"event,omitempty"`
 	Link   string          `json:"link,omitempty"`
@@ -90,9 +90,13 @@ type ServeOptions struct {
 	Mode os.FileMode
 	// Handle answers requests.
 	Handle Handler
-	// MaxClients bounds the connections served at once (default 32): a
-	// local user cannot exhaust the holder.
-	MaxClients int
+	// Pools bound the connections served at once, by Class and account
+	// (default DefaultPools): no local account can exhaust the holder or
+	// starve the screens of those who may act.
+	Pools Pools
+	// Classify says which pool a peer draws from (default: every peer a
+	// Member).
+	Classify func(Peer) Class
 	// Prompts is the holder's secret agent: screens that may act get its
 	// prompts and answer them. Nil: no prompts go out.
 	Prompts Prompter
@@ -114,8 +118,11 @@ func Serve(ctx context.Context, path string, eng *engine.Engine, opt ServeOption
 	if opt.Mode == 0 {
 		opt.Mode = 0o600
 	}
-	if opt.MaxClients <= 0 {
-		opt.MaxClients = 32
+	if opt.Pools == (Pools{}) {
+		opt.Pools = DefaultPools
+	}
+	if opt.Classify == nil {
+		opt.Classify = func(Peer) Class { return Member }
 	}
 	// A socket left by a holder that died; we are in charge now. Only a
 	// socket is removed: anything else there is not ours.
@@ -142,7 +149,7 @@ func Serve(ctx context.Context, path string, eng *engine.Engine, opt ServeOption
 		l.Close()
 		os.Remove(path)
 	}()
-	slots := make(chan struct{}, opt.MaxClients)
+	adm := newAdmission(opt.Pools)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -153,24 +160,35 @@ func Serve(ctx context.Context, path string, eng *engine.Engine, opt ServeOption
 			}
 			return err
 		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			c.Close() // too many watchers
+		// Who is asking is known before a place is taken: an account
+		// that may only watch never takes a place of those who may act.
+		peer, err := PeerOf(c)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		pool, ok := adm.admit(opt.Classify(peer), peer.UID)
+		if !ok {
+			refuseBusy(c)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
+			defer adm.leave(pool, peer.UID)
 			defer c.Close()
-			peer, err := PeerOf(c)
-			if err != nil {
-				return
-			}
 			serveOne(ctx, c, peer, eng, opt)
 		}()
 	}
+}
+
+// refuseBusy tells a connection there is no place for it and closes it;
+// the line fits the socket's buffer, and the deadline keeps a peer that
+// reads nothing from holding up the accepting.
+func refuseBusy(c net.Conn) {
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	json.NewEncoder(c).Encode(Message{Type: "busy", Text: "The fieldlink in charge has as many screens open from your account as it serves: close one and try again."})
+	c.Close()
 }
 
 // PeerOf returns the credentials of the process at the other end of a
@@ -425,8 +443,14 @@ func Request(ctx context.Context, locate Locator, op string) (Reply, error) {
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var m Message
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == "reply" && m.Op == op {
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		switch {
+		case m.Type == "reply" && m.Op == op:
 			return Reply{Text: m.Text, Data: m.Data, Refused: m.Refused}, nil
+		case m.Type == "busy":
+			return Reply{Text: m.Text, Refused: true}, nil
 		}
 	}
 	if err := sc.Err(); err != nil {

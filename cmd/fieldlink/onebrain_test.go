@@ -330,11 +330,16 @@ func TestOneBrainAcrossAccounts(t *testing.T) {
 	// Once IT adds the nurse to the fieldlink group, their screen acts
 	// through the daemon: a visit is journaled by it.
 	nurse.joinGroup(t)
+	// Another account outside the group holds 40 connections to the
+	// daemon's socket: the clinician's screen is not starved.
+	holdConnections(t, filepath.Join(run, "control-0.sock"), 40, testAccount(t).cred(t))
 	tui2 := startOnPTYWith(t, ptyOptions{state: userState, want: "OBSERVER", env: env, as: nurse.cred(t)}, "--config", cfg)
 	tui2.waitFirstFrame(t)
 	tui2.waitFor(t, inCharge)
+	pressed := time.Now()
 	tui2.master.Write([]byte("v"))
 	tui2.waitFor(t, "Visit started")
+	t.Logf("a visit marked while another account holds 40 connections: %v", time.Since(pressed).Round(time.Millisecond))
 	tui2.waitFor(t, "VISIT 0m")
 	tui.waitFor(t, "VISIT 0m") // every screen shows the open visit
 	daemon.cmd.Process.Signal(syscall.SIGTERM)
@@ -368,4 +373,40 @@ func senderPID(t *testing.T, addr, name string) int {
 		return 0
 	}
 	return int(pid)
+}
+
+// holdConnections has a process of another account open n connections to
+// a socket and keep them open until the test ends.
+func holdConnections(t *testing.T, socket string, n int, as *syscall.Credential) {
+	t.Helper()
+	// The system's Python: one in root's home is not the other account's
+	// to run.
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		integration.Skip(t, "no %s to hold connections as another account", py)
+	}
+	script := `import socket, sys, time
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+print("held", flush=True)
+time.sleep(600)`
+	cmd := exec.Command(py, "-c", script, socket, strconv.Itoa(n))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) != "held" {
+		t.Fatalf("the other account could not hold connections: %q %s", line, stderr.String())
+	}
 }

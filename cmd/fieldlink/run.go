@@ -42,6 +42,8 @@ type running struct {
 	// screen is a client's window onto the holder's agent (tui, kiosk).
 	screen *control.Screen
 	cfg    config.Config
+	// visitLimit spaces the visit marks a client's account may ask for.
+	visitLimit control.Spacing
 }
 
 // stop waits (a little) for the journal's last write after ctx ended, and
@@ -106,7 +108,9 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 	if err != nil {
 		return nil, err
 	}
-	r := &running{claim: claim, errs: make(chan error, 2), cfg: cfg, role: engine.Observer}
+	r := &running{claim: claim, errs: make(chan error, 2), cfg: cfg, role: engine.Observer,
+		// A key held down or a script must not journal hundreds of empty visits.
+		visitLimit: control.Spacing{Every: 2 * time.Second}}
 	if claim.InCharge {
 		r.role = engine.Holder
 	}
@@ -323,7 +327,8 @@ func (r *running) serve(ctx context.Context, mode string) {
 	self.Mode = mode
 	go func() {
 		so := control.ServeOptions{Holder: self.String(), Mode: perm, Handle: r.handle,
-			MayAnswer: func(p control.Peer) bool { return charge.MayAct(p.UID, os.Geteuid()) }}
+			MayAnswer: func(p control.Peer) bool { return charge.PeerMayAct(p.PID, p.UID, os.Geteuid()) },
+			Classify:  classify}
 		if r.agent != nil {
 			so.Prompts = r.agent
 		}
@@ -334,11 +339,24 @@ func (r *running) serve(ctx context.Context, mode string) {
 	}()
 }
 
+// classify puts root and this instance's account in their own pool of
+// connections, the fieldlink group in the members' pool, and every other
+// account in the small pool of watchers.
+func classify(p control.Peer) control.Class {
+	switch {
+	case p.UID == 0 || p.UID == os.Geteuid():
+		return control.Privileged
+	case charge.PeerMayAct(p.PID, p.UID, os.Geteuid()):
+		return control.Member
+	}
+	return control.Guest
+}
+
 // handle carries out a client's request if its account may: root, this
 // instance's own account and members of the fieldlink group act; anyone
 // else watches, except that [technician] act lets them connect the VPN.
 func (r *running) handle(p control.Peer, op string) control.Reply {
-	may := charge.MayAct(p.UID, os.Geteuid())
+	may := charge.PeerMayAct(p.PID, p.UID, os.Geteuid())
 	who := charge.Describe(p.PID, p.UID).User
 	if who == "" {
 		who = fmt.Sprintf("uid %d", p.UID)
@@ -362,6 +380,9 @@ func (r *running) handle(p control.Peer, op string) control.Reply {
 		}
 		if r.rec == nil {
 			return control.Reply{Refused: true, Text: "The fieldlink in charge keeps no journal."}
+		}
+		if !r.visitLimit.Allow(p.UID, time.Now()) {
+			return control.Reply{Refused: true, Text: "A visit was marked a moment ago: press v again in a second or two."}
 		}
 		text, err := r.markVisit()
 		if err != nil {
