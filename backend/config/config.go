@@ -114,6 +114,9 @@ type Server struct {
 	TLSKey       string   `toml:"tls_key" comment:"Its private key (PEM)."`
 	Refresh      Duration `toml:"refresh" comment:"How often changed days are added to the report's pre-aggregates."`
 	AreasRefresh Duration `toml:"areas_refresh" comment:"How often the month pre-aggregates of areas are rebuilt (the costly part)."`
+	// BehindTLSProxy marks sessions Secure and sends HSTS while serving
+	// plain HTTP to a proxy that speaks TLS to the browsers.
+	BehindTLSProxy bool `toml:"behind_tls_proxy" comment:"Serving plain HTTP (--insecure-http) behind a proxy that speaks HTTPS to the browsers: sign-in cookies are marked Secure and HSTS is sent."`
 }
 
 // Technician configures observers.

@@ -101,8 +101,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if *listen == "" {
 		*listen = cfg.Server.Listen
 	}
-	if *cert == "" && *key == "" {
-		*cert, *key = cfg.Server.TLSCert, cfg.Server.TLSKey
+	// Each from the config unless given: the service passes its key as a
+	// credential (--tls-key) and names the certificate in the config.
+	if *cert == "" {
+		*cert = cfg.Server.TLSCert
+	}
+	if *key == "" {
+		*key = cfg.Server.TLSKey
 	}
 	if (*cert == "" || *key == "") && !*insecure {
 		return errors.New("serve: no TLS certificate (--tls-cert and --tls-key, or [server] tls_cert and tls_key); --insecure-http serves plain HTTP behind a TLS proxy")
@@ -113,7 +118,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := log.New(stderr, "fieldlink serve: ", log.LstdFlags)
 	srv := server.New(st, server.Options{VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare,
-		Areas: names, Secure: !*insecure, Log: logger})
+		Areas: names, Secure: !*insecure, BehindTLSProxy: cfg.Server.BehindTLSProxy, Log: logger})
 	hs := &http.Server{Addr: *listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: logger}
 	go server.Refresher(ctx, st, cfg.Server.Refresh.D(), cfg.Server.AreasRefresh.D(), logger.Printf)
