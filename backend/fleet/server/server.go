@@ -330,6 +330,12 @@ func (s *Server) viewer(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// dbError is the database failing a request's lookup: logged, never
+// shown.
+type dbError struct{ err error }
+
+func (e *dbError) Error() string { return "the fleet database is not answering" }
+
 // query reads the report's filters from a request.
 type query struct {
 	q                      report.Query
@@ -370,7 +376,7 @@ func (s *Server) parse(r *http.Request) (query, error) {
 	if x.group != "" && x.device == "" {
 		ids, err := s.store.GroupDevices(r.Context(), x.group)
 		if err != nil {
-			return x, err
+			return x, &dbError{err}
 		}
 		if len(ids) == 0 {
 			return x, fmt.Errorf("group %q has no devices that have uploaded", x.group)
@@ -382,6 +388,11 @@ func (s *Server) parse(r *http.Request) (query, error) {
 
 func (s *Server) build(r *http.Request) (*report.Report, query, int, error) {
 	x, err := s.parse(r)
+	var dbe *dbError
+	if errors.As(err, &dbe) {
+		s.opt.Log.Printf("report: %v", dbe.err)
+		return nil, x, http.StatusServiceUnavailable, errors.New("the fleet database is not answering; try again later")
+	}
 	if err != nil {
 		return nil, x, http.StatusBadRequest, err
 	}
