@@ -340,6 +340,9 @@ func TestOneBrainAcrossAccounts(t *testing.T) {
 	tui2.master.Write([]byte("v"))
 	tui2.waitFor(t, "Visit started")
 	t.Logf("a visit marked while another account holds 40 connections: %v", time.Since(pressed).Round(time.Millisecond))
+	// A second press at once is refused, not journaled as an empty visit.
+	tui2.master.Write([]byte("v"))
+	tui2.waitFor(t, "Visit just marked: press v again in a moment")
 	tui2.waitFor(t, "VISIT 0m")
 	tui.waitFor(t, "VISIT 0m") // every screen shows the open visit
 	daemon.cmd.Process.Signal(syscall.SIGTERM)

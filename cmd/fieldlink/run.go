@@ -382,7 +382,7 @@ func (r *running) handle(p control.Peer, op string) control.Reply {
 			return control.Reply{Refused: true, Text: "The fieldlink in charge keeps no journal."}
 		}
 		if !r.visitLimit.Allow(p.UID, time.Now()) {
-			return control.Reply{Refused: true, Text: "A visit was marked a moment ago: press v again in a second or two."}
+			return control.Reply{Refused: true, Text: "Visit just marked: press v again in a moment."}
 		}
 		text, err := r.markVisit()
 		if err != nil {

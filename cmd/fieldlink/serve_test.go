@@ -245,3 +245,27 @@ func TestFleetServeAndSync(t *testing.T) {
 	}
 	t.Logf("fleet report from the server:\n%s", strings.Join(strings.Split(table, "\n")[:12], "\n"))
 }
+
+// TestServeReplaceAndRevoke: IT replaces a laptop's token (printed once)
+// and revokes it from the command line; an unknown name is said as such.
+func TestServeReplaceAndRevoke(t *testing.T) {
+	db := pgtest.NewDB(t)
+	cfg := filepath.Join(t.TempDir(), "server.toml")
+	os.WriteFile(cfg, []byte("[server]\n"), 0o600)
+	if out, stderr, code := runCLI(t, "serve", "enroll", "tb-lost", "--db", db, "--config", cfg); code != 0 || !strings.Contains(out, "flk_") {
+		t.Fatalf("enroll: %d %s %s", code, out, stderr)
+	}
+	out, stderr, code := runCLI(t, "serve", "replace", "tb-lost", "--db", db, "--config", cfg)
+	if code != 0 || !strings.Contains(out, "the old one no longer works") || !strings.HasPrefix(lastLine(out), "flk_") {
+		t.Fatalf("replace: %d %s %s", code, out, stderr)
+	}
+	if out, stderr, code := runCLI(t, "serve", "revoke", "tb-lost", "--db", db, "--config", cfg); code != 0 || !strings.Contains(out, "withdrawn") {
+		t.Fatalf("revoke: %d %s %s", code, out, stderr)
+	}
+	if out, _, _ := runCLI(t, "serve", "devices", "--db", db, "--config", cfg); strings.Contains(out, "tb-lost") {
+		t.Fatalf("a revoked laptop still listed:\n%s", out)
+	}
+	if _, stderr, code := runCLI(t, "serve", "revoke", "tb-never", "--db", db, "--config", cfg); code == 0 || !strings.Contains(stderr, `no device enrolled by that name: "tb-never"`) {
+		t.Fatalf("revoking an unknown name: %d %s", code, stderr)
+	}
+}
