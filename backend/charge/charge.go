@@ -88,6 +88,9 @@ type Claim struct {
 	Holder Holder
 	// Warning says why the charge is weaker than it should be.
 	Warning string
+	// Apart: a demo started while another runs, in charge of its own run
+	// with a socket and journal of its own (DemoJournal).
+	Apart bool
 
 	opt   Options
 	conn  *bus.Conn
@@ -111,7 +114,15 @@ func Take(ctx context.Context, opt Options) (*Claim, error) {
 	}
 	c := &Claim{opt: opt, lost: make(chan struct{})}
 	if opt.Demo {
-		return c, c.takeAccount("demo.lock")
+		if err := c.takeAccount("demo.lock"); err != nil {
+			return nil, err
+		}
+		if !c.InCharge {
+			// Another demo runs: this one is in charge of its own run,
+			// never a watcher of another's simulated world.
+			c.InCharge, c.Apart, c.Holder = true, true, Self(opt.Mode)
+		}
+		return c, nil
 	}
 	conn, err := dial(opt.Address)
 	if err != nil {
@@ -233,6 +244,15 @@ func (c *Claim) watch(ctx context.Context) {
 
 func (c *Claim) loseCharge() { c.once.Do(func() { close(c.lost) }) }
 
+// DemoJournal is the journal file name of a demo: the shared one, or one
+// of its own for a demo apart (removed when it ends: see Release).
+func (c *Claim) DemoJournal() string {
+	if c.Apart {
+		return "demo-" + strconv.Itoa(os.Getpid()) + "-journal.db"
+	}
+	return "demo-journal.db"
+}
+
 // Lost is closed when a holder is no longer in charge.
 func (c *Claim) Lost() <-chan struct{} { return c.lost }
 
@@ -271,7 +291,10 @@ func (c *Claim) deviceSocket(h Holder) string {
 
 func (c *Claim) accountSocket() string {
 	name := "control.sock"
-	if c.opt.Demo {
+	switch {
+	case c.Apart:
+		name = "demo-" + strconv.Itoa(os.Getpid()) + "-control.sock"
+	case c.opt.Demo:
 		name = "demo-control.sock"
 	}
 	return filepath.Join(c.opt.StateDir, name)
@@ -317,7 +340,9 @@ func Observe(ctx context.Context, opt Options) (*Claim, error) {
 		}
 		c.conn = conn
 	} else {
+		// A simulated run observes nothing: `status --demo` plays its own.
 		c.Scope = Account
+		return c, nil
 	}
 	h, _, ok, err := c.Locate(ctx)
 	if err != nil {

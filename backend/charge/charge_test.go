@@ -76,12 +76,19 @@ func TestDemoClaimsAreItsOwn(t *testing.T) {
 		t.Fatalf("first demo: %+v %v", a, err)
 	}
 	defer a.Release()
+	if a.Socket() != filepath.Join(state, "demo-control.sock") || a.DemoJournal() != "demo-journal.db" {
+		t.Fatalf("first demo's socket %s, journal %s", a.Socket(), a.DemoJournal())
+	}
+	// A second demo never watches the first's simulated world: it runs
+	// its own, with a socket and journal of its own.
 	b, err := Take(ctx, Options{StateDir: state, Demo: true, Mode: "demo"})
-	if err != nil || b.InCharge || b.Holder.PID != os.Getpid() {
+	if err != nil || !b.InCharge || !b.Apart || b.Holder.PID != os.Getpid() {
 		t.Fatalf("second demo: %+v %v", b, err)
 	}
-	if b.Socket() != filepath.Join(state, "demo-control.sock") {
-		t.Fatalf("demo socket %s", b.Socket())
+	defer b.Release()
+	own := "demo-" + strconv.Itoa(os.Getpid())
+	if b.Socket() != filepath.Join(state, own+"-control.sock") || b.DemoJournal() != own+"-journal.db" {
+		t.Fatalf("second demo's socket %s, journal %s", b.Socket(), b.DemoJournal())
 	}
 }
 

@@ -28,6 +28,12 @@ import (
 // config's journal.path, then the state directory. Demos and scenarios
 // journal apart, so a demo never pollutes the real record.
 func (c *common) journalPath(cfg config.Config) (string, error) {
+	return c.journalPathFor(cfg, "demo-journal.db")
+}
+
+// journalPathFor is journalPath with the demo journal's name (a demo
+// apart from another has its own: charge.Claim.DemoJournal).
+func (c *common) journalPathFor(cfg config.Config, demoName string) (string, error) {
 	if c.db != "" {
 		return c.db, nil
 	}
@@ -44,7 +50,7 @@ func (c *common) journalPath(cfg config.Config) (string, error) {
 		}
 	}
 	if c.simulated() {
-		return filepath.Join(dir, "demo-journal.db"), nil
+		return filepath.Join(dir, demoName), nil
 	}
 	return journal.DefaultPath(dir), nil
 }

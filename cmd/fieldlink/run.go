@@ -44,6 +44,8 @@ type running struct {
 	cfg    config.Config
 	// visitLimit spaces the visit marks a client's account may ask for.
 	visitLimit control.Spacing
+	// apartJournal is a demo apart's own journal, removed when it ends.
+	apartJournal string
 }
 
 // stop waits (a little) for the journal's last write after ctx ended, and
@@ -56,6 +58,11 @@ func (r *running) stop() {
 		}
 	}
 	r.claim.Release()
+	if r.apartJournal != "" {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(r.apartJournal + suffix)
+		}
+	}
 }
 
 // locate finds the holder's socket, for a client.
@@ -110,7 +117,7 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 	}
 	r := &running{claim: claim, errs: make(chan error, 2), cfg: cfg, role: engine.Observer,
 		// A key held down or a script must not journal hundreds of empty visits.
-		visitLimit: control.Spacing{Every: 2 * time.Second}}
+		visitLimit: control.Spacing{Every: time.Second}}
 	if claim.InCharge {
 		r.role = engine.Holder
 	}
@@ -188,9 +195,12 @@ func (c *common) holderOptions(r *running, opts *engine.Options, src engine.Sour
 // is a network, and whether or not its file can be opened yet (read-only
 // or full at boot): the recorder keeps a bounded backlog and retries.
 func (c *common) recorder(r *running, names *areas.Map) (*journal.Recorder, error) {
-	path, err := c.journalPath(r.cfg)
+	path, err := c.journalPathFor(r.cfg, r.claim.DemoJournal())
 	if err != nil {
 		return nil, err
+	}
+	if r.claim.Apart {
+		r.apartJournal = path
 	}
 	jo := journalOptions(r.cfg)
 	jo.Areas = names

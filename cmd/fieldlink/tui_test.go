@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,11 +24,26 @@ func TestTUIStartsAndQuitsOnQ(t *testing.T) {
 	}
 }
 
-func TestSecondInstanceSaysObserver(t *testing.T) {
+// TestTwoDemosRunApart: two demos on one account each play their own
+// scenario, in charge of their own run: the second never says OBSERVER
+// nor shows the first's world (finding: it stayed DO NOT PROCEED with the
+// first demo's events). Each leaves nothing of its own behind.
+func TestTwoDemosRunApart(t *testing.T) {
 	state := t.TempDir()
-	first := startOnPTYIn(t, state, "DEMO", "--demo")
+	first := startOnPTYIn(t, state, "DEMO", "--scenario", "captive-portal", "--speed", "10")
 	first.waitFirstFrame(t)
-	second := startOnPTYIn(t, state, "OBSERVER", "--demo")
+	second := startOnPTYIn(t, state, "DEMO", "--scenario", "home-visit", "--speed", "10")
 	second.waitFirstFrame(t)
-	second.waitFor(t, "in charge: fieldlink pid")
+	second.waitFor(t, "Home visit")
+	first.waitFor(t, "Guest Wi-Fi behind a sign-in page")
+	time.Sleep(time.Second)
+	if s := second.screen(); strings.Contains(s, "OBSERVER") || strings.Contains(s, "in charge: fieldlink pid") || strings.Contains(s, "Surgery-Guest") {
+		t.Fatalf("the second demo watches the first:\n%s", s)
+	}
+	second.stop()
+	first.stop()
+	leftovers, _ := filepath.Glob(filepath.Join(state, "demo-[0-9]*"))
+	if len(leftovers) > 0 {
+		t.Errorf("a demo apart left %v", leftovers)
+	}
 }

@@ -436,6 +436,8 @@ func TestClientSeesWorkAndActsThroughTheHolder(t *testing.T) {
 	if _, st := rig.n.VPNActive("NHS-VPN"); st != 2 {
 		t.Fatal("the VPN is not up")
 	}
+	// Visit marks from one account are spaced a second apart.
+	time.Sleep(1100 * time.Millisecond)
 	od.key("v")
 	od.until(t, "the visit ended", 5*time.Second, func(s string) bool {
 		return strings.Contains(s, "Visit ended after") && !strings.Contains(s, "VISIT 0m")
