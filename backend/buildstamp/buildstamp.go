@@ -52,6 +52,9 @@ func From(bi *debug.BuildInfo) Info {
 	return in
 }
 
+// stampHint says how a build gets its commit and date.
+const stampHint = "build it with 'go build -buildvcs=true ./cmd/fieldlink' in a git checkout, or use the package, which is stamped"
+
 // String is the line `fieldlink --version` prints.
 func (in Info) String() string {
 	s := "fieldlink " + in.Version
@@ -68,6 +71,9 @@ func (in Info) String() string {
 			s += ", " + in.Date.UTC().Format("2006-01-02")
 		}
 		s += ")"
+	} else {
+		// Said, so that a bug report is not filed against "dev".
+		s += " (unknown commit: built without version control information; " + stampHint + ")"
 	}
 	if in.Go != "" {
 		s += " " + in.Go

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/fieldlink/fieldlink/backend/buildstamp"
+	"github.com/fieldlink/fieldlink/backend/journal"
+	"github.com/fieldlink/fieldlink/backend/sim"
 )
 
 // command is one of fieldlink's commands. The root --help, the manual page
@@ -235,6 +237,19 @@ func writeBash(w io.Writer, all []captured) error {
 	b.WriteString("\t\tif ((skip)); then skip=0; continue; fi\n\t\tcase $w in\n")
 	fmt.Fprintf(&b, "\t\t%s) skip=1 ;;\n", strings.Join(sortedKeys(vals), "|"))
 	b.WriteString("\t\t-*) ;;\n\t\t*) path=\"${path:+$path }$w\" ;;\n\t\tesac\n\tdone\n")
+	b.WriteString("\tcase \"${path:+$path }$prev\" in\n")
+	for _, c := range all {
+		for _, f := range c.flags {
+			if vals := flagValues(c.path, f); len(vals) > 0 {
+				extra := ""
+				if fileFlag(f) {
+					extra = "; COMPREPLY+=($(compgen -f -- \"$cur\"))"
+				}
+				fmt.Fprintf(&b, "\t%q) COMPREPLY=($(compgen -W %q -- \"$cur\"))%s; return ;;\n", strings.TrimSpace(c.path+" --"+f.Name), strings.Join(vals, " "), extra)
+			}
+		}
+	}
+	b.WriteString("\tesac\n")
 	fmt.Fprintf(&b, "\tcase $prev in\n\t%s) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", strings.Join(sortedKeys(files), "|"))
 	b.WriteString("\tesac\n\tlocal words\n\tcase $path in\n")
 	next := subcommands(all)
@@ -280,6 +295,23 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// flagValues are the words a flag's value may be, for the completions:
+// the report's and the export's formats, the built-in scenarios (a file
+// is also taken), the shells.
+func flagValues(path string, f *flag.Flag) []string {
+	switch {
+	case f.Name == "format" && path == "report":
+		return []string{"table", "csv", "json", "html"}
+	case f.Name == "format" && path == "journal export":
+		return []string{"ndjson", "csv"}
+	case f.Name == "scenario":
+		return sim.BuiltinNames()
+	case f.Name == "records":
+		return journal.RecordTypes()
+	}
+	return nil
+}
+
 // zshQuote escapes a description for _arguments and _describe.
 func zshQuote(s string) string {
 	s = strings.NewReplacer("'", "'\\''", "[", "\\[", "]", "\\]", ":", "\\:").Replace(s)
@@ -318,9 +350,14 @@ func writeZsh(w io.Writer, all []captured) error {
 				spec := "'--" + f.Name
 				if takesValue(f) {
 					spec += "=[" + zshQuote(firstLine(f.Usage)) + "]:" + f.Name
-					if fileFlag(f) {
+					switch vals := flagValues(path, f); {
+					case len(vals) > 0 && fileFlag(f):
+						spec += `:{_alternative "names:built-in name:(` + strings.Join(vals, " ") + `)" "files:file:_files"}`
+					case len(vals) > 0:
+						spec += ":(" + strings.Join(vals, " ") + ")"
+					case fileFlag(f):
 						spec += ":_files"
-					} else {
+					default:
 						spec += ": "
 					}
 				} else {
@@ -349,7 +386,10 @@ func writeZsh(w io.Writer, all []captured) error {
 			emit(parent, nil)
 		}
 	}
-	b.WriteString("\tesac\n}\n\n_fieldlink \"$@\"\n")
+	// Autoloaded from $fpath it completes; sourced (source <(fieldlink
+	// completion zsh)) it registers itself instead of running outside a
+	// completion.
+	b.WriteString("\tesac\n}\n\nif [[ $funcstack[1] == _fieldlink ]]; then\n\t_fieldlink \"$@\"\nelse\n\tcompdef _fieldlink fieldlink\nfi\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -422,6 +462,12 @@ func writeFish(w io.Writer, all []captured) error {
 				line += " -r"
 				if fileFlag(f) {
 					line += " -F"
+				}
+				if vals := flagValues(c.path, f); len(vals) > 0 {
+					if !fileFlag(f) {
+						line += " -f" // these words only
+					}
+					line += " -a " + quote(strings.Join(vals, " "))
 				}
 			}
 			b.WriteString(line + "\n")
@@ -499,6 +545,50 @@ The control socket that every fieldlink screen follows.
 .TP
 .I /usr/share/dbus-1/system.d/uk.nhs.fieldlink.conf
 Only root may own uk.nhs.fieldlink, the name that puts a fieldlink in charge of the device.
+.SH ENVIRONMENT
+.TP
+.B DBUS_SYSTEM_BUS_ADDRESS
+The system bus NetworkManager and ModemManager are on (default the system's).
+.TP
+.B XDG_CONFIG_HOME
+Where an account's own config is looked for ($XDG_CONFIG_HOME/fieldlink/config.toml); not read as root or in the kiosk.
+.TP
+.B XDG_STATE_HOME
+An account's state directory ($XDG_STATE_HOME/fieldlink: its journal when it is in charge); root uses /var/lib/fieldlink.
+.TP
+.B FIELDLINK_RUNTIME_DIR
+Where the control sockets are (default /run/fieldlink).
+.TP
+.B FIELDLINK_VIEWER_TOKEN
+A fleet viewer's token for fieldlink report \-\-server, instead of \-\-token\-file.
+.TP
+.B TERM, NO_COLOR
+TERM=linux draws with the console's 8 colors and ASCII shapes; NO_COLOR draws no color (the verdict is always in words and shapes too).
+.TP
+.B SSH_CONNECTION
+Set by ssh: the clinical application is not started on a screen over SSH.
+.TP
+.B PGPASSFILE, PGPASSWORD
+The fleet database's password for fieldlink serve (better a file than the URL).
+.SH EXAMPLES
+.TP
+.B fieldlink \-\-demo
+The screen on a built-in scenario, on any machine.
+.TP
+.B fieldlink status \-\-watch \-\-json
+One line of JSON a change, for a script or a technician.
+.TP
+.B fieldlink report \-\-since 30d
+Which operators were workable, where, over the last 30 days.
+.TP
+.B sudo systemctl enable \-\-now fieldlink
+The service in charge of the laptop; every screen is then its client.
+.TP
+.B fieldlink journal sync \-\-now
+Send the journal to the fleet server now, and say what was sent.
+.TP
+.B fieldlink serve enroll tb\-nurse\-12 \-\-group "Community North"
+On the fleet server: a laptop's upload token, shown once.
 .SH EXIT STATUS
 0 on success, 1 on an error (one line on standard error says what), 2 on a command line fieldlink does not understand, 3 when the kiosk is left by the admin key sequence.
 .SH SEE ALSO

@@ -77,6 +77,18 @@ t fieldlink jou; t fieldlink journal ""; t fieldlink --config x.toml sta; t fiel
 	if err != nil || string(out) != "journal\nexport import check path sync\nstatus\n--json\nfish\n" {
 		t.Fatalf("bash completion: %v\n%s", err, out)
 	}
+	// Flag values: the formats, the built-in scenarios.
+	values := `source ` + filepath.Join(dir, "fieldlink.bash") + `
+t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); COMPREPLY=(); _fieldlink; echo "${COMPREPLY[*]}"; }
+t fieldlink report --format ""; t fieldlink journal export --format ""; t fieldlink --scenario cap`
+	if out, err := exec.Command("bash", "-c", values).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "table csv json html\nndjson csv\ncaptive-portal") {
+		t.Fatalf("bash completion of flag values: %v\n%s", err, out)
+	}
+	for _, section := range []string{".SH FILES", ".SH ENVIRONMENT", ".SH EXAMPLES", "FIELDLINK_RUNTIME_DIR", "NO_COLOR"} {
+		if !strings.Contains(man, section) {
+			t.Errorf("the manual lacks %s", section)
+		}
+	}
 	integration.NeedCommands(t, "groff", "zsh", "fish")
 	var stderr bytes.Buffer
 	cmd := exec.Command("groff", "-man", "-ww", "-z", filepath.Join(dir, "fieldlink.1"))
@@ -87,8 +99,14 @@ t fieldlink jou; t fieldlink journal ""; t fieldlink --config x.toml sta; t fiel
 	if out, err := exec.Command("zsh", "-n", filepath.Join(dir, "_fieldlink")).CombinedOutput(); err != nil {
 		t.Fatalf("zsh completion: %v\n%s", err, out)
 	}
-	fish := exec.Command("fish", "-c", "source "+filepath.Join(dir, "fieldlink.fish")+`; complete -C "fieldlink journal "; complete -C "fieldlink status --js"`)
-	if out, err := fish.CombinedOutput(); err != nil || !strings.Contains(string(out), "export\t") || !strings.Contains(string(out), "--json\t") {
+	// Sourced as well as autoloaded (finding: source <(fieldlink
+	// completion zsh) failed with _tags:comptry:55).
+	sourced := exec.Command("zsh", "-c", "autoload -U compinit; compinit -u -d "+filepath.Join(dir, "zcompdump")+"; source "+filepath.Join(dir, "_fieldlink")+"; print ${_comps[fieldlink]}")
+	if out, err := sourced.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "_fieldlink" {
+		t.Fatalf("zsh completion sourced: %v\n%s", err, out)
+	}
+	fish := exec.Command("fish", "-c", "source "+filepath.Join(dir, "fieldlink.fish")+`; complete -C "fieldlink journal "; complete -C "fieldlink status --js"; complete -C "fieldlink report --format j"`)
+	if out, err := fish.CombinedOutput(); err != nil || !strings.Contains(string(out), "export\t") || !strings.Contains(string(out), "--json\t") || !strings.Contains(string(out), "json\t") {
 		t.Fatalf("fish completion: %v\n%s", err, out)
 	}
 }

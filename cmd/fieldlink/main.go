@@ -76,21 +76,38 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 
 // parse parses flags, printing usage to stdout when asked for it and to
 // stderr on errors.
+// usageLine is the "Usage: ..." line of a command's help, or one made
+// from its name.
+func usageLine(head, name string) string {
+	for _, l := range strings.Split(head, "\n") {
+		if strings.HasPrefix(l, "Usage: ") {
+			return l
+		}
+	}
+	return "Usage: " + name + " [command] [flags]"
+}
+
 func parse(fs *flag.FlagSet, args []string, head string, stdout, stderr io.Writer) error {
 	if docCapture != nil {
 		docCapture(fs, head)
 		return errDocs
 	}
-	out := stderr
+	out, help := stderr, false
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
-			out = stdout
+			out, help = stdout, true
 		}
 	}
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprint(out, head)
-		fs.PrintDefaults()
+		if help {
+			fmt.Fprint(out, head)
+			fs.PrintDefaults()
+			return
+		}
+		// A mistake gets its own line (the flag package's, above) and
+		// two more, so that it stays on an 80x24 screen.
+		fmt.Fprintf(out, "%s\nRun '%s --help' for the flags.\n", usageLine(head, fs.Name()), fs.Name())
 	}
 	// Flags may come after the arguments they go with ("journal import
 	// all.ndjson --db fleet.db"): Go's flag package would stop at the first

@@ -265,3 +265,21 @@ func TestWatchJSONWritesOnlyNews(t *testing.T) {
 		t.Fatal("a change was not written")
 	}
 }
+
+// TestBadFlagStaysOnScreen: a mistyped flag is said in one line with two
+// more pointing at --help, not 40 lines of usage that scroll the error
+// off an 80x24 screen; --help still prints it all.
+func TestBadFlagStaysOnScreen(t *testing.T) {
+	for _, cmd := range [][]string{{}, {"status"}, {"daemon"}, {"report"}, {"journal", "export"}, {"serve"}, {"serve", "enroll"}, {"config", "check"}} {
+		args := append(append([]string{}, cmd...), "--bogus")
+		out, stderr, code := runCLI(t, args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 2 || out != "" || len(lines) > 3 || !strings.Contains(lines[0], "-bogus") || !strings.Contains(stderr, "--help' for the flags") {
+			t.Errorf("fieldlink %s: exit %d, %d lines:\n%s", strings.Join(args, " "), code, len(lines), stderr)
+		}
+	}
+	out, _, code := runCLI(t, "status", "--help")
+	if code != 0 || !strings.Contains(out, "--json") || strings.Count(out, "\n") < 10 {
+		t.Errorf("status --help: exit %d\n%s", code, out)
+	}
+}
