@@ -421,7 +421,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		if m.screen == screenHelp {
 			m.screen = screenMain
 		} else {
-			m.screen = screenHelp
+			m.screen, m.scroll = screenHelp, 0
 		}
 	case key.Matches(msg, k.Back):
 		m.screen, m.scroll = screenMain, 0
@@ -432,13 +432,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.screen, m.scroll = screenDetail, 0
 		}
 	case key.Matches(msg, k.Up):
-		if m.screen == screenDetail {
+		if m.screen == screenDetail || m.screen == screenHelp {
 			m.scroll = max(0, m.scroll-1)
 		} else {
 			m.links.Move(&m.state.Snapshot, -1)
 		}
 	case key.Matches(msg, k.Down):
-		if m.screen == screenDetail {
+		if m.screen == screenDetail || m.screen == screenHelp {
 			m.scroll++
 		} else {
 			m.links.Move(&m.state.Snapshot, 1)

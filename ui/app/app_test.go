@@ -155,6 +155,11 @@ func TestInvariants(t *testing.T) {
 					} else if w >= 30 && h >= 2 && !strings.Contains(plain, "too small") {
 						t.Fatalf("%s: should say the terminal is too small:\n%s", where, plain)
 					}
+					// Simulated data is marked at every size that has room
+					// for the word (finding: a bare "● GO" at 30x8).
+					if w >= 4 && h >= 1 && !strings.Contains(plain, "DEMO") {
+						t.Fatalf("%s: simulated data without DEMO:\n%s", where, plain)
+					}
 					if md.opts.ASCII {
 						for _, r := range plain {
 							if r > 127 {
@@ -248,5 +253,30 @@ func TestObserverBanner(t *testing.T) {
 	out := ansi.Strip(render(t, st, modes[0], 80, 24))
 	if !strings.Contains(out, "OBSERVER") || !strings.Contains(out, "in charge: fieldlink pid 4242 (kiosk) since 08:00") {
 		t.Fatalf("observer banner missing:\n%s", out)
+	}
+}
+
+// TestHelpScrollsWhenCut: at 40x12 the help does not fit; it says there
+// is more and scrolls to its last line (finding: cut after "r reports").
+func TestHelpScrollsWhenCut(t *testing.T) {
+	st := replay(t, "home-visit", time.Minute)[0].State
+	m := New(Options{Theme: theme.New(theme.Options{}), Thresholds: netstate.DefaultThresholds(), Location: time.UTC})
+	m.Update(tea.WindowSizeMsg{Width: 40, Height: 12})
+	m.Update(StateMsg(st))
+	m.Update(tea.KeyPressMsg{Code: '?', Text: "?"})
+	first := ansi.Strip(m.Render())
+	if !strings.Contains(first, "more below") {
+		t.Fatalf("the cut help does not say there is more:\n%s", first)
+	}
+	for i := 0; i < 30; i++ {
+		m.Update(tea.KeyPressMsg{Code: tea.KeyDown})
+	}
+	last := ansi.Strip(m.Render())
+	if !strings.Contains(last, "work will not get through") || !strings.Contains(last, "top: up or k") {
+		t.Fatalf("the help's end is out of reach:\n%s", last)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyUp})
+	if back := ansi.Strip(m.Render()); back == last {
+		t.Fatal("one key up after the end does not scroll back at once")
 	}
 }

@@ -72,7 +72,7 @@ func (m *Model) Render() string {
 	case m.screen == screenDetail:
 		body = m.detailView(w, rest, compact)
 	case m.screen == screenReports:
-		body = reports.View(t, m.rep, m.repErr, m.state.Work.Sync, m.opt.Location, w, rest)
+		body = reports.View(t, m.rep, m.repErr, m.state.Work.Sync, m.state.Work.Visit, m.opt.Location, w, rest)
 	case w >= wideWidth && h >= wideHeight:
 		body = m.wideBody(w, rest)
 	default:
@@ -222,15 +222,47 @@ func (m *Model) helpView(w, rows int) string {
 			lines = append(lines, " "+t.Key.Render(padRight(h.Key, 8))+" "+h.Desc)
 		}
 	}
-	word := func(l netstate.Level) string {
-		return " " + t.Fg[l].Render(padRight(t.Symbol(l)+" "+l.Word(), 19))
+	lines = append(lines, "", section(t, "WHAT THE LIGHT MEANS", w))
+	for _, m := range []struct {
+		l    netstate.Level
+		says string
+	}{
+		{netstate.LevelGreen, "the link is good enough for the VPN and your work"},
+		{netstate.LevelAmber, "it may work, but slowly or with drop-outs"},
+		{netstate.LevelRed, "work will not get through: see the reason under it"},
+	} {
+		word := t.Fg[m.l].Render(padRight(t.Symbol(m.l)+" "+m.l.Word(), 19))
+		if 1+ansi.StringWidth(word)+1+len(m.says) <= w {
+			lines = append(lines, " "+word+" "+m.says)
+			continue
+		}
+		// Narrow: the meaning under its word, wrapped, never cut.
+		lines = append(lines, " "+word)
+		for _, l := range strings.Split(ansi.Wordwrap(m.says, max(10, w-3), ""), "\n") {
+			lines = append(lines, "   "+l)
+		}
 	}
-	lines = append(lines, "", section(t, "WHAT THE LIGHT MEANS", w),
-		word(netstate.LevelGreen)+" the link is good enough for the VPN and your work",
-		word(netstate.LevelAmber)+" it may work, but slowly or with drop-outs",
-		word(netstate.LevelRed)+" work will not get through: see the reason under it",
-	)
-	return clip(strings.Join(lines, "\n"), w, rows)
+	out, off := scrolled(t, lines, m.scroll, w, rows)
+	m.scroll = off // down past the end does not pile up
+	return out
+}
+
+// scrolled shows rows of lines from offset; when they do not all fit, the
+// last row says which way the rest is (words, not arrows: the console's
+// ASCII mode has none).
+func scrolled(t *theme.Theme, lines []string, offset, w, rows int) (string, int) {
+	if len(lines) <= rows || rows < 2 {
+		return clip(strings.Join(lines, "\n"), w, rows), 0
+	}
+	page := rows - 1
+	offset = max(0, min(offset, len(lines)-page))
+	vis := append([]string{}, lines[offset:offset+page]...)
+	hint := " more below: down or j"
+	if offset+page >= len(lines) {
+		hint = " top: up or k"
+	}
+	vis = append(vis, t.Dim.Render(hint))
+	return clip(strings.Join(vis, "\n"), w, rows), offset
 }
 
 func (m *Model) footer(w int) string {
@@ -264,7 +296,12 @@ func (m *Model) tooSmall() string {
 	var lines []string
 	if m.have {
 		lv := m.state.Snapshot.Level
-		lines = append(lines, t.Light[lv].Render(t.Symbol(lv)+" "+lv.Word()))
+		word := t.Light[lv].Render(t.Symbol(lv) + " " + lv.Word())
+		if m.state.Snapshot.Simulated {
+			// Simulated data is marked at every size, first.
+			word = t.Bold.Render("DEMO") + " " + word
+		}
+		lines = append(lines, word)
 	}
 	lines = append(lines, "Terminal too small", fmt.Sprintf("%dx%d, need %dx%d", w, h, MinWidth, MinHeight))
 	return clip(strings.Join(lines, "\n"), w, h)

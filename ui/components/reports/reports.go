@@ -18,7 +18,7 @@ import (
 
 // View renders r in width x height cells. err, if set, is shown instead.
 // sync is how the journal stands with the fleet server, if one is set.
-func View(t *theme.Theme, r *report.Report, err error, sync netstate.SyncStatus, loc *time.Location, width, height int) string {
+func View(t *theme.Theme, r *report.Report, err error, sync netstate.SyncStatus, visit netstate.VisitStatus, loc *time.Location, width, height int) string {
 	if width <= 0 || height <= 0 {
 		return ""
 	}
@@ -61,6 +61,9 @@ func View(t *theme.Theme, r *report.Report, err error, sync netstate.SyncStatus,
 		if len(r.DeadZones) > 0 && len(lines) < height/3+1 {
 			add(t.Warning.Render(" Dead zones: " + strings.Join(r.DeadZones, ", ")))
 		}
+	} else if visit.Open {
+		// The screen shows VISIT 0m: the report must not say there is none.
+		add(t.Dim.Render(" Visit in progress since " + visit.Since.In(loc).Format("15:04") + ": it counts once you press v to leave."))
 	} else {
 		add(t.Dim.Render(" No visits marked yet: press v on arrival and again on leaving."))
 	}

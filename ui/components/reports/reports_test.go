@@ -27,7 +27,7 @@ func sample() *report.Report {
 func TestViewShowsHeadlineAndBars(t *testing.T) {
 	for _, ascii := range []bool{false, true} {
 		th := theme.New(theme.Options{ASCII: ascii, NoColor: true})
-		out := ansi.Strip(View(th, sample(), nil, netstate.SyncStatus{}, time.UTC, 80, 12))
+		out := ansi.Strip(View(th, sample(), nil, netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, 80, 12))
 		for _, want := range []string{"25 Oct – 23 Nov 2026", "8 of 10 (80%)", "70% of 10 visits", "Dead zones: Longbridge", "Wi-Fi NHS-Community", "EE (234-30)", "80%G", "20%R", "30.5h"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("ascii=%v: %q missing from\n%s", ascii, want, out)
@@ -51,15 +51,21 @@ func TestViewShowsHeadlineAndBars(t *testing.T) {
 
 func TestViewEmptyAndError(t *testing.T) {
 	th := theme.New(theme.Options{NoColor: true})
-	if out := ansi.Strip(View(th, &report.Report{}, nil, netstate.SyncStatus{}, time.UTC, 40, 12)); !strings.Contains(out, "press v") || !strings.Contains(out, "No connection sessions") {
+	if out := ansi.Strip(View(th, &report.Report{}, nil, netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, 40, 12)); !strings.Contains(out, "press v") || !strings.Contains(out, "No connection sessions") {
 		t.Fatalf("empty report:\n%s", out)
 	}
-	if out := ansi.Strip(View(th, nil, errors.New("no journal yet"), netstate.SyncStatus{}, time.UTC, 40, 12)); !strings.Contains(out, "no journal yet") {
+	// A visit open on the screen (VISIT 0m) is not "no visits".
+	open := netstate.VisitStatus{Open: true, Since: time.Date(2026, 11, 23, 14, 2, 0, 0, time.UTC)}
+	if out := ansi.Strip(View(th, &report.Report{}, nil, netstate.SyncStatus{}, open, time.UTC, 80, 12)); strings.Contains(out, "No visits marked yet") ||
+		!strings.Contains(out, "Visit in progress since 14:02: it counts once you press v to leave.") {
+		t.Errorf("an open visit in the report:\n%s", out)
+	}
+	if out := ansi.Strip(View(th, nil, errors.New("no journal yet"), netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, 40, 12)); !strings.Contains(out, "no journal yet") {
 		t.Fatalf("error:\n%s", out)
 	}
 	for w := 0; w < 50; w += 7 {
 		for h := 0; h < 8; h++ {
-			View(th, sample(), nil, netstate.SyncStatus{}, time.UTC, w, h) // must not panic
+			View(th, sample(), nil, netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, w, h) // must not panic
 		}
 	}
 }
@@ -74,7 +80,7 @@ func TestRecentSessionsListed(t *testing.T) {
 			Green: 30 * time.Minute},
 		{Kind: "wifi", Network: "Cafe", Start: time.Now().Add(-5 * time.Minute)},
 	}}
-	out := ansi.Strip(View(th, r, nil, netstate.SyncStatus{}, time.UTC, 100, 20))
+	out := ansi.Strip(View(th, r, nil, netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, 100, 20))
 	for _, want := range []string{"RECENT SESSIONS", "11-23 09:05 Wi-Fi    NHS-Community        40m  75%G  15%A  10%R   41ms  carrier lost",
 		"11-23 08:05 Cellular EE                   30m 100%G   0%A   0%R  deactivated", "Cafe                  5m in progress"} {
 		if !strings.Contains(out, want) {
@@ -96,11 +102,11 @@ func TestViewSaysWhenTheJournalLastReachedTheServer(t *testing.T) {
 		{netstate.SyncStatus{Server: "https://fleet"}, "Journal not yet sent to the fleet server"},
 		{netstate.SyncStatus{Server: "https://fleet", LastOK: at, Error: "connection refused"}, "last try failed: connection refused"},
 	} {
-		if out := ansi.Strip(View(th, sample(), nil, c.st, time.UTC, 100, 14)); !strings.Contains(out, c.want) {
+		if out := ansi.Strip(View(th, sample(), nil, c.st, netstate.VisitStatus{}, time.UTC, 100, 14)); !strings.Contains(out, c.want) {
 			t.Errorf("want %q in\n%s", c.want, out)
 		}
 	}
-	if out := ansi.Strip(View(th, sample(), nil, netstate.SyncStatus{}, time.UTC, 100, 14)); strings.Contains(out, "fleet server") {
+	if out := ansi.Strip(View(th, sample(), nil, netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, 100, 14)); strings.Contains(out, "fleet server") {
 		t.Errorf("no fleet server configured, yet:\n%s", out)
 	}
 }
