@@ -33,16 +33,26 @@ func Row(t *theme.Theme, ev *netstate.Event, loc *time.Location, width int, comp
 	if compact {
 		stamp = ev.Time.In(loc).Format("15:04")
 	}
-	mark := " "
+	mark := t.Dim.Render("-") // every event has a mark
 	text := ev.Text
 	switch {
 	case ev.Kind == netstate.EventNote:
 		mark = t.Dim.Render(">")
 		text = t.Dim.Render(text)
+	case goodNews[ev.Kind] && ev.Level != netstate.LevelGreen:
+		// "carrier back" while the internet is not checked yet is news,
+		// not a red light: the verdict comes in its own event.
+		mark = t.Dim.Render("+")
 	case ev.Level != netstate.LevelUnknown:
 		mark = t.Fg[ev.Level].Render(firstCell(t.Symbol(ev.Level)))
 	}
 	return ansi.Truncate(" "+t.Dim.Render(stamp)+" "+mark+" "+text, width, t.G.Ellipsis)
+}
+
+// goodNews are the kinds of event that say something came back or up:
+// never drawn with a red mark.
+var goodNews = map[netstate.EventKind]bool{
+	netstate.EventLinkUp: true, netstate.EventFailback: true, netstate.EventVPNUp: true,
 }
 
 // firstCell keeps the event column one cell wide even for ASCII shapes

@@ -31,3 +31,23 @@ func TestNewestFirstWithTimes(t *testing.T) {
 		t.Fatal("empty pane should say so")
 	}
 }
+
+// TestGoodNewsNeverRed: "carrier back" at a red level (internet not yet
+// checked) is drawn with a neutral mark, not a red square; an event with
+// no level still has a mark.
+func TestGoodNewsNeverRed(t *testing.T) {
+	th := theme.New(theme.Options{})
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	back := Row(th, &netstate.Event{Time: at, Kind: netstate.EventLinkUp, Level: netstate.LevelRed, Text: "Wired eth0: carrier back"}, time.UTC, 80, false)
+	if strings.Contains(back, th.Fg[netstate.LevelRed].Render("■")) || !strings.Contains(ansi.Strip(back), "+ Wired eth0: carrier back") {
+		t.Errorf("good news drawn %q", ansi.Strip(back))
+	}
+	plain := ansi.Strip(Row(th, &netstate.Event{Time: at, Kind: netstate.EventService, Text: "NetworkManager is running"}, time.UTC, 80, false))
+	if !strings.Contains(plain, "09:00:00 - NetworkManager is running") {
+		t.Errorf("an event with no level: %q", plain)
+	}
+	bad := ansi.Strip(Row(th, &netstate.Event{Time: at, Kind: netstate.EventLinkDown, Level: netstate.LevelRed, Text: "Wired eth0: carrier lost"}, time.UTC, 80, false))
+	if !strings.Contains(bad, "■ Wired eth0: carrier lost") {
+		t.Errorf("bad news: %q", bad)
+	}
+}
