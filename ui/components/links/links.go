@@ -21,9 +21,15 @@ type Model struct {
 	offset   int
 }
 
-// Selected returns the selected link in s, or the first one.
+// Selected returns the selected link in s; until the user moves the
+// cursor (or when the selected link is gone), the link carrying the work,
+// else the first one: the details pane opens on what matters now, not on
+// a dead dock at row 1.
 func (m *Model) Selected(s *netstate.Snapshot) *netstate.Link {
 	if l := s.Link(m.selected); l != nil {
+		return l
+	}
+	if l := s.Link(s.Primary); l != nil {
 		return l
 	}
 	if len(s.Links) > 0 {
@@ -43,8 +49,9 @@ func (m *Model) Move(s *netstate.Snapshot, delta int) {
 }
 
 func (m *Model) index(s *netstate.Snapshot) int {
+	sel := m.Selected(s)
 	for i := range s.Links {
-		if s.Links[i].ID == m.selected {
+		if sel != nil && s.Links[i].ID == sel.ID {
 			return i
 		}
 	}
