@@ -1,5 +1,6 @@
 // Package light draws the traffic light: the level in words and a shape on
-// a full-width band of its color, with the active path and the reason.
+// a full-width band of its color, what to do in plain words, and the
+// active path and the reason.
 package light
 
 import (
@@ -20,17 +21,24 @@ func View(t *theme.Theme, s *netstate.Snapshot, width int, compact bool) string 
 	st := t.Light[s.Level].Width(width)
 	word := " " + t.Symbol(s.Level) + " " + s.Level.Word()
 	line := func(text string) string { return ansi.Truncate(text, width, t.G.Ellipsis) }
+	// Under the word, what to do; under that, the figures an engineer
+	// reads (the path and the reason).
+	adv := s.Advice()
+	figures := s.Path
+	if s.Reason != "" {
+		figures += t.G.Sep + s.Reason
+	}
 	if compact {
-		// One colored row for the word; path and reason as plain text so
-		// they stay readable in 40 columns.
+		// One colored row for the word; the advice and the figures as
+		// plain text so they stay readable in 40 columns.
 		return st.Render(line(word)) + "\n" +
-			t.Bold.Render(line(" "+s.Path)) + "\n" +
-			line(" "+s.Reason)
+			t.Bold.Render(line(" "+adv.Short)) + "\n" +
+			t.Dim.Render(line(" "+figures))
 	}
 	indent := "   " + pad(len([]rune(t.Symbol(s.Level))))
 	return st.Render(line(word)) + "\n" +
-		st.Render(line(indent+s.Path)) + "\n" +
-		st.Render(line(indent+s.Reason))
+		st.Render(line(indent+adv.Long)) + "\n" +
+		st.Render(line(indent+figures))
 }
 
 func pad(n int) string {
