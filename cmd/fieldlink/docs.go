@@ -532,7 +532,14 @@ func writeMan(w io.Writer) error {
 			b.WriteString(roffLine(usage) + "\n")
 		}
 	}
-	b.WriteString(`.SH FILES
+	b.WriteString(manTail)
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// manTail is the manual's fixed sections: files, environment, examples,
+// exit status, see also.
+const manTail = `.SH FILES
 .TP
 .I /etc/fieldlink/config.toml
 The device's configuration (see fieldlink config check). As root and in the kiosk, only a file owned by root that no one else can change may set [app], [kiosk] admin_keys and [technician].
@@ -596,10 +603,7 @@ On the fleet server: a laptop's upload token, shown once.
 .BR NetworkManager (8),
 .BR ModemManager (8),
 .BR systemctl (1)
-`)
-	_, err = io.WriteString(w, b.String())
-	return err
-}
+`
 
 // screenAbout is the manual's word on fieldlink without a command; its
 // --help lists the commands instead.

@@ -3,6 +3,7 @@
 package events
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -46,7 +47,32 @@ func Row(t *theme.Theme, ev *netstate.Event, loc *time.Location, width int, comp
 	case ev.Level != netstate.LevelUnknown:
 		mark = t.Fg[ev.Level].Render(firstCell(t.Symbol(ev.Level)))
 	}
-	return ansi.Truncate(" "+t.Dim.Render(stamp)+" "+mark+" "+text, width, t.G.Ellipsis)
+	head := " " + t.Dim.Render(stamp) + " " + mark + " "
+	if ev.Kind != netstate.EventNote {
+		text = Shorten(text, width-ansi.StringWidth(head))
+	}
+	return ansi.Truncate(head+text, width, t.G.Ellipsis)
+}
+
+// shortenings are the rules an event's words lose to fit, in order: the
+// figures go before the words ("0.2 s ago", "(EE, 4G)", "72%", "-95 dBm").
+var shortenings = []*regexp.Regexp{
+	regexp.MustCompile(` [0-9.]+ s ago$`),
+	regexp.MustCompile(` \([^()]*\)`),
+	regexp.MustCompile(`,? (probe )?-?[0-9.]+ ?(%|dBm|dB|ms|s)\b`),
+	regexp.MustCompile(` via [a-z0-9]+`),
+}
+
+// Shorten drops an event text's figures, rule by rule, until it fits in
+// width cells; what still does not fit is cut by the caller.
+func Shorten(text string, width int) string {
+	for _, re := range shortenings {
+		if ansi.StringWidth(text) <= width {
+			break
+		}
+		text = re.ReplaceAllString(text, "")
+	}
+	return text
 }
 
 // goodNews are the kinds of event that say something came back or up:

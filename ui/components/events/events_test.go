@@ -51,3 +51,20 @@ func TestGoodNewsNeverRed(t *testing.T) {
 		t.Errorf("bad news: %q", bad)
 	}
 }
+
+// TestEventsLoseFiguresBeforeWords: an event too long for its row drops
+// its figures first (finding: "Switched to cellular (EE, 4G): Wi-Fi 3
+// probes failed (timeout) 0.2 …" at 80x24), and a text that fits is kept
+// whole.
+func TestEventsLoseFiguresBeforeWords(t *testing.T) {
+	long := "Switched to cellular (EE, 4G): Wi-Fi 3 probes failed (timeout) 0.2 s ago"
+	if got := Shorten(long, 200); got != long {
+		t.Errorf("a text that fits was changed: %q", got)
+	}
+	if got := Shorten(long, 50); got != "Switched to cellular: Wi-Fi 3 probes failed" {
+		t.Errorf("shortened: %q", got)
+	}
+	if got := Shorten("Cellular EE 4G via wwan0: signal -95 dBm, probe 62 ms", 30); got != "Cellular EE 4G: signal" {
+		t.Errorf("figures: %q", got)
+	}
+}
