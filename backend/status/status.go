@@ -33,8 +33,11 @@ type Doc struct {
 	// (or, without fieldlink's bus policy, the lock file) says.
 	InCharge *charge.Holder `json:"in_charge,omitempty"`
 	// Level is green, amber, red or unknown; Word is what the light says.
-	Level        netstate.Level        `json:"level"`
-	Word         string                `json:"word"`
+	Level netstate.Level `json:"level"`
+	Word  string         `json:"word"`
+	// Advice is what to do, in the screen's words (the line under its
+	// light).
+	Advice       string                `json:"advice"`
 	Reason       string                `json:"reason"`
 	Path         string                `json:"path"`
 	Primary      string                `json:"primary,omitempty"`
@@ -68,7 +71,7 @@ func FromState(s engine.State) Doc {
 	return Doc{
 		Version: Version, Time: snap.Time.UTC(), Simulated: snap.Simulated, Source: s.Source,
 		Scenario: snap.Scenario, Role: s.Role.String(), Holder: s.Holder,
-		Level: snap.Level, Word: snap.Level.Word(), Reason: snap.Reason, Path: snap.Path,
+		Level: snap.Level, Word: snap.Level.Word(), Advice: snap.Advice().Long, Reason: snap.Reason, Path: snap.Path,
 		Primary: snap.Primary, Connectivity: snap.Connectivity, Services: snap.Services,
 		Links: links, Events: evs, Work: s.Work,
 	}
@@ -99,6 +102,9 @@ func WriteText(w io.Writer, d Doc, loc *time.Location) error {
 	}
 	fmt.Fprintf(&b, "time:    %s\n", d.Time.In(loc).Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(&b, "light:   %s: %s\n", d.Word, d.Reason)
+	if d.Advice != "" {
+		fmt.Fprintf(&b, "advice:  %s\n", d.Advice)
+	}
 	fmt.Fprintf(&b, "path:    %s\n", d.Path)
 	if v := d.Work.VPN; v.Profile != "" {
 		line := fmt.Sprintf("vpn:     %s %s", v.Profile, v.Phase)
