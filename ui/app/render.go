@@ -178,7 +178,7 @@ func (m *Model) detailLines(w, rows int) string {
 	if l == nil {
 		return m.opt.Theme.Dim.Render(" no link selected")
 	}
-	lines := detail.Lines(m.opt.Theme, m.opt.Thresholds, l, s.Primary == l.ID, m.opt.Location, w)
+	lines := detail.Lines(m.opt.Theme, m.opt.Thresholds, l, s.Primary == l.ID, m.opt.Location, s.Time, w)
 	lines = append(lines, m.reported(l.ID, w)...)
 	return detail.View(lines, m.scroll, rows)
 }

@@ -18,12 +18,13 @@ import (
 // the caller can scroll them. From 76 columns the radio figures and the
 // probe go in a left column beside the link's plumbing, so a technician at
 // 80x24 sees RSRP and SINR without scrolling.
-func Lines(t *theme.Theme, th netstate.Thresholds, l *netstate.Link, primary bool, loc *time.Location, width int) []string {
+// now is the picture's time: the probe's age is told from it.
+func Lines(t *theme.Theme, th netstate.Thresholds, l *netstate.Link, primary bool, loc *time.Location, now time.Time, width int) []string {
 	head := t.Fg[l.Level].Render(t.Symbol(l.Level)+" "+l.Kind.Label()+" "+l.ID) + t.G.Sep + l.Reason
 	out := []string{ansi.Truncate(head, width, t.G.Ellipsis)}
 	if width >= 76 {
 		colW := (width - 1) / 2
-		left := append(radio(t, th, l, colW), probe(t, l, loc, colW)...)
+		left := append(radio(t, th, l, colW), probe(t, l, loc, now, colW)...)
 		right := plumbing(t, l, primary, loc, colW)
 		for i := 0; i < max(len(left), len(right)); i++ {
 			var a, b string
@@ -38,7 +39,7 @@ func Lines(t *theme.Theme, th netstate.Thresholds, l *netstate.Link, primary boo
 		return out
 	}
 	out = append(out, radio(t, th, l, width)...)
-	out = append(out, probe(t, l, loc, width)...)
+	out = append(out, probe(t, l, loc, now, width)...)
 	return append(out, plumbing(t, l, primary, loc, width)...)
 }
 
@@ -178,7 +179,7 @@ func radio(t *theme.Theme, th netstate.Thresholds, l *netstate.Link, width int) 
 	return r.out
 }
 
-func probe(t *theme.Theme, l *netstate.Link, loc *time.Location, width int) []string {
+func probe(t *theme.Theme, l *netstate.Link, loc *time.Location, now time.Time, width int) []string {
 	r := &rows{t: t, width: width}
 	r.head("Probe")
 	p := l.Probe
@@ -206,9 +207,21 @@ func probe(t *theme.Theme, l *netstate.Link, loc *time.Location, width int) []st
 		r.kv("Failures", fmt.Sprintf("%d in a row", p.Failures))
 	}
 	if !p.Checked.IsZero() {
-		r.kv("Checked", p.Checked.In(loc).Format("15:04:05"))
+		when := p.Checked.In(loc).Format("15:04:05")
+		if age := now.Sub(p.Checked); !now.IsZero() && age >= 0 {
+			when += " (" + ago(age) + ")"
+		}
+		r.kv("Checked", when)
 	}
 	return r.out
+}
+
+// ago is an age in the grain a technician reads: seconds, then minutes.
+func ago(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d s ago", int(d/time.Second))
+	}
+	return fmt.Sprintf("%d min ago", int(d/time.Minute))
 }
 
 func band(mhz uint32) string {

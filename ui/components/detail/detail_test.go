@@ -16,13 +16,16 @@ func TestEveryRawFigureIsShown(t *testing.T) {
 		Cell: netstate.Cell{Operator: "EE", MCC: "234", MNC: "30", Tech: netstate.TechLTE, Registration: netstate.RegHome,
 			TAC: "1A2B", CellID: "01A4F3C"},
 		Signal: netstate.Signal{RSSI: netstate.Some(-67), RSRP: netstate.Some(-95), RSRQ: netstate.Some(-9), SINR: netstate.Some(14)},
-		Probe:  netstate.Probe{OK: netstate.Yes, RTT: netstate.Some(62), Target: "https://clinical.example/health", Bound: true}}
+		Probe: netstate.Probe{OK: netstate.Yes, RTT: netstate.Some(62), Target: "https://clinical.example/health", Bound: true,
+			Checked: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}}
+	now := time.Date(2026, 11, 23, 9, 0, 12, 0, time.UTC)
 	netstate.Apply(&netstate.Snapshot{Links: []netstate.Link{l}}, netstate.DefaultThresholds())
 	for _, width := range []int{60, 100} {
-		out := ansi.Strip(strings.Join(Lines(theme.New(theme.Options{}), netstate.DefaultThresholds(), &l, true, time.UTC, width), "\n"))
+		out := ansi.Strip(strings.Join(Lines(theme.New(theme.Options{}), netstate.DefaultThresholds(), &l, true, time.UTC, now, width), "\n"))
 		for _, want := range []string{"RSSI          -67 dBm", "RSRP          -95 dBm", "RSRQ          -9 dB", "SINR          14 dB",
 			"RSCP          —", "MCC-MNC       234-30", "TAC           1A2B", "Cell ID       01A4F3C", "Round trip    62 ms",
-			"Bound         yes, to wwan0", "In use        yes (default route)", "Technology    LTE (4G)"} {
+			"Bound         yes, to wwan0", "In use        yes (default route)", "Technology    LTE (4G)",
+			"Checked       09:00:00 (12 s ago)", "Target        https://clinical.example/health"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("width %d: lacks %q:\n%s", width, want, out)
 			}
@@ -33,7 +36,7 @@ func TestEveryRawFigureIsShown(t *testing.T) {
 func TestAccessPointsListed(t *testing.T) {
 	l := netstate.Link{ID: "wlan0", Kind: netstate.KindWiFi, WiFi: netstate.WiFi{SSID: "A", FrequencyMHz: 5180,
 		AccessPoints: []netstate.AccessPoint{{SSID: "A", Strength: 72, FrequencyMHz: 5180, Security: "wpa2-psk"}, {SSID: "B", Strength: 20}}}}
-	out := ansi.Strip(strings.Join(Lines(theme.New(theme.Options{ASCII: true}), netstate.DefaultThresholds(), &l, false, time.UTC, 100), "\n"))
+	out := ansi.Strip(strings.Join(Lines(theme.New(theme.Options{ASCII: true}), netstate.DefaultThresholds(), &l, false, time.UTC, time.Time{}, 100), "\n"))
 	for _, want := range []string{"Visible networks (2)", "###.  72% A wpa2-psk 5 GHz", "#...  20% B open", "5180 MHz (5 GHz)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("lacks %q:\n%s", want, out)
