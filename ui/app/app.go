@@ -32,7 +32,10 @@ const (
 	fullWidth  = 80
 	fullHeight = 24
 	// Wide layout (detail beside the list) from here.
-	wideWidth  = 120
+	// A side pane for the selected link's details only where the list
+	// keeps its full width beside it (at 120 columns the pane squeezed the
+	// list to "2 network…").
+	wideWidth  = 150
 	wideHeight = 30
 )
 

@@ -100,7 +100,7 @@ var scenarios = []struct {
 func TestGoldenScreens(t *testing.T) {
 	for _, sc := range scenarios {
 		moments := replay(t, sc.name, sc.until)
-		for _, size := range [][2]int{{80, 24}, {40, 12}} {
+		for _, size := range [][2]int{{80, 24}, {40, 12}, {30, 8}, {120, 40}, {200, 60}} {
 			for _, md := range modes {
 				t.Run(fmt.Sprintf("%s/%dx%d/%s", sc.name, size[0], size[1], md.name), func(t *testing.T) {
 					var b strings.Builder

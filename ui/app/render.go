@@ -154,8 +154,12 @@ func (m *Model) mainBody(w, rows int, compact bool) string {
 }
 
 // wideBody puts the selected link's detail beside the list and events.
+// listWidth is what a link row needs to say its reason whole: the list
+// gets it first, the side pane the rest.
+const listWidth = 96
+
 func (m *Model) wideBody(w, rows int) string {
-	left := w * 11 / 20
+	left := max(listWidth, w*11/20)
 	right := w - left - 1
 	l := strings.Split(fitHeight(m.mainBody(left, rows, false), rows), "\n")
 	r := strings.Split(fitHeight(m.detailLines(right, rows), rows), "\n")
@@ -301,7 +305,8 @@ func (m *Model) tooSmall() string {
 			// Simulated data is marked at every size, first.
 			word = t.Bold.Render("DEMO") + " " + word
 		}
-		lines = append(lines, word)
+		// What to do comes before the complaint about the size.
+		lines = append(lines, word, m.state.Snapshot.Advice().Short)
 	}
 	lines = append(lines, "Terminal too small", fmt.Sprintf("%dx%d, need %dx%d", w, h, MinWidth, MinHeight))
 	return clip(strings.Join(lines, "\n"), w, h)
