@@ -1,6 +1,7 @@
 package netstate
 
 import (
+	"strconv"
 	"slices"
 	"time"
 )
@@ -28,7 +29,11 @@ type Link struct {
 	Brings    []Secondary `json:"brings,omitempty"`
 	Addresses []string    `json:"addresses,omitempty"`
 	Gateway   string      `json:"gateway,omitempty"`
-	Default   bool        `json:"default_route"`
+	// DNS are the link's name servers and Routes its IPv4 routes, as
+	// NetworkManager has them: what a technician asks first.
+	DNS     []string `json:"dns,omitempty"`
+	Routes  []Route  `json:"routes,omitempty"`
+	Default bool     `json:"default_route"`
 	Metered   Tristate    `json:"metered"`
 	Demoted   bool        `json:"demoted,omitempty"`
 	// RouteMetric is the metric of the link's default route as the kernel
@@ -183,7 +188,7 @@ func (l *Link) Equal(o *Link) bool {
 		l.State == o.State && l.StateReason == o.StateReason && l.Since.Equal(o.Since) &&
 		l.Carrier == o.Carrier && l.Profile == o.Profile && l.ProfileUUID == o.ProfileUUID &&
 		slices.Equal(l.Profiles, o.Profiles) && slices.Equal(l.Brings, o.Brings) && slices.Equal(l.Addresses, o.Addresses) &&
-		l.Gateway == o.Gateway && l.Default == o.Default && l.Metered == o.Metered &&
+		l.Gateway == o.Gateway && slices.Equal(l.DNS, o.DNS) && slices.Equal(l.Routes, o.Routes) && l.Default == o.Default && l.Metered == o.Metered &&
 		l.Demoted == o.Demoted && l.RouteMetric == o.RouteMetric && l.HasRoute == o.HasRoute &&
 		l.Connectivity == o.Connectivity && l.WiFi.Equal(o.WiFi) &&
 		l.Cell == o.Cell && l.Signal == o.Signal && l.Probe.Equal(o.Probe) &&
@@ -195,8 +200,29 @@ func (l Link) Clone() Link {
 	l.Profiles = slices.Clone(l.Profiles)
 	l.Brings = slices.Clone(l.Brings)
 	l.Addresses = slices.Clone(l.Addresses)
+	l.DNS = slices.Clone(l.DNS)
+	l.Routes = slices.Clone(l.Routes)
 	l.WiFi.AccessPoints = slices.Clone(l.WiFi.AccessPoints)
 	return l
+}
+
+// Route is one IPv4 route of a link: "0.0.0.0/0" is the default.
+type Route struct {
+	Dest    string `json:"dest"`
+	NextHop string `json:"next_hop,omitempty"`
+	Metric  uint32 `json:"metric"`
+}
+
+// String is "default via 10.99.0.1 metric 100", "10.8.0.0/24 metric 50".
+func (r Route) String() string {
+	d := r.Dest
+	if d == "0.0.0.0/0" {
+		d = "default"
+	}
+	if r.NextHop != "" {
+		d += " via " + r.NextHop
+	}
+	return d + " metric " + strconv.FormatUint(uint64(r.Metric), 10)
 }
 
 // Secondary is a connection a profile starts with it: Profile (the

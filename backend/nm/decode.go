@@ -12,6 +12,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/fieldlink/fieldlink/backend/bus"
+	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
 // D-Bus names, from ../shared/dbus-api/networkmanager.
@@ -123,6 +124,8 @@ type IP4 struct {
 	// kernel ranks the link by (a restarted NetworkManager may add its
 	// profile's route beside one fieldlink moved).
 	DefaultMetric int64
+	DNS           []string
+	Routes        []netstate.Route
 }
 
 // Objects is everything decoded from NetworkManager's objects.
@@ -301,9 +304,41 @@ func decodeIP4(r *bus.Reader) IP4 {
 		if dest == "0.0.0.0" && prefix == 0 && ok && (ip.DefaultMetric < 0 || int64(metric) < ip.DefaultMetric) {
 			ip.DefaultMetric = int64(metric)
 		}
+		if a, err := netip.ParseAddr(dest); err == nil && prefix <= 32 {
+			rt := netstate.Route{Dest: netip.PrefixFrom(a, int(prefix)).String(), Metric: metric}
+			if nh, err := netip.ParseAddr(dr.String("next-hop")); err == nil {
+				rt.NextHop = nh.String()
+			}
+			ip.Routes = append(ip.Routes, rt)
+		}
 		r.Errs = append(r.Errs, dr.Errs...)
 	}
+	ip.DNS = nameservers(r)
 	return ip
+}
+
+// nameservers reads NameserverData (NetworkManager 1.14 on), else the
+// older Nameservers (addresses as network-order integers).
+func nameservers(r *bus.Reader) []string {
+	var out []string
+	for _, d := range r.Dicts("NameserverData") {
+		dr := bus.NewReader(d)
+		if a, err := netip.ParseAddr(dr.String("address")); err == nil {
+			out = append(out, a.String())
+		}
+		r.Errs = append(r.Errs, dr.Errs...)
+	}
+	if len(out) > 0 {
+		return out
+	}
+	if v, ok := r.P.M["Nameservers"]; ok {
+		if ns, ok := v.Value().([]uint32); ok {
+			for _, n := range ns {
+				out = append(out, netip.AddrFrom4([4]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}).String())
+			}
+		}
+	}
+	return out
 }
 
 // Security names an access point's protection from its flags.

@@ -151,11 +151,13 @@ func (b *builder) fillRoute(l *netstate.Link, d *nm.Device) {
 		l.Default = a.Default || a.Path == in.NM.Manager.Primary
 		if ip, ok := in.NM.IP4[a.IP4]; ok && a.IP4 != "" {
 			l.Addresses, l.Gateway, metric = ip.Addresses, ip.Gateway, ip.DefaultMetric
+			l.DNS, l.Routes = ip.DNS, ip.Routes
 		}
 	}
 	if ip, ok := in.NM.IP4[d.IP4]; ok && d.IP4 != "" {
 		if len(l.Addresses) == 0 {
 			l.Addresses, l.Gateway = ip.Addresses, ip.Gateway
+			l.DNS, l.Routes = ip.DNS, ip.Routes
 		}
 		if metric < 0 {
 			metric = ip.DefaultMetric
@@ -207,7 +209,9 @@ func (b *builder) vpnLinks(snap *netstate.Snapshot) []netstate.Link {
 			l.StateReason = nm.VPNStage(a.VPNState)
 		}
 		if ip, ok := in.NM.IP4[a.IP4]; ok {
-			l.Addresses, l.Gateway = ip.Addresses, ip.Gateway
+			// The tunnel's address, and the routes and name servers the
+			// VPN server pushed.
+			l.Addresses, l.Gateway, l.DNS, l.Routes = ip.Addresses, ip.Gateway, ip.DNS, ip.Routes
 		}
 		links = append(links, l)
 		active[l.ID] = true

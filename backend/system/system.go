@@ -322,7 +322,7 @@ func (s *Source) lostInRestart(snap *netstate.Snapshot, present map[string]bool)
 			continue
 		}
 		l.State, l.StateReason, l.Default = netstate.StateDisconnected, "NetworkManager restarted without it", false
-		l.Addresses, l.Gateway = nil, ""
+		l.Addresses, l.Gateway, l.DNS, l.Routes = nil, "", nil, nil
 		snap.Links = append(snap.Links, l)
 		present[l.ID] = true
 	}

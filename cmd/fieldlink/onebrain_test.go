@@ -62,12 +62,16 @@ var (
 	groupMade bool
 )
 
-// removeAccount deletes a test account. A process of the account may still
-// be exiting (userdel refuses then), so it tries for a few seconds.
+// removeAccount deletes a test account. What the account still runs is
+// ended first: the clinical application a test started as it outlives
+// fieldlink by design (it is the clinician's, not fieldlink's), and
+// userdel refuses an account in use; a process may also still be exiting,
+// so it tries for a few seconds.
 func removeAccount(t testing.TB, name string) {
 	var out []byte
 	var err error
 	for i := 0; i < 50; i++ {
+		exec.Command("pkill", "-KILL", "-U", name).Run()
 		if out, err = exec.Command("userdel", name).CombinedOutput(); err == nil {
 			return
 		}

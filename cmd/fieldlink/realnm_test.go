@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -58,6 +61,18 @@ func TestStatusOnRealNetworkManager(t *testing.T) {
 		if l.Carrier.String() != "yes" || l.State.String() != "connected" || l.Profile != "wired1" ||
 			len(l.Addresses) != 1 || !strings.HasPrefix(l.Addresses[0], "10.99.0.") {
 			t.Fatalf("veth0 in status --json: %+v", l)
+		}
+		// The routes, as nmcli has them: "dst = 0.0.0.0/0, nh = 10.99.0.1, mt = 100".
+		nmRoutes, _ := h.Nmcli("-g", "IP4.ROUTE", "device", "show", "veth0")
+		var ours []string
+		for _, r := range l.Routes {
+			ours = append(ours, fmt.Sprintf("dst = %s, nh = %s, mt = %d", r.Dest, cmp.Or(r.NextHop, "0.0.0.0"), r.Metric))
+		}
+		theirs := strings.Split(strings.TrimSpace(strings.ReplaceAll(nmRoutes, " | ", "\n")), "\n")
+		slices.Sort(ours)
+		slices.Sort(theirs)
+		if !slices.Equal(ours, theirs) {
+			t.Errorf("routes: fieldlink %q, nmcli %q", ours, theirs)
 		}
 	}
 	if veth == nil || d.Simulated || d.Primary != "veth0" || d.Source != "this device" {

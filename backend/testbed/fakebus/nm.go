@@ -619,9 +619,10 @@ func (n *NM) finishActivation(a *fakeActive) {
 	d := a.device
 	n.mu.Unlock()
 	n.Add(ip, map[string]map[string]any{NMIP4: {
-		"AddressData": []map[string]dbus.Variant{{"address": dbus.MakeVariant(fmt.Sprintf("10.%d.0.2", octet)), "prefix": dbus.MakeVariant(uint32(24))}},
-		"Gateway":     fmt.Sprintf("10.%d.0.1", octet),
-		"RouteData":   routeData(fmt.Sprintf("10.%d.0.1", octet), n.metricOf(a)),
+		"AddressData":    []map[string]dbus.Variant{{"address": dbus.MakeVariant(fmt.Sprintf("10.%d.0.2", octet)), "prefix": dbus.MakeVariant(uint32(24))}},
+		"Gateway":        fmt.Sprintf("10.%d.0.1", octet),
+		"RouteData":      routeData(fmt.Sprintf("10.%d.0.1", octet), n.metricOf(a)),
+		"NameserverData": []map[string]dbus.Variant{{"address": dbus.MakeVariant(fmt.Sprintf("10.%d.0.1", octet))}},
 	}})
 	n.Set(d.path, NMDevice, map[string]any{"Ip4Config": ip, "IpInterface": d.spec.Interface, "Ip4Connectivity": uint32(4)})
 	n.SetDeviceState(d.path, StateActivated, 0)

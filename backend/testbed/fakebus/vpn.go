@@ -248,6 +248,10 @@ func (n *NM) activateVPN(p *Profile) (dbus.ObjectPath, error) {
 		n.Add(ip, map[string]map[string]any{NMIP4: {
 			"AddressData": []map[string]dbus.Variant{{"address": dbus.MakeVariant("10.200.0.7"), "prefix": dbus.MakeVariant(uint32(32))}},
 			"Gateway":     "",
+			// What the VPN server pushes: the trust's network and its DNS.
+			"RouteData": []map[string]dbus.Variant{{"dest": dbus.MakeVariant("10.8.0.0"), "prefix": dbus.MakeVariant(uint32(16)),
+				"next-hop": dbus.MakeVariant("10.200.0.1"), "metric": dbus.MakeVariant(uint32(50))}},
+			"NameserverData": []map[string]dbus.Variant{{"address": dbus.MakeVariant("10.8.0.53")}},
 		}})
 		n.Set(a.path, NMVPN, map[string]any{"VpnState": uint32(5)})
 		n.Set(a.path, NMActive, map[string]any{"State": uint32(2), "Ip4Config": ip})

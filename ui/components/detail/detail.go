@@ -97,6 +97,14 @@ func plumbing(t *theme.Theme, l *netstate.Link, primary bool, loc *time.Location
 	}
 	r.kv("Addresses", strings.Join(l.Addresses, ", "))
 	r.kv("Gateway", l.Gateway)
+	r.kv("DNS", strings.Join(l.DNS, ", "))
+	for i, rt := range l.Routes {
+		label := ""
+		if i == 0 {
+			label = "Routes"
+		}
+		r.kv(label, rt.String())
+	}
 	route := "no"
 	if primary {
 		route = "yes (default route)"
