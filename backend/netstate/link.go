@@ -1,8 +1,8 @@
 package netstate
 
 import (
-	"strconv"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -34,8 +34,8 @@ type Link struct {
 	DNS     []string `json:"dns,omitempty"`
 	Routes  []Route  `json:"routes,omitempty"`
 	Default bool     `json:"default_route"`
-	Metered   Tristate    `json:"metered"`
-	Demoted   bool        `json:"demoted,omitempty"`
+	Metered Tristate `json:"metered"`
+	Demoted bool     `json:"demoted,omitempty"`
 	// RouteMetric is the metric of the link's default route as the kernel
 	// has it (NetworkManager's route data), when HasRoute.
 	RouteMetric  int64        `json:"route_metric,omitempty"`
