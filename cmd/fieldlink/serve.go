@@ -61,6 +61,20 @@ func (s *serveFlags) open(ctx context.Context) (config.Config, *store.Store, err
 	return cfg, st, err
 }
 
+// openForName parses a `serve` subcommand that takes one NAME and opens
+// the store: the steps enroll, viewer, replace and revoke share.
+func (s *serveFlags) openForName(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (config.Config, *store.Store, string, error) {
+	if err := parse(fs, args, usage, stdout, stderr); err != nil {
+		return config.Config{}, nil, "", err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return config.Config{}, nil, "", errUsage
+	}
+	cfg, st, err := s.open(context.Background())
+	return cfg, st, fs.Arg(0), err
+}
+
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		switch args[0] {
@@ -161,24 +175,16 @@ func cmdServeEnroll(args []string, stdout, stderr io.Writer) error {
 	var sf serveFlags
 	sf.register(fs)
 	group := fs.String("group", "", "the device's group (a team, a locality), for the report's group filter")
-	if err := parse(fs, args, enrollUsage, stdout, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	ctx := context.Background()
-	_, st, err := sf.open(ctx)
+	_, st, name, err := sf.openForName(fs, args, enrollUsage, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tok, err := st.Enroll(ctx, fs.Arg(0), *group)
+	tok, err := st.Enroll(context.Background(), name, *group)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Enrolled %s", fs.Arg(0))
+	fmt.Fprintf(stdout, "Enrolled %s", name)
 	if *group != "" {
 		fmt.Fprintf(stdout, " (group %s)", *group)
 	}
@@ -200,20 +206,13 @@ func cmdServeViewer(args []string, stdout, stderr io.Writer) error {
 	var sf serveFlags
 	sf.register(fs)
 	base := fs.String("url", "", "the server's address as browsers reach it (https://fleet.example.nhs.uk:8443)")
-	if err := parse(fs, args, viewerUsage, stdout, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	ctx := context.Background()
-	cfg, st, err := sf.open(ctx)
+	cfg, st, name, err := sf.openForName(fs, args, viewerUsage, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tok, err := st.AddViewer(ctx, fs.Arg(0))
+	ctx := context.Background()
+	tok, err := st.AddViewer(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -226,7 +225,7 @@ func cmdServeViewer(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "Sign-in link for %s (private: anyone with it can read the fleet report):\n\n%s/login?%s\n\n"+
-		"For 'fieldlink report --server', the token alone:\n%s\n", fs.Arg(0), u, url.Values{"token": {tok}}.Encode(), tok)
+		"For 'fieldlink report --server', the token alone:\n%s\n", name, u, url.Values{"token": {tok}}.Encode(), tok)
 	return nil
 }
 
@@ -285,20 +284,12 @@ func cmdServeToken(op string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fieldlink serve "+op, flag.ContinueOnError)
 	var sf serveFlags
 	sf.register(fs)
-	if err := parse(fs, args, tokenUsage, stdout, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	ctx := context.Background()
-	_, st, err := sf.open(ctx)
+	_, st, name, err := sf.openForName(fs, args, tokenUsage, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	name := fs.Arg(0)
+	ctx := context.Background()
 	if op == "revoke" {
 		if err := st.Revoke(ctx, name); err != nil {
 			return fmt.Errorf("serve revoke: %w", err)
