@@ -29,6 +29,9 @@ type Link struct {
 	Brings    []Secondary `json:"brings,omitempty"`
 	Addresses []string    `json:"addresses,omitempty"`
 	Gateway   string      `json:"gateway,omitempty"`
+	// Server is where a VPN connects to (its profile's remote or gateway):
+	// the first thing a technician checks when a tunnel will not come up.
+	Server string `json:"server,omitempty"`
 	// DNS are the link's name servers and Routes its IPv4 routes, as
 	// NetworkManager has them: what a technician asks first.
 	DNS     []string `json:"dns,omitempty"`
@@ -188,7 +191,7 @@ func (l *Link) Equal(o *Link) bool {
 		l.State == o.State && l.StateReason == o.StateReason && l.Since.Equal(o.Since) &&
 		l.Carrier == o.Carrier && l.Profile == o.Profile && l.ProfileUUID == o.ProfileUUID &&
 		slices.Equal(l.Profiles, o.Profiles) && slices.Equal(l.Brings, o.Brings) && slices.Equal(l.Addresses, o.Addresses) &&
-		l.Gateway == o.Gateway && slices.Equal(l.DNS, o.DNS) && slices.Equal(l.Routes, o.Routes) && l.Default == o.Default && l.Metered == o.Metered &&
+		l.Gateway == o.Gateway && l.Server == o.Server && slices.Equal(l.DNS, o.DNS) && slices.Equal(l.Routes, o.Routes) && l.Default == o.Default && l.Metered == o.Metered &&
 		l.Demoted == o.Demoted && l.RouteMetric == o.RouteMetric && l.HasRoute == o.HasRoute &&
 		l.Connectivity == o.Connectivity && l.WiFi.Equal(o.WiFi) &&
 		l.Cell == o.Cell && l.Signal == o.Signal && l.Probe.Equal(o.Probe) &&

@@ -325,6 +325,18 @@ func DecodeProfile(p dbus.ObjectPath, s map[string]map[string]dbus.Variant) Prof
 	return pr
 }
 
+// VPNServer is where a VPN profile connects to, as its plugin's settings
+// name it: OpenVPN's remote (all of them, as written), else the gateway
+// most other plugins use. Empty for other profiles.
+func (p Profile) VPNServer() string {
+	for _, k := range []string{"remote", "gateway", "host"} {
+		if v := strings.TrimSpace(p.VPNData[k]); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // ErrNotRunning is returned by actions while NetworkManager is not on the
 // bus.
 var ErrNotRunning = errors.New("NetworkManager is not running")

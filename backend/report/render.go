@@ -133,7 +133,7 @@ func writeSection(b *strings.Builder, title string, rows []Row, kind sectionKind
 	}
 	fmt.Fprintf(b, "\n%s\n", title)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "\tconnected h\tGO%\tMARGINAL%\tDNP%\tusable%\tin use h\tworkable%"
+	head := "\tconnected h\tGO %\tMARGINAL %\tDO NOT PROCEED %\tusable %\tin use h\tworkable %"
 	switch kind {
 	case byNetwork:
 		head = "\tsessions" + head + "\tconnect s\tsignal\tSINR dB"

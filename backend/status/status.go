@@ -77,6 +77,19 @@ func FromState(s engine.State) Doc {
 	}
 }
 
+// appWord is the app's state in the screen's words.
+func appWord(p netstate.AppPhase) string {
+	switch p {
+	case netstate.AppRunning:
+		return netstate.WordRunning
+	case netstate.AppFailed:
+		return netstate.WordStopped
+	case netstate.AppExited:
+		return netstate.WordClosed
+	}
+	return netstate.WordNotStarted
+}
+
 // WriteJSON writes the document as indented JSON.
 func WriteJSON(w io.Writer, d Doc) error {
 	enc := json.NewEncoder(w)
@@ -107,9 +120,10 @@ func WriteText(w io.Writer, d Doc, loc *time.Location) error {
 	}
 	fmt.Fprintf(&b, "path:    %s\n", d.Path)
 	if v := d.Work.VPN; v.Profile != "" {
-		line := fmt.Sprintf("vpn:     %s %s", v.Profile, v.Phase)
+		word, _ := netstate.VPNWord(v, (&netstate.Snapshot{Level: d.Level, Links: d.Links}).TunnelPath(v))
+		line := fmt.Sprintf("vpn:     %s %s", v.Profile, word)
 		if v.Phase == netstate.VPNUp && !v.Since.IsZero() {
-			line += " since " + v.Since.Local().Format("15:04:05")
+			line += ", up since " + v.Since.In(loc).Format("15:04:05")
 		}
 		if v.Via != "" {
 			line += " over " + v.Via
@@ -120,7 +134,7 @@ func WriteText(w io.Writer, d Doc, loc *time.Location) error {
 		fmt.Fprintln(&b, line)
 	}
 	if a := d.Work.App; a.Name != "" {
-		line := fmt.Sprintf("app:     %s %s", a.Name, a.Phase)
+		line := fmt.Sprintf("app:     %s %s", a.Name, appWord(a.Phase))
 		if a.Reason != "" {
 			line += ": " + a.Reason
 		}
@@ -143,15 +157,17 @@ func WriteText(w io.Writer, d Doc, loc *time.Location) error {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LINK\tKIND\tSTATE\tCARRIER\tLEVEL\tSIGNAL\tNETWORK\tPROBE\tREASON")
+	snap := netstate.Snapshot{Level: d.Level, Links: d.Links}
+	fmt.Fprintln(tw, "LINK\tKIND\tSTATE\tCARRIER\tSIGNAL\tNETWORK\tPROBE\tREASON")
 	for i := range d.Links {
 		l := &d.Links[i]
 		mark := ""
 		if l.ID == d.Primary {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, mark, l.Kind, l.State, carrier(l.Carrier),
-			l.Level, signal(l), network(l), probe(l.Probe), l.Reason)
+		word, _ := snap.RowWord(l, d.Work.VPN)
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, mark, l.Kind, word, carrier(l.Carrier),
+			signal(l), network(l), probe(l.Probe), l.Reason)
 	}
 	tw.Flush()
 	if len(d.Links) > 0 {

@@ -204,7 +204,7 @@ func (b *builder) vpnLinks(snap *netstate.Snapshot) []netstate.Link {
 			continue
 		}
 		l := netstate.Link{ID: "vpn:" + a.ID, Kind: netstate.KindVPN, Profile: a.ID, ProfileUUID: a.UUID,
-			State: activeState(a)}
+			State: activeState(a), Server: b.profileByPath[a.Connection].VPNServer()}
 		if l.State == netstate.StateConnecting {
 			l.StateReason = nm.VPNStage(a.VPNState)
 		}
@@ -222,9 +222,19 @@ func (b *builder) vpnLinks(snap *netstate.Snapshot) []netstate.Link {
 		}
 		e := in.EndedVPNs[id]
 		links = append(links, netstate.Link{ID: "vpn:" + id, Kind: netstate.KindVPN, Profile: id, ProfileUUID: e.UUID,
-			State: netstate.StateDisconnected, StateReason: nm.ActiveReason(e.Reason)})
+			State: netstate.StateDisconnected, StateReason: nm.ActiveReason(e.Reason), Server: b.serverOf(e.UUID)})
 	}
 	return links
+}
+
+// serverOf is the VPN server of the saved profile with this UUID.
+func (b *builder) serverOf(uuid string) string {
+	for _, p := range b.in.Profiles {
+		if p.UUID == uuid && uuid != "" {
+			return p.VPNServer()
+		}
+	}
+	return ""
 }
 
 // managerPrimary falls back to the manager's primary connection where no

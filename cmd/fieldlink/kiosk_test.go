@@ -246,7 +246,7 @@ terminal = false
 	p.waitFirstFrame(t)
 	p.waitFor(t, "writable by others (mode 0666)")
 	// The demo's VPN is up within 3 s: on-vpn-up would have started it.
-	p.waitFor(t, "UP")
+	p.waitFor(t, "| up ")
 	time.Sleep(time.Second)
 	if _, err := os.Stat(marker); err == nil {
 		b, _ := os.ReadFile(marker)

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/status"
 	"github.com/fieldlink/fieldlink/backend/testbed/realvpn"
 )
 
@@ -35,6 +42,7 @@ func TestRealVPNFollowsThePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, inner := r.h.Tunnel(realvpn.Cert)
+	vpnDetailsAgree(t, r, inner)
 	app := startAppStream(t, r.h, realvpn.Cert)
 	waitUntil(t, "the app's first lines", 5*time.Second, func() bool { n, _ := app.alive(); return n > 5 })
 	t.Logf("VPN up %s after the daemon started", up.Sub(d.lines[0].at).Round(time.Millisecond))
@@ -123,4 +131,51 @@ func TestRealVPNWithSecondariesSetByIT(t *testing.T) {
 	}
 	d.stop()
 	noOrphans(t, h)
+}
+
+// vpnDetailsAgree: what a technician reads of the VPN (`status --json`,
+// the details pane) is what NetworkManager has: the profile's server, the
+// tunnel's own address and the routes the server pushed, as nmcli says.
+func vpnDetailsAgree(t *testing.T, r *vpnRig, inner string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := fieldlinkCmd(ctx, t, r.h.Harness, "status", "--json").Output()
+	if err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	var d status.Doc
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatal(err)
+	}
+	l := (&netstate.Snapshot{Links: d.Links}).Link("vpn:" + r.profile)
+	if l == nil {
+		t.Fatalf("no VPN link in status --json: %s", out)
+	}
+	data, _ := r.h.Nmcli("-g", "vpn.data", "connection", "show", r.profile)
+	remote := ""
+	for _, kv := range strings.Split(strings.TrimSpace(data), ", ") {
+		if k, v, ok := strings.Cut(kv, " = "); ok && k == "remote" {
+			remote = strings.ReplaceAll(v, `\:`, ":") // -g escapes its separator
+		}
+	}
+	if remote == "" || l.Server != remote {
+		t.Errorf("VPN server: fieldlink %q, nmcli's vpn.data remote %q", l.Server, remote)
+	}
+	if len(l.Addresses) != 1 || !strings.HasPrefix(l.Addresses[0], inner+"/") {
+		t.Errorf("tunnel address: fieldlink %v, the tunnel's %s", l.Addresses, inner)
+	}
+	dev, _ := r.h.Tunnel(realvpn.Cert)
+	nmRoutes, _ := r.h.Nmcli("-g", "IP4.ROUTE", "device", "show", dev)
+	var ours []string
+	for _, rt := range l.Routes {
+		ours = append(ours, fmt.Sprintf("dst = %s, nh = %s, mt = %d", rt.Dest, cmp.Or(rt.NextHop, "0.0.0.0"), rt.Metric))
+	}
+	theirs := strings.Split(strings.TrimSpace(strings.ReplaceAll(nmRoutes, " | ", "\n")), "\n")
+	slices.Sort(ours)
+	slices.Sort(theirs)
+	if len(ours) == 0 || !slices.Equal(ours, theirs) {
+		t.Errorf("pushed routes: fieldlink %q, nmcli on %s %q", ours, dev, theirs)
+	}
+	t.Logf("VPN details: server %s, tunnel %v, %d pushed routes, as nmcli", l.Server, l.Addresses, len(l.Routes))
 }

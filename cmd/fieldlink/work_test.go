@@ -208,7 +208,7 @@ env = { CLINICAL_SITE = "north" }
 
 	d.until(t, "a red path and the VPN waiting", 5*time.Second, func(s string) bool {
 		return strings.Contains(s, "DO NOT PROCEED") && strings.Contains(s, "VPN  NHS-VPN") &&
-			strings.Contains(s, "DOWN waiting for a workable path") && strings.Contains(s, "App  Clinical records") &&
+			strings.Contains(s, "STANDBY waiting for a workable path") && strings.Contains(s, "App  Clinical records") &&
 			strings.Contains(s, "NOT STARTED starts when the VPN is up")
 	})
 	time.Sleep(1500 * time.Millisecond)
@@ -221,7 +221,7 @@ env = { CLINICAL_SITE = "north" }
 	t0 := time.Now()
 	screen := d.until(t, "the VPN up and the app running", 10*time.Second, func(s string) bool {
 		_, st := rig.n.VPNActive("NHS-VPN")
-		return st == 2 && strings.Contains(s, "UP 0s over Wi-Fi NHS-Community") && strings.Contains(s, "RUNNING")
+		return st == 2 && strings.Contains(s, "up 0s over Wi-Fi NHS-Community") && strings.Contains(s, "RUNNING")
 	})
 	t.Logf("green to VPN up and app running: %v", time.Since(t0))
 	d.until(t, "the app to write its marker", 5*time.Second, func(string) bool {
@@ -239,7 +239,7 @@ env = { CLINICAL_SITE = "north" }
 	rig.n.Deactivate(rig.wifiAct)
 	d.until(t, "the VPN back over cellular", 15*time.Second, func(s string) bool {
 		_, st := rig.n.VPNActive("NHS-VPN")
-		return st == 2 && rig.n.VPNBase("NHS-VPN") == rig.ww && strings.Contains(s, "● UP") && strings.Contains(s, "over Cellular EE")
+		return st == 2 && rig.n.VPNBase("NHS-VPN") == rig.ww && strings.Contains(s, "● GO · up ") && strings.Contains(s, "over Cellular EE")
 	})
 	t.Logf("Wi-Fi lost to VPN up over cellular: %v", time.Since(t1))
 	text := rig.journalEvents(t)
@@ -312,7 +312,7 @@ func TestVPNPromptAndRefusedLogin(t *testing.T) {
 	d.until(t, "a second prompt", 10*time.Second, func(s string) bool { return strings.Contains(s, "NETWORKMANAGER ASKS") })
 	d.typeText("the-right-one")
 	d.key("enter")
-	d.until(t, "the VPN up", 10*time.Second, func(s string) bool { return strings.Contains(s, "VPN  NHS-VPN            ● UP") })
+	d.until(t, "the VPN up", 10*time.Second, func(s string) bool { return strings.Contains(s, "VPN  NHS-VPN            ● GO · up ") })
 }
 
 // TestWiFiKeyPromptInTheTUI: NetworkManager needs the Wi-Fi key; the TUI
@@ -384,7 +384,7 @@ func TestClientSeesWorkAndActsThroughTheHolder(t *testing.T) {
 	rig := startWork(t, conf, fakebus.ProfileSettings("NHS-VPN", "vpn", ""))
 	rig.n.SetAPStrength(rig.ap, 72)
 	rig.d.until(t, "the holder waiting for c", 5*time.Second, func(s string) bool {
-		return strings.Contains(s, "VPN  NHS-VPN") && strings.Contains(s, "DOWN c to connect")
+		return strings.Contains(s, "VPN  NHS-VPN") && strings.Contains(s, "STANDBY c to connect")
 	})
 	oc := common{config: filepath.Join(rig.dir, "config.toml"), stateDir: rig.dir, noProbe: true, speed: 1}
 	cfg, src, _, err := oc.setup()
@@ -408,7 +408,7 @@ func TestClientSeesWorkAndActsThroughTheHolder(t *testing.T) {
 	od := newDriver(app.New(ao))
 	od.until(t, "the holder's VPN state on the client", 5*time.Second, func(s string) bool {
 		return strings.Contains(s, "OBSERVER") && strings.Contains(s, "in charge: fieldlink pid") &&
-			strings.Contains(s, "VPN  NHS-VPN") && strings.Contains(s, "DOWN") && !strings.Contains(s, "read-only")
+			strings.Contains(s, "VPN  NHS-VPN") && strings.Contains(s, "STANDBY") && !strings.Contains(s, "read-only")
 	})
 	if a := rig.n.Agents(); len(a) != 1 {
 		t.Fatalf("agents %v: the client registered one too", a)
@@ -431,7 +431,7 @@ func TestClientSeesWorkAndActsThroughTheHolder(t *testing.T) {
 	od.key("r")
 	od.key("c")
 	od.until(t, "the holder's VPN up, on the client", 10*time.Second, func(s string) bool {
-		return strings.Contains(s, "● UP") && strings.Contains(s, "[in charge] VPN NHS-VPN up over Wi-Fi")
+		return strings.Contains(s, "● GO · up ") && strings.Contains(s, "[in charge] VPN NHS-VPN up over Wi-Fi")
 	})
 	if _, st := rig.n.VPNActive("NHS-VPN"); st != 2 {
 		t.Fatal("the VPN is not up")

@@ -14,6 +14,7 @@ import (
 	"github.com/fieldlink/fieldlink/ui/components/detail"
 	"github.com/fieldlink/fieldlink/ui/components/events"
 	"github.com/fieldlink/fieldlink/ui/components/light"
+	"github.com/fieldlink/fieldlink/ui/components/links"
 	"github.com/fieldlink/fieldlink/ui/components/reports"
 	"github.com/fieldlink/fieldlink/ui/components/work"
 	"github.com/fieldlink/fieldlink/ui/theme"
@@ -106,11 +107,18 @@ func (m *Model) workLines(w int) []string {
 		}
 		return l.Kind.Label() + " " + name
 	}
-	path := s.Level
-	if l := s.Link(m.state.Work.VPN.Via); l != nil {
-		path = l.Level
+	return work.Lines(m.opt.Theme, m.state.Work, via, s.TunnelPath(m.state.Work.VPN), m.opt.Now(), w, m.state.Role == engine.Observer, w < fullWidth || m.height < fullHeight)
+}
+
+// tunnel is the VPN and the level of the path it runs over (the link it
+// goes via, else the light), so its line and its row say one word.
+func (m *Model) tunnel() *links.Tunnel {
+	s := &m.state.Snapshot
+	v := m.state.Work.VPN
+	if v.Profile == "" {
+		return nil
 	}
-	return work.Lines(m.opt.Theme, m.state.Work, via, path, m.opt.Now(), w, m.state.Role == engine.Observer, w < fullWidth || m.height < fullHeight)
+	return &links.Tunnel{VPN: v, Path: s.TunnelPath(v)}
 }
 
 func (m *Model) bannerInfo() banner.Info {
@@ -139,14 +147,14 @@ func (m *Model) mainBody(w, rows int, compact bool) string {
 	if compact {
 		// Links first (at most what leaves two event rows), then events.
 		lr := max(1, min(n, rows-2))
-		out = append(out, m.links.View(t, s, w, lr, true, true))
+		out = append(out, m.links.View(t, s, m.tunnel(), w, lr, true, true))
 		if er := rows - lr; er > 0 {
 			out = append(out, events.View(t, m.state.Events, m.opt.Location, w, er, true))
 		}
 		return strings.Join(out, "\n")
 	}
 	lr := max(1, min(n, rows-4))
-	out = append(out, section(t, "LINKS", w), m.links.View(t, s, w, lr, false, true))
+	out = append(out, section(t, "LINKS", w), m.links.View(t, s, m.tunnel(), w, lr, false, true))
 	if er := rows - lr - 3; er > 0 {
 		out = append(out, "", section(t, "EVENTS", w), events.View(t, m.state.Events, m.opt.Location, w, er, false))
 	}

@@ -171,6 +171,21 @@ func New(o Options) *Theme {
 // Symbol returns the shape for a level.
 func (t *Theme) Symbol(l netstate.Level) string { return t.G.Level[l] }
 
+// WordMark returns the shape for one of netstate's words at level lv, so a word
+// has the same shape wherever it is drawn: a verdict its level's shape,
+// work under way the busy one, a failure the cross, a rest the circle.
+func (t *Theme) WordMark(word string, lv netstate.Level) string {
+	switch word {
+	case netstate.WordConnecting, netstate.WordStopping:
+		return t.G.Busy
+	case netstate.WordDown, netstate.WordFailed, netstate.WordStopped:
+		return t.G.Down
+	case netstate.WordStandby, netstate.WordUnmanaged, netstate.WordClosed, netstate.WordNotStarted:
+		return t.G.Standby
+	}
+	return t.Symbol(lv)
+}
+
 // Env is the part of the environment that picks a theme.
 type Env struct {
 	Term    string

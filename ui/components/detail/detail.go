@@ -95,13 +95,18 @@ func plumbing(t *theme.Theme, l *netstate.Link, primary bool, loc *time.Location
 	if len(l.Profiles) > 0 {
 		r.kv("Saved", strings.Join(l.Profiles, ", "))
 	}
-	r.kv("Addresses", strings.Join(l.Addresses, ", "))
+	addrs, routes := "Addresses", "Routes"
+	if l.Kind == netstate.KindVPN {
+		addrs, routes = "Tunnel", "Pushed routes"
+	}
+	r.kv("Server", l.Server)
+	r.kv(addrs, strings.Join(l.Addresses, ", "))
 	r.kv("Gateway", l.Gateway)
 	r.kv("DNS", strings.Join(l.DNS, ", "))
 	for i, rt := range l.Routes {
 		label := ""
 		if i == 0 {
-			label = "Routes"
+			label = routes
 		}
 		r.kv(label, rt.String())
 	}
@@ -115,9 +120,10 @@ func plumbing(t *theme.Theme, l *netstate.Link, primary bool, loc *time.Location
 	r.kv("In use", route)
 	r.kv("Metered", l.Metered.String())
 	r.kv("Connectivity", l.Connectivity.String())
-	r.kv("Level", l.Level.String()+": "+l.Reason)
+	word, _ := netstate.LinkWord(l, netstate.LevelUnknown)
+	r.kv("Verdict", word+": "+l.Reason)
 	if l.Radio != netstate.LevelUnknown {
-		r.kv("Radio level", l.Radio.String())
+		r.kv("Signal alone", l.Radio.Word())
 	}
 	return r.out
 }

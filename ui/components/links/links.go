@@ -58,32 +58,29 @@ func (m *Model) index(s *netstate.Snapshot) int {
 	return 0
 }
 
-// Status is what a row says about its link: a shape, a word, a level.
-func Status(t *theme.Theme, l *netstate.Link) (sym, word string, lv netstate.Level) {
-	switch l.State {
-	case netstate.StateConnected:
-		switch l.Level {
-		case netstate.LevelGreen:
-			return t.Symbol(l.Level), "GO", l.Level
-		case netstate.LevelAmber:
-			return t.Symbol(l.Level), "MARGINAL", l.Level
-		case netstate.LevelRed:
-			return t.Symbol(l.Level), "NO GO", l.Level
-		}
-		return t.Symbol(l.Level), "UNKNOWN", l.Level
-	case netstate.StateConnecting:
-		return t.G.Busy, "CONNECTING", netstate.LevelAmber
-	case netstate.StateDisconnecting:
-		return t.G.Busy, "STOPPING", netstate.LevelAmber
-	case netstate.StateDisconnected:
-		if l.Level == netstate.LevelRed && l.Reason != "not connected" {
-			return t.G.Down, "DOWN", netstate.LevelRed
-		}
-		return t.G.Standby, "STANDBY", netstate.LevelUnknown
-	case netstate.StateUnmanaged, netstate.StateUnknown:
-		return t.G.Standby, "UNMANAGED", netstate.LevelUnknown
+// Tunnel is what the list needs to word a VPN's row as the VPN's own line
+// does: its status and the level of the path it runs over.
+type Tunnel struct {
+	VPN  netstate.VPNStatus
+	Path netstate.Level
+}
+
+// Status is what a row says about its link: a shape, a word, a level. A
+// VPN row says what the VPN line says (tun nil: no VPN is configured).
+func Status(t *theme.Theme, l *netstate.Link, tun *Tunnel) (sym, word string, lv netstate.Level) {
+	word, lv = netstate.LinkWord(l, netstate.LevelUnknown)
+	if l.Kind == netstate.KindVPN && tun != nil && (tun.VPN.Phase != "" || tun.VPN.Profile != "") {
+		word, lv = netstate.VPNWord(tun.VPN, netstate.Worse(tun.Path, vpnLevel(l)))
 	}
-	return t.G.Down, "DOWN", netstate.LevelRed
+	return t.WordMark(word, lv), word, lv
+}
+
+// vpnLevel is the tunnel's own level while it is connected.
+func vpnLevel(l *netstate.Link) netstate.Level {
+	if l.State == netstate.StateConnected {
+		return l.Level
+	}
+	return netstate.LevelUnknown
 }
 
 // Name is the short name of what a link is connected to.
@@ -155,8 +152,9 @@ func KeyFigures(l *netstate.Link) string {
 	return strings.Join(f, " ")
 }
 
-// View renders up to height rows of the list across width cells.
-func (m *Model) View(t *theme.Theme, s *netstate.Snapshot, width, height int, compact, focused bool) string {
+// View renders up to height rows of the list across width cells; tun
+// words the VPN's row (nil: no VPN configured).
+func (m *Model) View(t *theme.Theme, s *netstate.Snapshot, tun *Tunnel, width, height int, compact, focused bool) string {
 	if height <= 0 || width <= 0 {
 		return ""
 	}
@@ -171,42 +169,63 @@ func (m *Model) View(t *theme.Theme, s *netstate.Snapshot, width, height int, co
 		m.offset = cur - height + 1
 	}
 	m.offset = max(0, min(m.offset, len(s.Links)-height))
+	// The status column is as wide as the longest word shown, so a long
+	// verdict is never cut and the usual list keeps its room for reasons.
+	statusW := 13
+	for i := range s.Links {
+		sym, word, _ := Status(t, &s.Links[i], tun)
+		statusW = max(statusW, ansi.StringWidth(sym+" "+word)+1)
+	}
 	var rows []string
 	for i := m.offset; i < len(s.Links) && len(rows) < height; i++ {
-		rows = append(rows, row(t, &s.Links[i], s.Primary == s.Links[i].ID, focused && i == cur, width, compact))
+		c := cells{primary: s.Primary == s.Links[i].ID, selected: focused && i == cur, width: width, statusW: statusW, compact: compact}
+		rows = append(rows, row(t, &s.Links[i], tun, c))
 	}
 	return strings.Join(rows, "\n")
 }
 
-func row(t *theme.Theme, l *netstate.Link, primary, selected bool, width int, compact bool) string {
+// cells is how one row is laid out.
+type cells struct {
+	primary, selected bool
+	width, statusW    int
+	compact           bool
+}
+
+func row(t *theme.Theme, l *netstate.Link, tun *Tunnel, c cells) string {
+	primary, width := c.primary, c.width
 	cursor := "  "
-	if selected {
+	if c.selected {
 		cursor = t.G.Cursor + " "
 	}
 	kind := fit(t, l.Kind.Label(), 9)
 	switch {
-	case selected:
+	case c.selected:
 		kind = t.Select.Render(kind)
 	case primary:
 		kind = t.Bold.Render(kind)
 	}
-	sym, word, lv := Status(t, l)
-	status := t.Fg[lv].Render(fit(t, sym+" "+word, 13))
+	sym, word, lv := Status(t, l, tun)
+	status := t.Fg[lv].Render(fit(t, sym+" "+word, c.statusW))
 	if lv == netstate.LevelUnknown {
-		status = t.Dim.Render(fit(t, sym+" "+word, 13))
+		status = t.Dim.Render(fit(t, sym+" "+word, c.statusW))
 	}
 	fig := fit(t, bars.Figure(l), 9)
 	b := bars.Render(t, l)
 	var out string
-	if compact {
+	if c.compact {
+		// Short of room the figure goes first: the bars show the signal,
+		// and the word is what a row is for.
+		if width < 2+9+5+9+c.statusW {
+			fig = ""
+		}
 		out = cursor + kind + b + " " + fig + status
 	} else {
 		// The name gets what is left after the fixed columns and room for
 		// about 28 cells of reason and figures, within 10..24.
-		nameW := max(10, min(24, width-2-9-5-9-13-28))
+		nameW := max(10, min(24, width-2-9-5-9-c.statusW-28))
 		name := fit(t, Name(l), nameW+1)
 		rest := KeyFigures(l)
-		if word != "STANDBY" && (l.Level != netstate.LevelGreen || l.State != netstate.StateConnected) {
+		if word != netstate.WordStandby && (l.Level != netstate.LevelGreen || l.State != netstate.StateConnected) {
 			if rest != "" {
 				rest = t.G.Sep + rest
 			}

@@ -79,22 +79,32 @@ func View(t *theme.Theme, r *report.Report, err error, sync netstate.SyncStatus,
 		nameW = max(nameW, ansi.StringWidth(n.Key))
 	}
 	nameW = min(nameW, max(10, width/3))
-	// name, bar, then " 72% 20%  8%  12.5 h"
-	tail := 28
-	barW := width - nameW - tail - 3
+	// name, bar, then the shares after the light's own marks and the hours
+	figs := make([]string, len(r.Networks))
+	tail := 0
+	for i, n := range r.Networks {
+		figs[i] = fmt.Sprintf(" %s%3.0f%% %s%3.0f%% %s%3.0f%% %5.1fh", t.Symbol(netstate.LevelGreen), n.GreenPct,
+			t.Symbol(netstate.LevelAmber), n.AmberPct, t.Symbol(netstate.LevelRed), n.RedPct, n.ConnectedHours)
+		tail = max(tail, ansi.StringWidth(figs[i]))
+	}
+	barW := width - nameW - tail - 2
 	if barW < 6 {
 		barW = 6
 	}
-	for _, n := range r.Networks {
+	for i, n := range r.Networks {
 		if len(lines) >= height-1 {
 			break
 		}
 		name := ansi.Truncate(n.Key, nameW, t.G.Ellipsis)
 		name += strings.Repeat(" ", nameW-ansi.StringWidth(name))
-		add(" " + name + " " + bar(t, n, barW) + fmt.Sprintf(" %3.0f%%G %3.0f%%A %3.0f%%R %5.1fh", n.GreenPct, n.AmberPct, n.RedPct, n.ConnectedHours))
+		add(" " + name + " " + bar(t, n, barW) + figs[i])
 	}
 	if len(lines) < height {
-		add(t.Dim.Render(" G/A/R: share of connected time at GO / MARGINAL / DO NOT PROCEED"))
+		// The marks are the light's own shapes, so the row needs no
+		// abbreviation of its words.
+		add(t.Dim.Render(fmt.Sprintf(" Share of connected time: %s %s, %s %s, %s %s",
+			t.Symbol(netstate.LevelGreen), netstate.WordGo, t.Symbol(netstate.LevelAmber), netstate.WordMarginal,
+			t.Symbol(netstate.LevelRed), netstate.WordDoNotProceed)))
 	}
 	recent(t, r.Recent, loc, width, height, add, func() int { return len(lines) })
 	return strings.Join(lines, "\n")
@@ -136,10 +146,11 @@ func recent(t *theme.Theme, ss []report.Session, loc *time.Location, width, heig
 		if s.MedRTT > 0 {
 			rtt = fmt.Sprintf(" %4.0fms", s.MedRTT)
 		}
-		shares := fmt.Sprintf("%3.0f%%G %3.0f%%A %3.0f%%R", pct(s.Green), pct(s.Amber), pct(s.Red))
+		shares := fmt.Sprintf("%s%3.0f%% %s%3.0f%% %s%3.0f%%", t.Symbol(netstate.LevelGreen), pct(s.Green),
+			t.Symbol(netstate.LevelAmber), pct(s.Amber), t.Symbol(netstate.LevelRed), pct(s.Red))
 		if s.End.IsZero() {
 			// An open session's time at each level is counted when it ends.
-			shares = fmt.Sprintf("%-15s", "in progress")
+			shares = "in progress" + strings.Repeat(" ", max(0, ansi.StringWidth(shares)-len("in progress")))
 		}
 		add(fmt.Sprintf(" %s %-8s %-16s %7s %s%s  %s", s.Start.In(loc).Format("01-02 15:04"),
 			kind.Label(), ansi.Truncate(name, 16, t.G.Ellipsis), fmtDur(total), shares, rtt, how))

@@ -28,7 +28,7 @@ func TestViewShowsHeadlineAndBars(t *testing.T) {
 	for _, ascii := range []bool{false, true} {
 		th := theme.New(theme.Options{ASCII: ascii, NoColor: true})
 		out := ansi.Strip(View(th, sample(), nil, netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, 80, 12))
-		for _, want := range []string{"25 Oct – 23 Nov 2026", "8 of 10 (80%)", "70% of 10 visits", "Dead zones: Longbridge", "Wi-Fi NHS-Community", "EE (234-30)", "80%G", "20%R", "30.5h"} {
+		for _, want := range []string{"25 Oct – 23 Nov 2026", "8 of 10 (80%)", "70% of 10 visits", "Dead zones: Longbridge", "Wi-Fi NHS-Community", "EE (234-30)", th.Symbol(netstate.LevelGreen) + " 80%", th.Symbol(netstate.LevelRed) + " 20%", "30.5h", netstate.WordDoNotProceed} {
 			if !strings.Contains(out, want) {
 				t.Errorf("ascii=%v: %q missing from\n%s", ascii, want, out)
 			}
@@ -81,8 +81,8 @@ func TestRecentSessionsListed(t *testing.T) {
 		{Kind: "wifi", Network: "Cafe", Start: time.Now().Add(-5 * time.Minute)},
 	}}
 	out := ansi.Strip(View(th, r, nil, netstate.SyncStatus{}, netstate.VisitStatus{}, time.UTC, 100, 20))
-	for _, want := range []string{"RECENT SESSIONS", "11-23 09:05 Wi-Fi    NHS-Community        40m  75%G  15%A  10%R   41ms  carrier lost",
-		"11-23 08:05 Cellular EE                   30m 100%G   0%A   0%R  deactivated", "Cafe                  5m in progress"} {
+	for _, want := range []string{"RECENT SESSIONS", "11-23 09:05 Wi-Fi    NHS-Community        40m ● 75% ▲ 15% ■ 10%   41ms  carrier lost",
+		"11-23 08:05 Cellular EE                   30m ●100% ▲  0% ■  0%  deactivated", "Cafe                  5m in progress"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("view lacks %q:\n%s", want, out)
 		}

@@ -16,8 +16,9 @@ import (
 
 // Lines renders one row per configured item (none when nothing is
 // configured). via names a link for the screen; path is the level of the
-// path the VPN runs over: a tunnel is no better than its path, so an UP
-// VPN over a DO NOT PROCEED path is not shown green.
+// path the VPN runs over: a tunnel is no better than its path, so a VPN
+// that is up over a DO NOT PROCEED path says DO NOT PROCEED, as its row in
+// the links list does.
 func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, path netstate.Level, now time.Time, width int, observer, compact bool) []string {
 	var out []string
 	row := func(kind, name string, level netstate.Level, sym, word, rest string) {
@@ -40,20 +41,21 @@ func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, path net
 		if observer {
 			hint = ""
 		}
+		word, lv := netstate.VPNWord(v, path)
+		sym := t.WordMark(word, lv)
 		switch v.Phase {
 		case netstate.VPNUp:
-			lv := netstate.LevelGreen
-			if path != netstate.LevelUnknown && path < lv {
-				lv = path
-				over += ", path " + path.Word()
+			up := "up " + Duration(now.Sub(v.Since))
+			if over != "" {
+				up += " " + over
 			}
-			row("VPN", v.Profile, lv, t.Symbol(lv), "UP "+Duration(now.Sub(v.Since)), over)
+			row("VPN", v.Profile, lv, sym, word, strings.TrimLeft(t.G.Sep, " ")+up)
 		case netstate.VPNConnecting:
-			row("VPN", v.Profile, netstate.LevelAmber, t.G.Busy, "CONNECTING", over)
+			row("VPN", v.Profile, lv, sym, word, over)
 		case netstate.VPNRetrying:
-			row("VPN", v.Profile, netstate.LevelRed, t.G.Down, "FAILED", fmt.Sprintf("%s; again in %s", v.Reason, Duration(v.Retry.Sub(now))))
+			row("VPN", v.Profile, lv, sym, word, fmt.Sprintf("%s; again in %s", v.Reason, Duration(v.Retry.Sub(now))))
 		case netstate.VPNHeld:
-			row("VPN", v.Profile, netstate.LevelRed, t.G.Down, "FAILED", join(v.Reason, hint))
+			row("VPN", v.Profile, lv, sym, word, join(v.Reason, hint))
 		default:
 			why := v.Reason
 			if why == "" {
@@ -62,7 +64,7 @@ func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, path net
 			if why == "press c to connect" {
 				why = hint
 			}
-			row("VPN", v.Profile, netstate.LevelUnknown, t.G.Standby, "DOWN", why)
+			row("VPN", v.Profile, lv, sym, word, why)
 		}
 	}
 	if a := w.App; a.Name != "" {
@@ -72,17 +74,17 @@ func Lines(t *theme.Theme, w netstate.Work, via func(id string) string, path net
 		}
 		switch a.Phase {
 		case netstate.AppRunning:
-			row("App", a.Name, netstate.LevelGreen, t.Symbol(netstate.LevelGreen), "RUNNING "+Duration(now.Sub(a.Since)), "")
+			row("App", a.Name, netstate.LevelGreen, t.Symbol(netstate.LevelGreen), netstate.WordRunning, strings.TrimLeft(t.G.Sep, " ")+"for "+Duration(now.Sub(a.Since)))
 		case netstate.AppFailed:
-			row("App", a.Name, netstate.LevelRed, t.G.Down, "STOPPED", join(a.Reason, hint))
+			row("App", a.Name, netstate.LevelRed, t.G.Down, netstate.WordStopped, join(a.Reason, hint))
 		case netstate.AppExited:
-			row("App", a.Name, netstate.LevelUnknown, t.G.Standby, "CLOSED", hint)
+			row("App", a.Name, netstate.LevelUnknown, t.G.Standby, netstate.WordClosed, hint)
 		default:
 			when := hint
 			if a.Launch == "on-vpn-up" {
 				when = join("starts when the VPN is up", hint)
 			}
-			row("App", a.Name, netstate.LevelUnknown, t.G.Standby, "NOT STARTED", when)
+			row("App", a.Name, netstate.LevelUnknown, t.G.Standby, netstate.WordNotStarted, when)
 		}
 	}
 	return out

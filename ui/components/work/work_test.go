@@ -29,10 +29,10 @@ func TestTunnelIsNoBetterThanItsPath(t *testing.T) {
 		path netstate.Level
 		want string
 	}{
-		{netstate.LevelGreen, "● UP 5m over Wi-Fi NHS-Community"},
-		{netstate.LevelAmber, "UP 5m over Wi-Fi NHS-Community, path MARGINAL"},
-		{netstate.LevelRed, "UP 5m over Wi-Fi NHS-Community, path DO NOT PROCEED"},
-		{netstate.LevelUnknown, "● UP 5m over Wi-Fi NHS-Community"},
+		{netstate.LevelGreen, "● GO · up 5m over Wi-Fi NHS-Community"},
+		{netstate.LevelAmber, "▲ MARGINAL · up 5m over Wi-Fi NHS-Community"},
+		{netstate.LevelRed, "■ DO NOT PROCEED · up 5m over Wi-Fi NHS-Community"},
+		{netstate.LevelUnknown, "● GO · up 5m over Wi-Fi NHS-Community"},
 	} {
 		raw := strings.Join(Lines(th, up, via, c.path, now, 100, false, false), "\n")
 		got := ansi.Strip(raw)
@@ -41,11 +41,11 @@ func TestTunnelIsNoBetterThanItsPath(t *testing.T) {
 		}
 		// The row's symbol and colour are the path's when it is worse.
 		if c.path == netstate.LevelRed || c.path == netstate.LevelAmber {
-			if want := th.Fg[c.path].Render(th.Symbol(c.path) + " UP 5m"); !strings.Contains(raw, want) {
-				t.Errorf("path %v: the UP is not drawn at the path's level: %q", c.path, raw)
+			if want := th.Fg[c.path].Render(th.Symbol(c.path) + " " + c.path.Word()); !strings.Contains(raw, want) {
+				t.Errorf("path %v: the VPN is not drawn at the path's level: %q", c.path, raw)
 			}
-			if strings.Contains(raw, th.Fg[netstate.LevelGreen].Render(th.Symbol(netstate.LevelGreen)+" UP 5m")) {
-				t.Errorf("path %v: still a green UP", c.path)
+			if strings.Contains(raw, th.Fg[netstate.LevelGreen].Render(th.Symbol(netstate.LevelGreen))) {
+				t.Errorf("path %v: still a green mark", c.path)
 			}
 		}
 	}
@@ -60,13 +60,13 @@ func TestEveryPhaseInWords(t *testing.T) {
 		w    netstate.Work
 		want string
 	}{
-		{vpn(netstate.VPNUp, ""), "VPN  NHS-VPN            ● UP 1h02m over Wi-Fi NHS-Community"},
+		{vpn(netstate.VPNUp, ""), "VPN  NHS-VPN            ● GO · up 1h02m over Wi-Fi NHS-Community"},
 		{vpn(netstate.VPNConnecting, ""), "◌ CONNECTING over Wi-Fi NHS-Community"},
 		{vpn(netstate.VPNRetrying, "the VPN service stopped"), "✕ FAILED the VPN service stopped; again in 20s"},
 		{vpn(netstate.VPNHeld, "login failed"), "✕ FAILED login failed · c to connect"},
-		{vpn(netstate.VPNWaiting, "waiting for a workable path: Wi-Fi is DO NOT PROCEED"), "○ DOWN waiting for a workable path: Wi-Fi is DO NOT PROCEED"},
-		{vpn(netstate.VPNWaiting, "press c to connect"), "○ DOWN c to connect"},
-		{netstate.Work{App: netstate.AppStatus{Name: "Clinical records", Phase: netstate.AppRunning, Since: now.Add(-3 * time.Minute)}}, "App  Clinical records   ● RUNNING 3m"},
+		{vpn(netstate.VPNWaiting, "waiting for a workable path: Wi-Fi is DO NOT PROCEED"), "○ STANDBY waiting for a workable path: Wi-Fi is DO NOT PROCEED"},
+		{vpn(netstate.VPNWaiting, "press c to connect"), "○ STANDBY c to connect"},
+		{netstate.Work{App: netstate.AppStatus{Name: "Clinical records", Phase: netstate.AppRunning, Since: now.Add(-3 * time.Minute)}}, "App  Clinical records   ● RUNNING · for 3m"},
 		{netstate.Work{App: netstate.AppStatus{Name: "Clinical records", Phase: netstate.AppIdle, Launch: "on-vpn-up"}}, "○ NOT STARTED starts when the VPN is up · a to start"},
 		{netstate.Work{App: netstate.AppStatus{Name: "Clinical records", Phase: netstate.AppFailed, Reason: "exited with status 3"}}, "✕ STOPPED exited with status 3 · a to start"},
 	} {
