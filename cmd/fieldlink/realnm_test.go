@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/status"
 	"github.com/fieldlink/fieldlink/backend/testbed/realnm"
 )
@@ -28,6 +29,19 @@ func wiredHarness(tb testing.TB) *realnm.Harness {
 		tb.Fatalf("veth0 never connected: %v", err)
 	}
 	return h
+}
+
+// routesBeside returns a link's routes as fieldlink has them and as nmcli
+// has them on dev ("dst = 0.0.0.0/0, nh = 10.99.0.1, mt = 100"), sorted.
+func routesBeside(h *realnm.Harness, dev string, routes []netstate.Route) (ours, theirs []string) {
+	nmRoutes, _ := h.Nmcli("-g", "IP4.ROUTE", "device", "show", dev)
+	for _, r := range routes {
+		ours = append(ours, fmt.Sprintf("dst = %s, nh = %s, mt = %d", r.Dest, cmp.Or(r.NextHop, "0.0.0.0"), r.Metric))
+	}
+	theirs = strings.Split(strings.TrimSpace(strings.ReplaceAll(nmRoutes, " | ", "\n")), "\n")
+	slices.Sort(ours)
+	slices.Sort(theirs)
+	return ours, theirs
 }
 
 func fieldlinkCmd(ctx context.Context, tb testing.TB, h *realnm.Harness, args ...string) *exec.Cmd {
@@ -62,16 +76,7 @@ func TestStatusOnRealNetworkManager(t *testing.T) {
 			len(l.Addresses) != 1 || !strings.HasPrefix(l.Addresses[0], "10.99.0.") {
 			t.Fatalf("veth0 in status --json: %+v", l)
 		}
-		// The routes, as nmcli has them: "dst = 0.0.0.0/0, nh = 10.99.0.1, mt = 100".
-		nmRoutes, _ := h.Nmcli("-g", "IP4.ROUTE", "device", "show", "veth0")
-		var ours []string
-		for _, r := range l.Routes {
-			ours = append(ours, fmt.Sprintf("dst = %s, nh = %s, mt = %d", r.Dest, cmp.Or(r.NextHop, "0.0.0.0"), r.Metric))
-		}
-		theirs := strings.Split(strings.TrimSpace(strings.ReplaceAll(nmRoutes, " | ", "\n")), "\n")
-		slices.Sort(ours)
-		slices.Sort(theirs)
-		if !slices.Equal(ours, theirs) {
+		if ours, theirs := routesBeside(h, "veth0", l.Routes); !slices.Equal(ours, theirs) {
 			t.Errorf("routes: fieldlink %q, nmcli %q", ours, theirs)
 		}
 	}

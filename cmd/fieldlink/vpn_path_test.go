@@ -1,10 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -166,14 +164,7 @@ func vpnDetailsAgree(t *testing.T, r *vpnRig, inner string) {
 		t.Errorf("tunnel address: fieldlink %v, the tunnel's %s", l.Addresses, inner)
 	}
 	dev, _ := r.h.Tunnel(realvpn.Cert)
-	nmRoutes, _ := r.h.Nmcli("-g", "IP4.ROUTE", "device", "show", dev)
-	var ours []string
-	for _, rt := range l.Routes {
-		ours = append(ours, fmt.Sprintf("dst = %s, nh = %s, mt = %d", rt.Dest, cmp.Or(rt.NextHop, "0.0.0.0"), rt.Metric))
-	}
-	theirs := strings.Split(strings.TrimSpace(strings.ReplaceAll(nmRoutes, " | ", "\n")), "\n")
-	slices.Sort(ours)
-	slices.Sort(theirs)
+	ours, theirs := routesBeside(r.h.Harness, dev, l.Routes)
 	if len(ours) == 0 || !slices.Equal(ours, theirs) {
 		t.Errorf("pushed routes: fieldlink %q, nmcli on %s %q", ours, dev, theirs)
 	}
