@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/failover"
+	"github.com/fieldlink/fieldlink/backend/join"
 	"github.com/fieldlink/fieldlink/backend/launch"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
@@ -37,6 +38,7 @@ type Config struct {
 	Agent      Agent      `toml:"agent" comment:"Answering NetworkManager's requests for Wi-Fi keys, 802.1X and VPN passwords at the screen."`
 	Kiosk      Kiosk      `toml:"kiosk" comment:"fieldlink --kiosk, on the boot console."`
 	Technician Technician `toml:"technician" comment:"A second fieldlink (a technician over SSH) while one is in charge."`
+	WiFi       WiFi       `toml:"wifi" comment:"Joining a Wi-Fi network from the screen (w): who may, and which networks."`
 	Sync       Sync       `toml:"sync" comment:"Sending the journal to the fleet server (fieldlink serve) when a workable path is up."`
 	Server     Server     `toml:"server" comment:"fieldlink serve: the fleet server."`
 }
@@ -118,6 +120,15 @@ type Server struct {
 	// plain HTTP to a proxy that speaks TLS to the browsers.
 	BehindTLSProxy bool `toml:"behind_tls_proxy" comment:"Serving plain HTTP (--insecure-http) behind a proxy that speaks HTTPS to the browsers: sign-in cookies are marked Secure and HSTS is sent."`
 }
+
+// WiFi is IT's policy for joining networks from the screen.
+type WiFi struct {
+	Join  string   `toml:"join" comment:"Who may join a network: everyone (any account that may act), technicians (root and the fieldlink-tech group, never from the kiosk) or nobody."`
+	Allow []string `toml:"allow_ssids" comment:"The only networks that may be joined (a trailing * matches the start of a name); empty: any."`
+}
+
+// JoinPolicy is the policy for joining networks.
+func (c Config) JoinPolicy() join.Policy { return join.Policy{Who: c.WiFi.Join, SSIDs: c.WiFi.Allow} }
 
 // Technician configures observers.
 type Technician struct {
@@ -291,6 +302,7 @@ func Default() Config {
 			PassEnv: []string{"HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "PATH", "DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR"}},
 		Agent: Agent{Enabled: true, PromptTimeout: Duration(90 * time.Second), RememberVPN: true,
 			DayEnds: Clock(20 * time.Hour), RememberMax: Duration(14 * time.Hour)},
+		WiFi: WiFi{Join: join.Everyone},
 		Sync: Sync{Interval: Duration(15 * time.Minute), TokenFile: "/etc/fieldlink/sync.token"},
 		Server: Server{Listen: ":8443", Refresh: Duration(30 * time.Second), AreasRefresh: Duration(10 * time.Minute),
 			DB: "postgres:///fieldlink?host=/run/postgresql"},

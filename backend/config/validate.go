@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldlink/fieldlink/backend/join"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
@@ -276,8 +277,17 @@ func (c *Config) validateWork(v *validator) {
 	}
 }
 
-// validateScreen checks the prompts and the kiosk's way out.
+// validateScreen checks the prompts, the kiosk's way out and joining
+// networks.
 func (c *Config) validateScreen(v *validator) {
+	if !join.ValidWho(c.WiFi.Join) {
+		v.bad("wifi.join", "want everyone, technicians or nobody, got %q", c.WiFi.Join)
+	}
+	for _, s := range c.WiFi.Allow {
+		if s == "" || s == "*" || len(s) > 33 || strings.ContainsAny(s, "\x00\n\r") {
+			v.bad("wifi.allow_ssids", "%q is not a network name (1 to 32 bytes; a lone * would allow any)", s)
+		}
+	}
 	v.within("agent.prompt_timeout", c.Agent.PromptTimeout, 5*time.Second, 2*time.Minute)
 	v.within("agent.remember_max", c.Agent.RememberMax, time.Minute, 24*time.Hour)
 	if n := len(c.Kiosk.AdminKeys); n == 1 || n > 16 {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func TestWatchersCannotStarveMembers(t *testing.T) {
 	var guests atomic.Bool
 	guests.Store(true)
 	go Serve(ctx, path, eng, ServeOptions{Holder: "test", Mode: 0o600,
-		Handle:   func(p Peer, op string) Reply { return Reply{Text: "done"} },
+		Handle:   func(p Peer, op string, _ json.RawMessage) Reply { return Reply{Text: "done"} },
 		Classify: func(Peer) Class { return map[bool]Class{true: Guest, false: Member}[guests.Load()] }})
 	for i := 0; i < 200; i++ {
 		if _, err := os.Stat(path); err == nil {

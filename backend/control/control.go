@@ -35,9 +35,11 @@ type Message struct {
 	Link   string          `json:"link,omitempty"`
 	Probe  *netstate.Probe `json:"probe,omitempty"`
 	Work   *netstate.Work  `json:"work,omitempty"`
-	// Op is a request's operation; Text a reply's words, Data its payload
+	// Op is a request's operation and Args its arguments (a join's
+	// network, as JSON); Text a reply's words, Data its payload
 	// (a report as JSON), Refused whether the holder said no.
 	Op      string          `json:"op,omitempty"`
+	Args    json.RawMessage `json:"args,omitempty"`
 	Text    string          `json:"text,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
 	Refused bool            `json:"refused,omitempty"`
@@ -55,6 +57,8 @@ const (
 	OpConnectVPN = "vpn-connect" // connect the VPN now
 	OpVisit      = "visit"       // start a visit, or end the one in progress
 	OpReport     = "report"      // this device's report over the last 30 days
+	OpScan       = "wifi-scan"   // look for Wi-Fi networks now
+	OpJoin       = "wifi-join"   // join a Wi-Fi network (Args: a join.Request)
 )
 
 // Peer is who is at the other end of a connection, as the kernel says.
@@ -71,7 +75,7 @@ type Reply struct {
 
 // Handler carries out a client's request and says what came of it. A nil
 // Handler refuses every request.
-type Handler func(p Peer, op string) Reply
+type Handler func(p Peer, op string, args json.RawMessage) Reply
 
 // shared are the event kinds only the holder knows: its decisions and what
 // came of them. Link and level events a client derives itself.
@@ -79,6 +83,7 @@ var shared = map[netstate.EventKind]bool{
 	netstate.EventFailover: true, netstate.EventFailback: true, netstate.EventDecision: true,
 	netstate.EventVPNUp: true, netstate.EventVPNDown: true, netstate.EventApp: true, netstate.EventJournal: true,
 	netstate.EventVisit: true, netstate.EventCredential: true, netstate.EventPrompt: true,
+	netstate.EventJoin: true,
 }
 
 // ServeOptions configure Serve.
@@ -242,7 +247,7 @@ func serveOne(ctx context.Context, c net.Conn, peer Peer, eng *engine.Engine, op
 			case "request":
 				r := Reply{Text: "The fieldlink in charge takes no requests.", Refused: true}
 				if opt.Handle != nil {
-					r = opt.Handle(peer, m.Op)
+					r = opt.Handle(peer, m.Op, m.Args)
 				}
 				if !send(Message{Type: "reply", Op: m.Op, Text: r.Text, Data: r.Data, Refused: r.Refused}) {
 					return
@@ -423,6 +428,19 @@ func followOnce(ctx context.Context, locate Locator, eng *engine.Engine, now fun
 
 // Request asks the holder to do something and returns its answer.
 func Request(ctx context.Context, locate Locator, op string) (Reply, error) {
+	return RequestWith(ctx, locate, op, nil)
+}
+
+// RequestWith is Request with arguments, sent as JSON.
+func RequestWith(ctx context.Context, locate Locator, op string, args any) (Reply, error) {
+	var raw json.RawMessage
+	if args != nil {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return Reply{}, err
+		}
+		raw = b
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := dial(ctx, locate)
@@ -436,7 +454,7 @@ func Request(ctx context.Context, locate Locator, op string) (Reply, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	if err := json.NewEncoder(c).Encode(Message{Type: "request", Op: op}); err != nil {
+	if err := json.NewEncoder(c).Encode(Message{Type: "request", Op: op, Args: raw}); err != nil {
 		return Reply{}, err
 	}
 	sc := bufio.NewScanner(c)

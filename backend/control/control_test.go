@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,7 +27,7 @@ func holder(t *testing.T) (*engine.Engine, string, context.Context) {
 	go eng.Run(ctx)
 	<-eng.Ready()
 	path := filepath.Join(t.TempDir(), "control.sock")
-	go Serve(ctx, path, eng, ServeOptions{Holder: "fieldlink pid 1 (test)", Mode: 0o666, Handle: func(p Peer, op string) Reply {
+	go Serve(ctx, path, eng, ServeOptions{Holder: "fieldlink pid 1 (test)", Mode: 0o666, Handle: func(p Peer, op string, _ json.RawMessage) Reply {
 		return Reply{Text: "did " + op + " for uid " + strconv.Itoa(p.UID)}
 	}})
 	for i := 0; i < 200; i++ {

@@ -92,6 +92,10 @@ func bound(v, green, amber float64) Level {
 	return LevelRed
 }
 
+// WiFiLevel is the level of a Wi-Fi signal strength (0-100 %) alone, as a
+// network in a scan list is judged before it is joined.
+func (t Thresholds) WiFiLevel(pct float64) Level { return bound(pct, t.WiFi.Green, t.WiFi.Amber) }
+
 // Radio classifies the radio figures of a link alone. Wired links have no
 // radio and return LevelUnknown.
 func Radio(l *Link, t Thresholds) (Level, string) {

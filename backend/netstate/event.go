@@ -28,6 +28,9 @@ const (
 	// EventPrompt is a prompt put on the clinician's screen (the count a
 	// day of them is what "one log-in a day" is measured by).
 	EventPrompt EventKind = "prompt"
+	// EventJoin is a Wi-Fi network asked for from the screen, and what
+	// came of it.
+	EventJoin EventKind = "join"
 )
 
 // Event is something that happened, for the events pane, `status --watch`

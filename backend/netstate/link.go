@@ -86,6 +86,9 @@ type AccessPoint struct {
 	FrequencyMHz uint32 `json:"frequency_mhz,omitempty"`
 	Security     string `json:"security,omitempty"`
 	Active       bool   `json:"active,omitempty"`
+	// Saved: NetworkManager has a profile for the network, so joining it
+	// asks nothing.
+	Saved bool `json:"saved,omitempty"`
 }
 
 // Cell is what a cellular link knows: the network it is on and where.

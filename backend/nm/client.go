@@ -533,3 +533,36 @@ func (c *Client) SetRouteMetric(ctx context.Context, iface string, metric int64)
 	}
 	return c.call(ctx, op, d.Path, ifaceDevice+".Reapply", []any{applied, version, uint32(0)})
 }
+
+// ActivateOn activates the saved profile at path on a device, on the
+// access point ap ("/" lets NetworkManager pick).
+func (c *Client) ActivateOn(ctx context.Context, profile, device, ap dbus.ObjectPath) (dbus.ObjectPath, error) {
+	pr, _ := c.Profile(profile)
+	var active dbus.ObjectPath
+	err := c.call(ctx, "activate "+pr.ID, Path, ifaceManager+".ActivateConnection", []any{profile, device, ap}, &active)
+	return active, err
+}
+
+// AddAndActivateOn saves settings as a new profile and activates it on a
+// device and access point, returning the profile and the activation.
+func (c *Client) AddAndActivateOn(ctx context.Context, settings map[string]map[string]dbus.Variant, device, ap dbus.ObjectPath) (profile, active dbus.ObjectPath, err error) {
+	id, _ := settings["connection"]["id"].Value().(string)
+	err = c.call(ctx, "add and activate "+id, Path, ifaceManager+".AddAndActivateConnection", []any{settings, device, ap}, &profile, &active)
+	return profile, active, err
+}
+
+// DeleteProfile deletes a saved profile.
+func (c *Client) DeleteProfile(ctx context.Context, profile dbus.ObjectPath) error {
+	pr, _ := c.Profile(profile)
+	return c.call(ctx, "delete profile "+pr.ID, profile, ifaceConnection+".Delete", nil)
+}
+
+// WiFiProfile finds a saved Wi-Fi profile for ssid.
+func (c *Client) WiFiProfile(ssid string) (Profile, bool) {
+	for _, p := range c.Profiles() {
+		if p.Type == "802-11-wireless" && p.SSID == ssid {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}

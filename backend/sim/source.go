@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/clock"
+	"github.com/fieldlink/fieldlink/backend/join"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
@@ -150,4 +151,16 @@ func (s *Source) Deactivate(_ context.Context, profile string) error {
 // SetDemoted moves a link's default route behind the others, or back.
 func (s *Source) SetDemoted(_ context.Context, linkID string, demoted bool) error {
 	return s.act(func(time.Time) error { return s.player.SetDemoted(linkID, demoted) })
+}
+
+// Scan has nothing to do: the scenario's networks are what the radio sees.
+func (s *Source) Scan(context.Context) error { return nil }
+
+// Join joins nothing, since a simulation has no radio, and says what a
+// real device would do: no demo can be mistaken for a joined network.
+func (s *Source) Join(_ context.Context, r join.Request) (string, error) {
+	if err := r.Validate(); err != nil {
+		return "", err
+	}
+	return "", &join.Refused{Why: fmt.Sprintf("Demo: %s not joined (a simulation has no radio)", r.SSID)}
 }

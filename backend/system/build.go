@@ -120,7 +120,7 @@ func (b *builder) deviceLink(d *nm.Device) (netstate.Link, bool) {
 	b.fillRoute(&l, d)
 	switch kind {
 	case netstate.KindWiFi:
-		fillWiFi(&l, d, b.in.NM.APs)
+		fillWiFi(&l, d, b.in.NM.APs, b.savedSSIDs())
 	case netstate.KindCellular:
 		b.hasModemDevice = true
 		if md, ok := b.modems[dbus.ObjectPath(d.Udi)]; ok {
@@ -345,7 +345,18 @@ func splitPLMN(code string) (string, string) {
 	return code[:3], code[3:]
 }
 
-func fillWiFi(l *netstate.Link, d *nm.Device, aps map[dbus.ObjectPath]nm.AP) {
+// savedSSIDs are the networks NetworkManager has a Wi-Fi profile for.
+func (b *builder) savedSSIDs() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range b.in.Profiles {
+		if p.Type == "802-11-wireless" && p.SSID != "" {
+			out[p.SSID] = true
+		}
+	}
+	return out
+}
+
+func fillWiFi(l *netstate.Link, d *nm.Device, aps map[dbus.ObjectPath]nm.AP, saved map[string]bool) {
 	if ap, ok := aps[d.ActiveAP]; ok && d.ActiveAP != "" {
 		l.WiFi.SSID, l.WiFi.BSSID, l.WiFi.FrequencyMHz, l.WiFi.Security = ap.SSID, ap.BSSID, ap.Frequency, ap.Security()
 		l.Signal.Strength = netstate.Some(float64(ap.Strength))
@@ -362,7 +373,7 @@ func fillWiFi(l *netstate.Link, d *nm.Device, aps map[dbus.ObjectPath]nm.AP) {
 		active := p == d.ActiveAP
 		if !seen || ap.Strength > cur.Strength || active {
 			best[ap.SSID] = netstate.AccessPoint{SSID: ap.SSID, BSSID: ap.BSSID, Strength: ap.Strength,
-				FrequencyMHz: ap.Frequency, Security: ap.Security(), Active: active || cur.Active}
+				FrequencyMHz: ap.Frequency, Security: ap.Security(), Active: active || cur.Active, Saved: saved[ap.SSID]}
 		}
 	}
 	for _, ap := range best {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/agent"
@@ -15,6 +16,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/control"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
+	"github.com/fieldlink/fieldlink/backend/join"
 	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/probe"
@@ -46,6 +48,10 @@ type running struct {
 	visitLimit control.Spacing
 	// apartJournal is a demo apart's own journal, removed when it ends.
 	apartJournal string
+	// joiner joins Wi-Fi networks (the holder's source); joining is
+	// set while one join runs.
+	joiner  join.Joiner
+	joining atomic.Bool
 }
 
 // stop waits (a little) for the journal's last write after ctx ended, and
@@ -177,6 +183,9 @@ func (c *common) holderOptions(r *running, opts *engine.Options, src engine.Sour
 	}
 	if act, ok := src.(engine.Actuator); ok {
 		opts.Actuator = act
+	}
+	if j, ok := src.(join.Joiner); ok {
+		r.joiner = j
 	}
 	if _, real := src.(*system.Source); real && !c.noProbe {
 		pc := r.cfg.ProbeConfig()
@@ -365,7 +374,7 @@ func classify(p control.Peer) control.Class {
 // handle carries out a client's request if its account may: root, this
 // instance's own account and members of the fieldlink group act; anyone
 // else watches, except that [technician] act lets them connect the VPN.
-func (r *running) handle(p control.Peer, op string) control.Reply {
+func (r *running) handle(p control.Peer, op string, args json.RawMessage) control.Reply {
 	may := charge.PeerMayAct(p.PID, p.UID, os.Geteuid())
 	who := charge.Describe(p.PID, p.UID).User
 	if who == "" {
@@ -399,6 +408,8 @@ func (r *running) handle(p control.Peer, op string) control.Reply {
 			return control.Reply{Refused: true, Text: "Visit not recorded: " + err.Error()}
 		}
 		return control.Reply{Text: text}
+	case control.OpScan, control.OpJoin:
+		return r.handleJoin(p, op, args, who)
 	case control.OpReport:
 		if !may {
 			return refuse("read the journal")

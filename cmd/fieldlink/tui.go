@@ -182,6 +182,7 @@ func (r *running) appOptions(ctx context.Context, cfg config.Config, th *theme.T
 			return rep.Text
 		}
 	}
+	r.joinOptions(ctx, &ao, c.kiosk)
 	// The application runs as the account at this screen, never as the
 	// service: the holder's screen, or a client whose account may act.
 	if r.role == engine.Holder || charge.MayAct(os.Geteuid(), r.claim.Holder.UID) {

@@ -13,10 +13,12 @@ import (
 
 	"github.com/fieldlink/fieldlink/backend/agent"
 	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/join"
 	"github.com/fieldlink/fieldlink/backend/launch"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/ui/components/links"
+	"github.com/fieldlink/fieldlink/ui/components/networks"
 	"github.com/fieldlink/fieldlink/ui/components/prompt"
 	"github.com/fieldlink/fieldlink/ui/keys"
 	"github.com/fieldlink/fieldlink/ui/theme"
@@ -78,6 +80,16 @@ type Options struct {
 	Prompts <-chan agent.Request
 	Answer  func(id uint64, values map[string]string) error
 	Cancel  func(id uint64)
+	// Scan and Join look for Wi-Fi networks and join one, through the
+	// instance in charge, and say what came of the asking (the outcome
+	// of a join arrives as an event). Nil where this screen may not.
+	Scan func() string
+	Join func(join.Request) string
+	// JoinPolicy is IT's list of networks, to mark the others; JoinRefusal
+	// says why this screen may not join at all ("" when it may). The
+	// instance in charge decides again whatever the screen shows.
+	JoinPolicy  join.Policy
+	JoinRefusal string
 }
 
 // reportMsg carries a built report (or why there is none).
@@ -109,6 +121,7 @@ const (
 	screenDetail
 	screenHelp
 	screenReports
+	screenNetworks
 )
 
 // Model is the root model.
@@ -121,6 +134,7 @@ type Model struct {
 	state  engine.State
 	have   bool
 	links  links.Model
+	nets   networks.Model
 	screen screen
 	scroll int
 	err    error
@@ -288,8 +302,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.ticking = false
 		return m, m.tick()
 	case tea.PasteMsg:
-		if m.prompt != nil {
+		switch {
+		case m.prompt != nil:
 			m.prompt.Paste(msg.Content)
+		case m.screen == screenNetworks:
+			m.nets.Paste(msg.Content)
 		}
 	case FatalMsg:
 		m.err = msg.Err
@@ -304,6 +321,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		if m.prompt != nil {
 			return m, m.promptKey(msg)
+		}
+		if m.screen == screenNetworks {
+			if m.admin(msg) {
+				m.adminExit = true
+				return m, tea.Quit
+			}
+			return m, m.networksKey(msg)
 		}
 		return m, m.key(msg)
 	}
@@ -420,6 +444,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			r, err := build()
 			return reportMsg{r, err}
 		}
+	case key.Matches(msg, k.Networks):
+		m.screen, m.nets = screenNetworks, networks.Model{}
+		return m.scanCmd(false)
 	case key.Matches(msg, k.Help):
 		if m.screen == screenHelp {
 			m.screen = screenMain
@@ -448,4 +475,54 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// networksKey handles a key on the list of Wi-Fi networks.
+func (m *Model) networksKey(msg tea.KeyPressMsg) tea.Cmd {
+	m.flash = ""
+	act, req := m.nets.Key(msg, m.networkRows())
+	switch act {
+	case networks.Close:
+		m.screen = screenMain
+	case networks.Scan:
+		return m.scanCmd(true)
+	case networks.Join:
+		switch {
+		case m.opt.Join == nil:
+			m.flash = "Networks cannot be joined from this screen."
+		case m.opt.JoinRefusal != "":
+			m.flash = "Not joined: " + m.opt.JoinRefusal + "."
+		case !m.opt.JoinPolicy.Allows(req.SSID):
+			m.flash = "Not joined: " + req.SSID + " is not on IT's list of networks for this device."
+		default:
+			do := m.opt.Join
+			m.flash = "Asking to join " + req.SSID + "..."
+			return func() tea.Msg { return flashMsg(do(req)) }
+		}
+	}
+	return nil
+}
+
+// scanCmd asks the radios to look again; loud says what came of it (a
+// scan on opening the list is silent unless refused).
+func (m *Model) scanCmd(loud bool) tea.Cmd {
+	scan := m.opt.Scan
+	if scan == nil {
+		if loud {
+			m.flash = "This screen cannot scan for networks."
+		}
+		return nil
+	}
+	return func() tea.Msg {
+		text := scan()
+		if !loud {
+			return nil
+		}
+		return flashMsg(text)
+	}
+}
+
+// networkRows are the networks on the list now.
+func (m *Model) networkRows() []networks.Row {
+	return networks.Rows(&m.state.Snapshot, m.opt.JoinPolicy)
 }

@@ -72,6 +72,8 @@ func (m *Model) Render() string {
 		body = m.helpView(w, rest)
 	case m.screen == screenDetail:
 		body = m.detailView(w, rest, compact)
+	case m.screen == screenNetworks:
+		body = m.nets.View(t, m.opt.Thresholds, m.networkRows(), m.opt.JoinRefusal, m.joinNews(), w, rest)
 	case m.screen == screenReports:
 		body = reports.View(t, m.rep, m.repErr, m.state.Work.Sync, m.state.Work.Visit, m.opt.Location, w, rest)
 	case w >= wideWidth && h >= wideHeight:
@@ -292,6 +294,8 @@ func (m *Model) footer(w int) string {
 		bindings = []key.Binding{k.Back, k.Quit}
 	case screenReports:
 		bindings = []key.Binding{k.Back, k.Reports, k.Quit}
+	case screenNetworks:
+		bindings = []key.Binding{k.Choose, k.Back}
 	}
 	if m.flash != "" {
 		return " " + m.opt.Theme.Bold.Render(m.flash)
@@ -373,4 +377,15 @@ func clip(s string, w, h int) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// joinNews is the latest event about joining a network, if any.
+func (m *Model) joinNews() *netstate.Event {
+	evs := m.state.Events
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == netstate.EventJoin {
+			return &evs[i]
+		}
+	}
+	return nil
 }

@@ -106,6 +106,11 @@ type NM struct {
 	VPNAccept map[string]string
 	// SecretTimeout is how long the fake waits for an agent (default 2 min).
 	SecretTimeout time.Duration
+	// WiFiKeys, by SSID, are the only keys (or 802.1X passwords) those
+	// networks accept: another fails the activation as a real supplicant
+	// does (device failed, reason 8). A key accepted for a system-owned
+	// secret (flags 0) is saved in the profile, as NetworkManager saves it.
+	WiFiKeys map[string]string
 
 	mu       sync.Mutex
 	n        int
@@ -114,6 +119,90 @@ type NM struct {
 	actives  []*fakeActive
 	agents   []agentReg
 	given    []SecretsGiven
+	scans    int
+	aaa      []AddAndActivate
+}
+
+// AddAndActivate is one AddAndActivateConnection call as NetworkManager
+// got it.
+type AddAndActivate struct {
+	Settings       map[string]map[string]dbus.Variant
+	Device, Object dbus.ObjectPath
+}
+
+// AddAndActivates are the AddAndActivateConnection calls so far.
+func (n *NM) AddAndActivates() []AddAndActivate {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]AddAndActivate(nil), n.aaa...)
+}
+
+func copySettings(s map[string]map[string]dbus.Variant) map[string]map[string]dbus.Variant {
+	out := make(map[string]map[string]dbus.Variant, len(s))
+	for k, m := range s {
+		out[k] = make(map[string]dbus.Variant, len(m))
+		for kk, v := range m {
+			out[k][kk] = v
+		}
+	}
+	return out
+}
+
+// Scans counts RequestScan calls.
+func (n *NM) Scans() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.scans
+}
+
+// acceptWiFi checks an agent's Wi-Fi secret against WiFiKeys and, when
+// right and system-owned, saves it in the profile.
+func (n *NM) acceptWiFi(p *Profile, setting string, got map[string]map[string]dbus.Variant) bool {
+	ssid, _ := p.Settings["802-11-wireless"]["ssid"].Value().([]byte)
+	key := "psk"
+	if setting == "802-1x" {
+		key = "password"
+	}
+	typed, _ := got[setting][key].Value().(string)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	want, ok := n.WiFiKeys[string(ssid)]
+	if ok && typed != want {
+		return false
+	}
+	if flags, _ := p.Settings[setting][key+"-flags"].Value().(uint32); flags == 0 && p.Settings[setting] != nil {
+		p.Settings[setting][key] = dbus.MakeVariant(typed)
+	}
+	return true
+}
+
+// DeleteProfile removes a saved profile, as Settings.Connection.Delete.
+func (n *NM) DeleteProfile(path dbus.ObjectPath) bool {
+	n.mu.Lock()
+	found := false
+	var all []dbus.ObjectPath
+	for i := 0; i < len(n.profiles); i++ {
+		if n.profiles[i].Path == path {
+			n.profiles = append(n.profiles[:i:i], n.profiles[i+1:]...)
+			found = true
+			i--
+			continue
+		}
+		all = append(all, n.profiles[i].Path)
+	}
+	n.mu.Unlock()
+	if !found {
+		return false
+	}
+	if all == nil {
+		all = []dbus.ObjectPath{}
+	}
+	n.Set(NMSettingsPath, NMSettings, map[string]any{"Connections": all})
+	n.Emit(path, NMConnection+".Removed")
+	n.Emit(NMSettingsPath, NMSettings+".ConnectionRemoved", path)
+	n.Remove(path)
+	n.refreshAvailable()
+	return true
 }
 
 // NewNM starts a fake NetworkManager on the bus at addr, connected and
@@ -169,6 +258,10 @@ func (n *NM) handlers() {
 	h(nmIface+".AddAndActivateConnection", func(c Call) ([]any, error) {
 		settings, _ := arg[map[string]map[string]dbus.Variant](c, 0)
 		dev, _ := arg[dbus.ObjectPath](c, 1)
+		obj, _ := arg[dbus.ObjectPath](c, 2)
+		n.mu.Lock()
+		n.aaa = append(n.aaa, AddAndActivate{Settings: copySettings(settings), Device: dev, Object: obj})
+		n.mu.Unlock()
 		prof := n.AddProfile(settings)
 		act, err := n.Activate(prof, dev)
 		return []any{prof, act}, err
@@ -200,7 +293,18 @@ func (n *NM) handlers() {
 	h(NMConnection+".GetSecrets", func(c Call) ([]any, error) {
 		return []any{map[string]map[string]dbus.Variant{}}, nil
 	})
-	h(NMWireless+".RequestScan", func(Call) ([]any, error) { return nil, nil })
+	h(NMWireless+".RequestScan", func(c Call) ([]any, error) {
+		n.mu.Lock()
+		n.scans++
+		n.mu.Unlock()
+		return nil, nil
+	})
+	h(NMConnection+".Delete", func(c Call) ([]any, error) {
+		if !n.DeleteProfile(c.Path) {
+			return nil, dbus.NewError("org.freedesktop.NetworkManager.Settings.Connection.Failed", []any{"no such connection"})
+		}
+		return nil, nil
+	})
 	h(NMDevice+".GetAppliedConnection", func(c Call) ([]any, error) {
 		d := n.device(c.Path)
 		if d == nil || d.active == "" {
@@ -566,9 +670,13 @@ func (n *NM) Activate(profile, device dbus.ObjectPath) (dbus.ObjectPath, error) 
 	timeout := n.SecretTimeout
 	go func() {
 		if setting, hints := needsSecrets(p); setting != "" {
-			if _, err := n.AskSecrets(p, setting, hints, 1, timeout); err != nil {
-				n.SetDeviceState(d.path, 120, 7) // failed: no secrets
-				n.Deactivate(a.path)
+			got, err := n.AskSecrets(p, setting, hints, 1, timeout)
+			if err != nil {
+				n.failActivation(d, a.path, 7) // no secrets
+				return
+			}
+			if !n.acceptWiFi(p, setting, got) {
+				n.failActivation(d, a.path, 8) // supplicant disconnected
 				return
 			}
 		}
@@ -633,7 +741,17 @@ func (n *NM) finishActivation(a *fakeActive) {
 }
 
 // Deactivate takes an active connection down.
-func (n *NM) Deactivate(active dbus.ObjectPath) error {
+func (n *NM) Deactivate(active dbus.ObjectPath) error { return n.deactivate(active, 39) }
+
+// failActivation ends an activation that failed: the device passes through
+// failed and is left disconnected with the failure's reason, as
+// NetworkManager leaves it.
+func (n *NM) failActivation(d *fakeDevice, active dbus.ObjectPath, reason uint32) {
+	n.SetDeviceState(d.path, 120, reason)
+	n.deactivate(active, reason)
+}
+
+func (n *NM) deactivate(active dbus.ObjectPath, reason uint32) error {
 	n.mu.Lock()
 	var a *fakeActive
 	for i, x := range n.actives {
@@ -667,7 +785,7 @@ func (n *NM) Deactivate(active dbus.ObjectPath) error {
 	n.Remove(a.path)
 	n.Set(d.path, NMDevice, map[string]any{"ActiveConnection": dbus.ObjectPath("/"), "Ip4Config": dbus.ObjectPath("/"),
 		"IpInterface": "", "Ip4Connectivity": uint32(0)})
-	n.SetDeviceState(d.path, StateDisconnected, 39)
+	n.SetDeviceState(d.path, StateDisconnected, reason)
 	n.Set(NMPath, nmIface, map[string]any{"ActiveConnections": n.activePaths()})
 	n.recomputePrimary()
 	return nil

@@ -61,8 +61,12 @@ func needsSecrets(p *Profile) (setting string, hints []string) {
 		}
 	case "802-11-wireless":
 		sec := p.Settings["802-11-wireless-security"]
-		if sec != nil && sec["key-mgmt"].Value() == "wpa-psk" && sec["psk"].Value() == nil {
+		km, _ := sec["key-mgmt"].Value().(string)
+		switch {
+		case (km == "wpa-psk" || km == "sae") && sec["psk"].Value() == nil:
 			return "802-11-wireless-security", []string{"psk"}
+		case km == "wpa-eap" && p.Settings["802-1x"]["password"].Value() == nil:
+			return "802-1x", []string{"password"}
 		}
 	}
 	return "", nil
