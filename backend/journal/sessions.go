@@ -161,6 +161,9 @@ func (r *Recorder) observe(in input) {
 			s = r.openSession(l, now, ident, network, mcc, mnc, area)
 		}
 		r.advance(s, now)
+		if r.visit != nil {
+			r.visit.found(s)
+		}
 		s.level, s.inUse, s.workable, s.area = l.Level, snap.Primary == l.ID, snap.Primary == l.ID && l.Workable(), area
 		s.usable = l.Workable()
 		r.maybeSample(s, l, now)
@@ -355,6 +358,9 @@ func median(h Hist, per float64) sql.NullFloat64 {
 func (r *Recorder) closeSession(s *openSession, now time.Time, reason string) {
 	r.advance(s, now)
 	delete(r.open, s.link)
+	if r.visit != nil && s.inUse && reason != "network changed" {
+		r.visit.lose(s, now)
+	}
 	c := opClose{uuid: s.uuid, dev: r.dev(), day: s.day, kind: s.kind, network: s.network, mcc: s.mcc, mnc: s.mnc,
 		end: now, reason: reason, dur: now.Sub(s.start), green: s.green, amber: s.amber, red: s.red, inUse: s.inUseD,
 		workable: s.workableD, usable: s.usableD, samples: s.samples, probes: s.probes, probesOK: s.pOK, names: r.opt.Areas,

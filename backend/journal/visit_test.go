@@ -156,3 +156,44 @@ func TestVisitAfterACrash(t *testing.T) {
 		t.Fatalf("visit ended %v after %d ms, %q", end, end.Int64-start.Int64, reason)
 	}
 }
+
+// TestWiFiThatDropsCountsItsWantedTime is finding 10 of "The screens,
+// tried by a tired nurse": a Wi-Fi that dropped in every visit was
+// "workable in 100% of 6 visits", its connected time all good. The time
+// from its drop (while it carried the work) to its return, or the visit's
+// end, now counts as its connected and unusable time in the visit.
+func TestWiFiThatDropsCountsItsWantedTime(t *testing.T) {
+	v := &visitRig{t: t, path: filepath.Join(t.TempDir(), "j.db"), base: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	x := v.start(0)
+	at := func(d time.Duration) time.Time { return v.base.Add(d) }
+	cell := netstate.Link{ID: "wwan0", Kind: netstate.KindCellular, State: netstate.StateConnected, Level: netstate.LevelGreen,
+		Connectivity: netstate.ConnFull, Cell: netstate.Cell{Operator: "EE", MCC: "234", MNC: "30"}}
+	x.wifi(at(0), true)
+	x.r.MarkVisit(context.Background())
+	x.wifi(at(4*time.Minute), true)
+	// The Wi-Fi goes; cellular carries the work for 6 minutes.
+	gone := netstate.Snapshot{Links: []netstate.Link{cell}, Primary: "wwan0"}
+	x.r.Observe(at(4*time.Minute+time.Second), &gone, nil)
+	x.r.Observe(at(10*time.Minute), &gone, nil)
+	x.r.MarkVisit(context.Background())
+	x.stop(t)
+
+	j, err := OpenReadOnly(v.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var conn, usable int64
+	if err := j.DB().QueryRow(`SELECT connected_ms, usable_ms FROM visit_net WHERE kind='wifi' AND area=''`).Scan(&conn, &usable); err != nil {
+		t.Fatal(err)
+	}
+	// Wanted for the whole 10 minutes (4 up, 6 gone), usable for 4 and a second.
+	if conn < 9*60000 || usable > 5*60000 {
+		t.Fatalf("Wi-Fi in the visit: connected %d ms, usable %d ms: the dropped time is not counted", conn, usable)
+	}
+	var h string
+	j.DB().QueryRow(`SELECT h_share FROM day_visit WHERE kind='wifi' AND area=''`).Scan(&h)
+	if h == "" || h == "100:1" {
+		t.Fatalf("the Wi-Fi's visit share histogram %q: want under 100%%", h)
+	}
+}

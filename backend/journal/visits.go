@@ -75,6 +75,56 @@ type openVisit struct {
 	written time.Time
 	// place is the area code of where the device is now.
 	place string
+	// lost are the networks that dropped while they carried the work:
+	// still wanted, they count as connected and unusable until they are
+	// back or the visit ends (a Wi-Fi that drops in every visit is not
+	// "workable in 100% of visits" because its connected time was good).
+	lost map[string]*lostNet
+}
+
+// lostNet is a network that dropped while carrying the work.
+type lostNet struct {
+	kind, network, mcc, mnc, area string
+	since                         time.Time
+}
+
+// lose notes a session's network dropping, at now, while it carried the
+// work.
+func (v *openVisit) lose(s *openSession, now time.Time) {
+	if v.lost == nil {
+		v.lost = map[string]*lostNet{}
+	}
+	v.lost[s.kind+"|"+s.network] = &lostNet{kind: s.kind, network: s.network, mcc: s.mcc, mnc: s.mnc, area: s.area, since: now}
+}
+
+// found notes a network back: it counts by its own session again.
+func (v *openVisit) found(s *openSession) { delete(v.lost, s.kind+"|"+s.network) }
+
+// creditLost counts the time from..to spent wanting the lost networks, as
+// connected and unusable.
+func (v *openVisit) creditLost(from, to time.Time) {
+	for _, l := range v.lost {
+		start := from
+		if l.since.After(start) {
+			start = l.since
+		}
+		dt := to.Sub(start)
+		if dt <= 0 {
+			continue
+		}
+		for i, area := range []string{"", l.area} {
+			if i > 0 && area == "" {
+				break
+			}
+			k := visitKey{l.kind, l.network, area}
+			n := v.nets[k]
+			if n == nil {
+				n = &visitNet{mcc: l.mcc, mnc: l.mnc}
+				v.nets[k] = n
+			}
+			n.connected += dt
+		}
+	}
 }
 
 type visitKey struct{ kind, network, area string }
@@ -122,11 +172,13 @@ func (v *openVisit) advance(now time.Time) {
 	if dt <= 0 {
 		return // time only moves on
 	}
+	prev := v.lastT
 	v.lastT = now
 	v.total += dt
 	if v.workable {
 		v.workTime += dt
 	}
+	v.creditLost(prev, now)
 	for i, area := range []string{"", v.place} {
 		if i > 0 && area == "" {
 			break // not known yet: the whole visit only

@@ -53,7 +53,7 @@ var Capitals = []string{
 	"GROUP", "DEVICE", "HOSTNAME", "LAST UPLOAD", "PASSWORD", "THE", "GPRS", "EDGE", "HSPA", "CDMA", "EVDO", "AT",
 	"QMI", "MBIM", "PPP", "PKI", "HSTS", "RFC", "ISO", "JIT", "GET", "POST", "EOF", "MST", "SIGTERM", "SIGKILL",
 	"SIGINT", "SIGHUP", "LANG", "USER", "LOGNAME", "DISPLAY", "README", "DOCTYPE", "SQL", "CPU", "RAM", "NM", "MM",
-	"FIELDLINK", "PGPASSFILE", "PGPASSWORD", "NETWORKS IN RANGE", "JOIN",
+	"FIELDLINK", "PGPASSFILE", "PGPASSWORD", "NETWORKS IN RANGE", "JOIN", "BT",
 }
 
 // LinkWord is the one word a row says about l, and the level it is

@@ -54,6 +54,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Headline.Devices > 0 {
 		fmt.Fprintf(&b, "(%s of %s visits workable)\n", count(r.Headline.Workable), count(r.Headline.Visits))
 	}
+	r.writePeriods(&b)
 	r.writeMatrix(&b)
 	if len(r.Operators) > 0 {
 		fmt.Fprintf(&b, "\nBy operator and network, over all areas\n")
@@ -427,3 +428,16 @@ form.filters label{margin-right:1em}
 </td></tr></tbody></table>
 </body></html>
 `))
+
+// writePeriods writes time on site by periods of use, when no visit was
+// marked: how they are found, then the worst areas first.
+func (r *Report) writePeriods(b *strings.Builder) {
+	p := r.Periods
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n%s\n(%s)\n", p.Text, p.How)
+	for _, a := range p.ByArea {
+		fmt.Fprintf(b, "  %s: workable in %s%% of %s periods of use\n", a.Area, trim(a.Pct), count(int64(a.Count)))
+	}
+}

@@ -206,6 +206,9 @@ type Report struct {
 	// Recent are the newest sessions, when the query asks for them (the
 	// TUI's reports view).
 	Recent []Session `json:"recent_sessions,omitempty"`
+	// Periods is time on site by periods of use, for a journal in which
+	// no visit was marked in the period (see PeriodsHow).
+	Periods *Periods `json:"periods_of_use,omitempty"`
 }
 
 // Build reads the roll-ups of a journal (one device's, or a fleet's after
@@ -214,6 +217,12 @@ func Build(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 	r, devs, err := From(ctx, SQLite{db}, q)
 	if err != nil {
 		return nil, err
+	}
+	if r.Headline.Visits == 0 {
+		lo, hi := dayRange(q)
+		if r.Periods, err = periodsOfUse(ctx, db, lo, hi, devs, r.Headline.VisitShare, q.Areas); err != nil {
+			return nil, err
+		}
 	}
 	if q.Recent > 0 {
 		one := ""

@@ -157,4 +157,3 @@ func joinReason(r uint32) string {
 	}
 	return fmt.Sprintf("NetworkManager's reason %d", r)
 }
-

@@ -14,6 +14,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/charge"
 	"github.com/fieldlink/fieldlink/backend/config"
 	"github.com/fieldlink/fieldlink/backend/control"
+	"github.com/fieldlink/fieldlink/backend/demohistory"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/join"
@@ -227,6 +228,11 @@ func (c *common) recorder(r *running, names *areas.Map) (*journal.Recorder, erro
 			// Simulated sessions say so in every report and export,
 			// and are refused by a fleet's import unless asked for.
 			err = j.MarkDemo(context.Background())
+			if err == nil {
+				// A first demo's report shows what reports are for: four
+				// weeks of visits on three operators in named areas.
+				err = demohistory.Seed(context.Background(), j, time.Now())
+			}
 			if err != nil {
 				j.Close()
 				j = nil

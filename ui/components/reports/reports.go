@@ -6,6 +6,7 @@ package reports
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,15 @@ func View(t *theme.Theme, r *report.Report, err error, sync netstate.SyncStatus,
 	} else if visit.Open {
 		// The screen shows VISIT 0m: the report must not say there is none.
 		add(t.Dim.Render(" Visit in progress since " + visit.Since.In(loc).Format("15:04") + ": it counts once you press v to leave."))
+	} else if p := r.Periods; p != nil && p.Count > 0 {
+		add(" " + p.Text)
+		for i, a := range p.ByArea {
+			if i == 2 || len(lines) > height/3 {
+				break
+			}
+			add(fmt.Sprintf("   %s: workable in %s%% of %d", a.Area, strconv.FormatFloat(a.Pct, 'f', -1, 64), a.Count))
+		}
+		add(t.Dim.Render(" Press v on arrival and on leaving to count visits."))
 	} else {
 		add(t.Dim.Render(" No visits marked yet: press v on arrival and again on leaving."))
 	}
