@@ -57,7 +57,7 @@ func TestReportWithoutVisitsCountsPeriodsOfUse(t *testing.T) {
 	cancel()
 	<-done
 
-	rep, err := Build(context.Background(), j.DB(), Query{Since: day, Until: day.AddDate(0, 0, 1)})
+	rep, err := Build(context.Background(), j.DB(), Query{Since: day, Until: day.AddDate(0, 0, 1), PeriodsOfUse: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,10 @@ type Query struct {
 	Recent int
 	// Areas names the codes; nil: the names recorded with them.
 	Areas *areas.Map
+	// PeriodsOfUse: when no visit was marked, report time on site by
+	// periods of use, read from the sessions (a device's own journal;
+	// the fleet's reports count marked visits only).
+	PeriodsOfUse bool
 }
 
 // ErrPeriod is a period that ends before it starts.
@@ -218,7 +222,7 @@ func Build(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Headline.Visits == 0 {
+	if q.PeriodsOfUse && r.Headline.Visits == 0 {
 		lo, hi := dayRange(q)
 		if r.Periods, err = periodsOfUse(ctx, db, lo, hi, devs, r.Headline.VisitShare, q.Areas); err != nil {
 			return nil, err

@@ -233,6 +233,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer j.Close()
+	q.PeriodsOfUse = true // a journal's own report; a fleet's (--server) counts marked visits only
 	rep, err := report.Build(context.Background(), j.DB(), q)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)

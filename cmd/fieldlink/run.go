@@ -110,7 +110,7 @@ func (r *running) report() (*report.Report, error) {
 	defer j.Close()
 	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
 	names, _ := areaMap(r.cfg)
-	return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID, Areas: names,
+	return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID, Areas: names, PeriodsOfUse: true,
 		VisitShare: r.cfg.Journal.VisitShare, DeviceShare: r.cfg.Journal.DeviceShare, Recent: 12})
 }
 

@@ -216,7 +216,7 @@ func (r *running) remoteReport(ctx context.Context, c *common, cfg config.Config
 		defer j.Close()
 		since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
 		names, _ := areaMap(cfg)
-		return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID, Areas: names,
+		return report.Build(ctx, j.DB(), report.Query{Since: since, Device: j.Device().ID, Areas: names, PeriodsOfUse: true,
 			VisitShare: cfg.Journal.VisitShare, DeviceShare: cfg.Journal.DeviceShare, Recent: 12})
 	}
 	rep, err := r.ask(ctx, control.OpReport)

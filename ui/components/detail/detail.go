@@ -21,7 +21,9 @@ import (
 // now is the picture's time: the probe's age is told from it.
 func Lines(t *theme.Theme, th netstate.Thresholds, l *netstate.Link, primary bool, loc *time.Location, now time.Time, width int) []string {
 	head := t.Fg[l.Level].Render(t.Symbol(l.Level)+" "+l.Kind.Label()+" "+l.ID) + t.G.Sep + l.Reason
-	out := []string{ansi.Truncate(head, width, t.G.Ellipsis)}
+	// The reason under the light is what a technician reads first: it
+	// wraps rather than loses its end.
+	out := strings.Split(ansi.Wrap(head, max(width, 1), " ,"), "\n")
 	if width >= 76 {
 		colW := (width - 1) / 2
 		left := append(radio(t, th, l, colW), probe(t, l, loc, now, colW)...)
@@ -58,11 +60,27 @@ type rows struct {
 	out   []string
 }
 
+// kv is one row. A value too long for the column wraps onto lines of its
+// own under the values, at spaces where it can: the detail view scrolls,
+// so nothing a technician reads is cut.
 func (r *rows) kv(k, v string) {
 	if v == "" {
 		return
 	}
-	r.out = append(r.out, ansi.Truncate(fmt.Sprintf("  %-13s %s", k, v), r.width, r.t.G.Ellipsis))
+	const indent = 16 // "  " + a 13-cell key + " "
+	line := fmt.Sprintf("  %-13s %s", k, v)
+	if ansi.StringWidth(line) <= r.width || r.width < indent+8 {
+		r.out = append(r.out, ansi.Truncate(line, r.width, r.t.G.Ellipsis))
+		return
+	}
+	parts := strings.Split(ansi.Wrap(v, r.width-indent, " ,"), "\n")
+	for i, p := range parts {
+		lead := strings.Repeat(" ", indent)
+		if i == 0 {
+			lead = fmt.Sprintf("  %-13s ", k)
+		}
+		r.out = append(r.out, lead+strings.TrimLeft(p, " "))
+	}
 }
 
 func (r *rows) fig(k string, f netstate.Figure, unit string) {

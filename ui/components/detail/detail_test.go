@@ -56,3 +56,32 @@ func TestViewScrollsWithinBounds(t *testing.T) {
 		t.Fatalf("taller than content: %q", got)
 	}
 }
+
+// TestLongValuesWrapNotCut is finding 3 of "The screens, tried by a tired
+// nurse": at 80x24 the details cut "connected, since 09:00…" and the
+// verdict's reason. A value too long for its column wraps under itself.
+func TestLongValuesWrapNotCut(t *testing.T) {
+	l := netstate.Link{ID: "wwan0", Kind: netstate.KindCellular, Interface: "wwan0", State: netstate.StateConnected,
+		Since: time.Date(2026, 11, 23, 9, 0, 44, 0, time.UTC), Profile: "EE Internet",
+		Routes: []netstate.Route{{Dest: "0.0.0.0/0", NextHop: "10.64.3.1", Metric: 700}},
+		Cell:   netstate.Cell{Operator: "EE", MCC: "234", MNC: "30", Tech: netstate.TechLTE, Registration: netstate.RegHome}}
+	s := netstate.Snapshot{Links: []netstate.Link{l}}
+	netstate.Apply(&s, netstate.DefaultThresholds())
+	l = s.Links[0]
+	l.Reason = "4G RSRP -99 dBm, probe 70 ms, and a long explanation a technician must read whole"
+	for _, width := range []int{80, 60} {
+		lines := Lines(theme.New(theme.Options{}), netstate.DefaultThresholds(), &l, true, time.UTC, time.Time{}, width)
+		joined := strings.Join(strings.Fields(ansi.Strip(strings.Join(lines, " "))), " ")
+		for _, want := range []string{"connected, since 09:00:44", "a long explanation a technician must read whole"} {
+			// (Two columns interleave their wrapped lines: read the one.)
+			if width < 76 && !strings.Contains(joined, want) {
+				t.Errorf("width %d: %q is cut:\n%s", width, want, ansi.Strip(strings.Join(lines, "\n")))
+			}
+		}
+		for i, ln := range lines {
+			if ansi.StringWidth(ln) > width || strings.Contains(ansi.Strip(ln), "…") {
+				t.Errorf("width %d line %d cut or too wide: %q", width, i, ansi.Strip(ln))
+			}
+		}
+	}
+}
