@@ -161,6 +161,9 @@ type Probe struct {
 	Target   string   `json:"target,omitempty"`
 	Bound    bool     `json:"bound,omitempty"`
 	Failures int      `json:"consecutive_failures,omitempty"`
+	// BytesToday is what probing this link has cost today (UTC), both
+	// ways and headers included: on a SIM paid by the gigabyte, money.
+	BytesToday int64 `json:"probe_bytes_today,omitempty"`
 }
 
 // IsZero lets `omitzero` drop a probe that never ran.

@@ -68,6 +68,9 @@ type Result struct {
 	Target  string
 	Bound   bool
 	Skipped bool // not probed (metered budget, binding not permitted)
+	// Bytes is what the probe put on the link and took from it, both
+	// ways, headers included (see wire.go): what it cost a metered SIM.
+	Bytes int64
 }
 
 // Dialer makes connections bound to an interface.
@@ -81,7 +84,7 @@ type Dialer struct {
 // errNotPermitted marks a failed SO_BINDTODEVICE (needs CAP_NET_RAW).
 var errNotPermitted = errors.New("binding to the interface is not permitted (needs root or CAP_NET_RAW)")
 
-func (d Dialer) dialer(iface string, bound *bool) *net.Dialer {
+func (d Dialer) netDialer(iface string, bound *bool) *net.Dialer {
 	nd := &net.Dialer{Timeout: d.Timeout}
 	if d.NoBind || iface == "" {
 		return nd
@@ -124,16 +127,18 @@ func (d Dialer) Check(ctx context.Context, iface string, t Target) Result {
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
 	r := Result{Iface: iface, Start: time.Now(), Target: t.String()}
+	w := &wire{}
 	var err error
 	switch t.Kind {
 	case TCP:
-		err = d.checkTCP(ctx, iface, t, &r)
+		err = d.checkTCP(ctx, d.counting(iface, &r.Bound, w), t)
 	case DNS:
-		err = d.checkDNS(ctx, iface, t, &r)
+		err = d.checkDNS(ctx, d.counting(iface, &r.Bound, w), t, &r)
 	default:
-		err = d.checkHTTP(ctx, iface, t, &r)
+		err = d.checkHTTP(ctx, d.counting(iface, &r.Bound, w), t, &r)
 	}
 	r.RTT = time.Since(r.Start)
+	r.Bytes = w.total()
 	if err != nil {
 		r.OK = false
 		if r.Reason == "" {
@@ -148,18 +153,18 @@ func (d Dialer) Check(ctx context.Context, iface string, t Target) Result {
 	return r
 }
 
-func (d Dialer) checkTCP(ctx context.Context, iface string, t Target, r *Result) error {
-	c, err := d.dialer(iface, &r.Bound).DialContext(ctx, "tcp", t.Address)
+func (d Dialer) checkTCP(ctx context.Context, dial dialFunc, t Target) error {
+	c, err := dial(ctx, "tcp", t.Address)
 	if err != nil {
 		return err
 	}
 	return c.Close()
 }
 
-func (d Dialer) checkDNS(ctx context.Context, iface string, t Target, r *Result) error {
+func (d Dialer) checkDNS(ctx context.Context, dial dialFunc, t Target, r *Result) error {
 	server := t.Server
 	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return d.dialer(iface, &r.Bound).DialContext(ctx, network, server)
+		return dial(ctx, network, server)
 	}}
 	addrs, err := res.LookupHost(ctx, t.Address)
 	if err != nil {
@@ -172,14 +177,13 @@ func (d Dialer) checkDNS(ctx context.Context, iface string, t Target, r *Result)
 	return nil
 }
 
-func (d Dialer) checkHTTP(ctx context.Context, iface string, t Target, r *Result) error {
+func (d Dialer) checkHTTP(ctx context.Context, dial dialFunc, t Target, r *Result) error {
 	u, err := url.Parse(t.Address)
 	if err != nil {
 		return err
 	}
-	nd := d.dialer(iface, &r.Bound)
 	tr := &http.Transport{
-		DialContext:       nd.DialContext,
+		DialContext:       dial,
 		DisableKeepAlives: true,
 		TLSClientConfig:   &tls.Config{ServerName: u.Hostname()},
 		ForceAttemptHTTP2: false,
@@ -195,7 +199,7 @@ func (d Dialer) checkHTTP(ctx context.Context, iface string, t Target, r *Result
 		}
 		if net.ParseIP(host) == nil {
 			res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
-				return nd.DialContext(ctx, n, a)
+				return dial(ctx, n, a)
 			}}
 			ips, err := res.LookupHost(ctx, host)
 			if err != nil || len(ips) == 0 {
@@ -207,7 +211,7 @@ func (d Dialer) checkHTTP(ctx context.Context, iface string, t Target, r *Result
 			}
 			host = ips[0]
 		}
-		return nd.DialContext(ctx, network, net.JoinHostPort(host, port))
+		return dial(ctx, network, net.JoinHostPort(host, port))
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse

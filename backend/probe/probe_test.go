@@ -272,3 +272,58 @@ func BenchmarkProbeCPU(b *testing.B) {
 		})
 	}
 }
+
+// TestProbeBytesAreCountedWithTheirHeaders: a probe says what it cost the
+// link (finding of "A day on battery and a metered SIM": 1,063 B/s on the
+// link carrying the work, and nothing showed it). The server here counts
+// the payload both ways; the probe's figure is that plus the TCP/IP
+// headers of the handful of segments a GET takes.
+func TestProbeBytesAreCountedWithTheirHeaders(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	payload := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 4096)
+		n, _ := c.Read(buf)
+		resp := "HTTP/1.1 200 OK\r\nContent-Length: 24\r\nConnection: close\r\n\r\nNetworkManager is online"
+		c.Write([]byte(resp))
+		c.Close()
+		payload <- int64(n + len(resp))
+	}()
+	d := Dialer{Timeout: time.Second, NoBind: true}
+	r := d.Check(context.Background(), "", Target{Kind: HTTP, Address: "http://" + ln.Addr().String() + "/check", ExpectBody: "online"})
+	if !r.OK {
+		t.Fatalf("probe failed: %+v", r)
+	}
+	p := <-payload
+	if lo, hi := p+6*tcpHeader, p+16*tcpHeader; r.Bytes < lo || r.Bytes > hi {
+		t.Fatalf("probe counted %d bytes for %d of payload: want %d to %d", r.Bytes, p, lo, hi)
+	}
+	// A refused connection costs its SYN and the reset.
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln2.Addr().String()
+	ln2.Close()
+	if r := d.Check(context.Background(), "", Target{Kind: TCP, Address: addr}); r.OK || r.Bytes != synBytes+tcpHeader {
+		t.Fatalf("refused: %+v, want %d bytes", r, synBytes+tcpHeader)
+	}
+}
+
+func TestProberCountsTheDaysBytes(t *testing.T) {
+	p := NewProber(Config{}, nil, nil, true)
+	ls := &linkState{id: "wwan0"}
+	day := time.Date(2026, 12, 4, 23, 59, 0, 0, time.UTC)
+	p.record(ls, Result{Start: day, OK: true, Bytes: 700})
+	if pr := p.record(ls, Result{Start: day.Add(30 * time.Second), OK: true, Bytes: 300}); pr.BytesToday != 1000 {
+		t.Fatalf("bytes today %d, want 1000", pr.BytesToday)
+	}
+	if pr := p.record(ls, Result{Start: day.Add(2 * time.Minute), OK: true, Bytes: 50}); pr.BytesToday != 50 {
+		t.Fatalf("after midnight %d, want 50 (a new day)", pr.BytesToday)
+	}
+}

@@ -96,8 +96,10 @@ type linkState struct {
 	// the timeout, so the link is in doubt from then on.
 	overdue bool
 	last    netstate.Probe
-	wake    chan struct{}
-	cancel  context.CancelFunc
+	// bytesDay is the day (UTC, days since 1970) bytesToday counts.
+	bytesDay, bytesToday int64
+	wake                 chan struct{}
+	cancel               context.CancelFunc
 }
 
 // NewProber returns a prober; Run starts it.
@@ -338,9 +340,11 @@ func (p *Prober) round(ctx context.Context, iface string) Result {
 	}
 	wg.Wait()
 	okCount := 0
+	var bytes int64
 	var best, firstFail *Result
 	for i := range results {
 		r := &results[i]
+		bytes += r.Bytes
 		if r.OK {
 			okCount++
 			if best == nil || r.RTT < best.RTT {
@@ -350,13 +354,16 @@ func (p *Prober) round(ctx context.Context, iface string) Result {
 			firstFail = r
 		}
 	}
-	if okCount >= p.cfg.Reliability && best != nil {
-		return *best
+	// The round's figures are one target's; its bytes are every target's.
+	out := results[0]
+	switch {
+	case okCount >= p.cfg.Reliability && best != nil:
+		out = *best
+	case firstFail != nil:
+		out = *firstFail
 	}
-	if firstFail != nil {
-		return *firstFail
-	}
-	return results[0]
+	out.Bytes = bytes
+	return out
 }
 
 // record folds a round into the link's history.
@@ -376,8 +383,12 @@ func (p *Prober) record(ls *linkState, r Result) netstate.Probe {
 			lost++
 		}
 	}
+	if day := r.Start.UTC().Unix() / 86400; day != ls.bytesDay {
+		ls.bytesDay, ls.bytesToday = day, 0
+	}
+	ls.bytesToday += r.Bytes
 	pr := netstate.Probe{Checked: r.Start, OK: netstate.Bool(r.OK), Reason: r.Reason, Portal: r.Portal,
-		Target: r.Target, Bound: r.Bound, Failures: ls.failures}
+		Target: r.Target, Bound: r.Bound, Failures: ls.failures, BytesToday: ls.bytesToday}
 	if r.OK {
 		pr.RTT = netstate.Some(float64(r.RTT) / float64(time.Millisecond))
 	}

@@ -542,7 +542,7 @@ func writeMan(w io.Writer) error {
 const manTail = `.SH FILES
 .TP
 .I /etc/fieldlink/config.toml
-The device's configuration (see fieldlink config check). As root and in the kiosk, only a file owned by root that no one else can change may set [app], [kiosk] admin_keys and [technician].
+The device's configuration (see fieldlink config check). As root and in the kiosk, only a file owned by root that no one else can change may set [app], [kiosk] admin_keys and [technician]. Its [wifi] join (everyone, technicians or nobody) and allow_ssids decide who may join which Wi-Fi networks from a screen.
 .TP
 .I /var/lib/fieldlink/journal.db
 The service's journal: sessions, samples, events and visits (no patient data).
@@ -612,6 +612,8 @@ const screenAbout = `The full-screen traffic light: the level of the link that c
 the VPN, the clinical application, the visit in progress and what just
 happened. Keys: up/down or j/k select a link, enter shows its every figure,
 v marks arrival at and departure from a visit, r shows this device's report,
+w lists the Wi-Fi networks in range and joins one (the key is asked by
+NetworkManager, masked; [wifi] in the config says who may join which),
 c connects the VPN, a starts the clinical application, ? helps, q quits.
 
 With --demo (or --scenario) it plays a built-in scenario, marked DEMO on

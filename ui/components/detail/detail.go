@@ -238,6 +238,9 @@ func probe(t *theme.Theme, l *netstate.Link, loc *time.Location, now time.Time, 
 	if p.Failures > 0 {
 		r.kv("Failures", fmt.Sprintf("%d in a row", p.Failures))
 	}
+	if p.BytesToday > 0 {
+		r.kv("Traffic today", byteCount(p.BytesToday)+" (probes, both ways)")
+	}
 	if !p.Checked.IsZero() {
 		when := p.Checked.In(loc).Format("15:04:05")
 		if age := now.Sub(p.Checked); !now.IsZero() && age >= 0 {
@@ -246,6 +249,19 @@ func probe(t *theme.Theme, l *netstate.Link, loc *time.Location, now time.Time, 
 		r.kv("Checked", when)
 	}
 	return r.out
+}
+
+// byteCount is a day's probe traffic in the unit a data plan uses.
+func byteCount(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // ago is an age in the grain a technician reads: seconds, then minutes.

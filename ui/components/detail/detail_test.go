@@ -17,7 +17,7 @@ func TestEveryRawFigureIsShown(t *testing.T) {
 			TAC: "1A2B", CellID: "01A4F3C"},
 		Signal: netstate.Signal{RSSI: netstate.Some(-67), RSRP: netstate.Some(-95), RSRQ: netstate.Some(-9), SINR: netstate.Some(14)},
 		Probe: netstate.Probe{OK: netstate.Yes, RTT: netstate.Some(62), Target: "https://clinical.example/health", Bound: true,
-			Checked: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}}
+			Checked: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), BytesToday: 3 << 20}}
 	now := time.Date(2026, 11, 23, 9, 0, 12, 0, time.UTC)
 	netstate.Apply(&netstate.Snapshot{Links: []netstate.Link{l}}, netstate.DefaultThresholds())
 	for _, width := range []int{60, 100} {
@@ -25,7 +25,8 @@ func TestEveryRawFigureIsShown(t *testing.T) {
 		for _, want := range []string{"RSSI          -67 dBm", "RSRP          -95 dBm", "RSRQ          -9 dB", "SINR          14 dB",
 			"RSCP          —", "MCC-MNC       234-30", "TAC           1A2B", "Cell ID       01A4F3C", "Round trip    62 ms",
 			"Bound         yes, to wwan0", "In use        yes (default route)", "Technology    LTE (4G)",
-			"Checked       09:00:00 (12 s ago)", "Target        https://clinical.example/health"} {
+			"Checked       09:00:00 (12 s ago)", "Target        https://clinical.example/health",
+			"Traffic today 3.0 MB (probes, both ways)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("width %d: lacks %q:\n%s", width, want, out)
 			}
