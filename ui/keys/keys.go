@@ -33,6 +33,7 @@ func New(ascii bool) Map {
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp(up, "previous link")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp(down, "next link")),
 		Scroll:   key.NewBinding(key.WithKeys("up", "down"), key.WithHelp(both, "scroll")),
+		Choose:   key.NewBinding(key.WithKeys("up", "down"), key.WithHelp(both, "choose a network")),
 		Details:  key.NewBinding(key.WithKeys("enter", "d"), key.WithHelp("enter", "details")),
 		Back:     key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back")),
 		Visit:    key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "visit in/out")),

@@ -169,9 +169,17 @@ func radio(t *theme.Theme, th netstate.Thresholds, l *netstate.Link, width int) 
 					sec = "open"
 				}
 				line := fmt.Sprintf("  %s %3d%% %s", bars.Draw(t, n, lv), ap.Strength, ap.SSID)
-				line += t.Dim.Render(" " + sec)
+				// What does not fit goes least-needed first: the band,
+				// then the security; the name is cut last.
+				full := line + t.Dim.Render(" "+sec)
 				if ap.FrequencyMHz > 0 {
-					line += t.Dim.Render(" " + band(ap.FrequencyMHz))
+					full += t.Dim.Render(" " + band(ap.FrequencyMHz))
+				}
+				for _, try := range []string{full, line + t.Dim.Render(" "+sec)} {
+					if ansi.StringWidth(try) <= width {
+						line = try
+						break
+					}
 				}
 				r.out = append(r.out, ansi.Truncate(line, width, t.G.Ellipsis))
 			}

@@ -86,3 +86,23 @@ func TestLongValuesWrapNotCut(t *testing.T) {
 		}
 	}
 }
+
+// TestVisibleNetworksDropTheBandBeforeCutting: in the 80-column detail's
+// left column, "NHS-Community wpa2-psk 5 G…" lost the band mid-word; the
+// band goes first, then the security, and the name is cut last.
+func TestVisibleNetworksDropTheBandBeforeCutting(t *testing.T) {
+	l := netstate.Link{ID: "wlan0", Kind: netstate.KindWiFi, WiFi: netstate.WiFi{SSID: "NHS-Community",
+		AccessPoints: []netstate.AccessPoint{{SSID: "NHS-Community", Strength: 50, FrequencyMHz: 5180, Security: "wpa2-psk"}}}}
+	for width, want := range map[int]string{39: "NHS-Community wpa2-psk", 60: "NHS-Community wpa2-psk 5 GHz", 28: "NHS-Community"} {
+		out := ansi.Strip(strings.Join(Lines(theme.New(theme.Options{}), netstate.DefaultThresholds(), &l, false, time.UTC, time.Time{}, width), "\n"))
+		var row string
+		for _, ln := range strings.Split(out, "\n") {
+			if strings.Contains(ln, " 50% ") {
+				row = ln
+			}
+		}
+		if !strings.HasSuffix(strings.TrimRight(row, " "), want) {
+			t.Errorf("width %d: row %q, want it to end %q", width, row, want)
+		}
+	}
+}
