@@ -144,7 +144,7 @@ func TestJoinWPA2AsksTheKeyThroughTheAgentAndNetworkManagerKeepsIt(t *testing.T)
 	var saved string
 	for _, p := range e.nm.Profiles() {
 		if p.ID() == "BT-Hub-7A2F" {
-			saved, _ = p.Settings["802-11-wireless-security"]["psk"].Value().(string)
+			saved = e.nm.SavedSecret(p.Path, "802-11-wireless-security")
 		}
 	}
 	if saved != wifiKey {

@@ -121,6 +121,7 @@ type NM struct {
 	given    []SecretsGiven
 	scans    int
 	aaa      []AddAndActivate
+	saved    map[dbus.ObjectPath]map[string]string
 }
 
 // AddAndActivate is one AddAndActivateConnection call as NetworkManager
@@ -171,9 +172,25 @@ func (n *NM) acceptWiFi(p *Profile, setting string, got map[string]map[string]db
 		return false
 	}
 	if flags, _ := p.Settings[setting][key+"-flags"].Value().(uint32); flags == 0 && p.Settings[setting] != nil {
-		p.Settings[setting][key] = dbus.MakeVariant(typed)
+		// Kept apart from the settings, which GetSettings hands out
+		// as they are (and never holds a secret).
+		if n.saved == nil {
+			n.saved = map[dbus.ObjectPath]map[string]string{}
+		}
+		if n.saved[p.Path] == nil {
+			n.saved[p.Path] = map[string]string{}
+		}
+		n.saved[p.Path][setting] = typed
 	}
 	return true
+}
+
+// SavedSecret is the secret NetworkManager keeps for a profile's setting
+// (what an agent gave for a system-owned secret), or "".
+func (n *NM) SavedSecret(profile dbus.ObjectPath, setting string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.saved[profile][setting]
 }
 
 // DeleteProfile removes a saved profile, as Settings.Connection.Delete.
@@ -669,7 +686,7 @@ func (n *NM) Activate(profile, device dbus.ObjectPath) (dbus.ObjectPath, error) 
 	n.Set(NMPath, nmIface, map[string]any{"ActiveConnections": n.activePaths(), "ActivatingConnection": a.path})
 	timeout := n.SecretTimeout
 	go func() {
-		if setting, hints := needsSecrets(p); setting != "" {
+		if setting, hints := needsSecrets(p); setting != "" && n.SavedSecret(p.Path, setting) == "" {
 			got, err := n.AskSecrets(p, setting, hints, 1, timeout)
 			if err != nil {
 				n.failActivation(d, a.path, 7) // no secrets
