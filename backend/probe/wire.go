@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,18 +29,20 @@ type dialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 // wire adds up the bytes of a probe's connections.
 type wire struct {
 	bytes atomic.Int64
-	open  sync.WaitGroup
+	mu    sync.Mutex
+	conns []*counted
 }
 
-// total is the probe's bytes, once its connections have closed (an HTTP
-// transport closes its own a moment after the body; a connection still
-// open after that is counted so far).
+// total is the probe's bytes now. A connection its HTTP transport has not
+// closed yet (it closes its own a moment after the body) is read as it
+// stands, with its FIN exchange estimated: the probe's result must not
+// wait for it (a round's timing is the failover's).
 func (w *wire) total() int64 {
-	done := make(chan struct{})
-	go func() { w.open.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(200 * time.Millisecond):
+	w.mu.Lock()
+	conns := append([]*counted(nil), w.conns...)
+	w.mu.Unlock()
+	for _, c := range conns {
+		c.count()
 	}
 	return w.bytes.Load()
 }
@@ -59,8 +60,11 @@ func (d Dialer) counting(iface string, bound *bool, w *wire) dialFunc {
 			}
 			return nil, err
 		}
-		w.open.Add(1)
-		return &counted{Conn: c, w: w}, nil
+		cc := &counted{Conn: c, w: w}
+		w.mu.Lock()
+		w.conns = append(w.conns, cc)
+		w.mu.Unlock()
+		return cc, nil
 	}
 }
 
@@ -68,16 +72,16 @@ func (d Dialer) counting(iface string, bound *bool, w *wire) dialFunc {
 type counted struct {
 	net.Conn
 	w       *wire
-	dgrams  int64 // UDP: datagrams both ways
-	payload int64 // UDP: bytes both ways
+	dgrams  atomic.Int64 // UDP: datagrams both ways
+	payload atomic.Int64 // UDP: bytes both ways
 	once    sync.Once
 }
 
 func (c *counted) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if _, udp := c.Conn.(*net.UDPConn); udp && n > 0 {
-		c.dgrams++
-		c.payload += int64(n)
+		c.dgrams.Add(1)
+		c.payload.Add(int64(n))
 	}
 	return n, err
 }
@@ -85,18 +89,19 @@ func (c *counted) Read(b []byte) (int, error) {
 func (c *counted) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	if _, udp := c.Conn.(*net.UDPConn); udp && n > 0 {
-		c.dgrams++
-		c.payload += int64(n)
+		c.dgrams.Add(1)
+		c.payload.Add(int64(n))
 	}
 	return n, err
 }
 
+// count adds the connection's bytes to its wire, once: at Close, or
+// when the probe's total is asked for first.
+func (c *counted) count() { c.once.Do(func() { c.w.bytes.Add(c.bytes()) }) }
+
 // Close counts the connection's bytes and closes it.
 func (c *counted) Close() error {
-	c.once.Do(func() {
-		c.w.bytes.Add(c.bytes())
-		c.w.open.Done()
-	})
+	c.count()
 	return c.Conn.Close()
 }
 
@@ -104,7 +109,7 @@ func (c *counted) Close() error {
 func (c *counted) bytes() int64 {
 	tc, ok := c.Conn.(*net.TCPConn)
 	if !ok {
-		return c.payload + c.dgrams*udpHeader
+		return c.payload.Load() + c.dgrams.Load()*udpHeader
 	}
 	raw, err := tc.SyscallConn()
 	if err != nil {

@@ -58,11 +58,19 @@ func (c *clinician) run() {
 			continue
 		}
 		time.Sleep(100 * time.Millisecond) // the prompt drawn whole
-		c.seen = c.r.screen.mark()
+		at := c.r.screen.mark()
 		c.r.screen.send(answer + "\r")
 		c.mu.Lock()
 		c.prompts = append(c.prompts, kind)
 		c.mu.Unlock()
+		// The prompt is answered once the screen says so; until then a
+		// redraw of its title (its countdown ticks) is the same prompt,
+		// not a second one.
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) && !strings.Contains(c.r.screen.since(at), "Given to") {
+			time.Sleep(20 * time.Millisecond)
+		}
+		c.seen = c.r.screen.mark()
 	}
 }
 
