@@ -210,12 +210,19 @@ func TestNetworkManagerRestartIsNotAFailure(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			// Back, in its start-up state: devices first disconnected,
 			// taken over a moment later, then start-up done.
-			n, err := fakebus.NewNM(r.e.d.Address)
+			// Off the bus until Startup is set: a real NetworkManager is on
+			// the bus in its start-up state from its first instant, and a
+			// window with Startup false would read as a second "running"
+			// (it did under -race).
+			n, err := fakebus.NewNMOffBus(r.e.d.Address)
 			if err != nil {
 				t.Fatal(err)
 			}
 			r.e.nm = n
 			n.Set(fakebus.NMPath, "org.freedesktop.NetworkManager", map[string]any{"Startup": true})
+			if err := n.Own(); err != nil {
+				t.Fatal(err)
+			}
 			for i, iface := range []string{"eth0", "eth1"} {
 				r.dev[i] = n.AddDevice(fakebus.DeviceSpec{Interface: iface, Type: fakebus.DevEthernet, Carrier: true, State: 30})
 			}
