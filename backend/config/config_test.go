@@ -71,6 +71,8 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"[[probe.target]]\ntcp = \"a:1\"\nurl = \"http://b\"\n", "probe.target[0]: set exactly one of url, tcp or dns"},
 		{"[probe]\nreliability = 2\n", "probe.reliability: 2 is outside 1…1"},
 		{"[links]\nprefer = [\"ethernet\", \"not an interface!\"]\n", "neither a link kind"},
+		{"[wifi]\njoin = \"anyone\"\n", `site.toml:2: wifi.join: want everyone, technicians or nobody, got "anyone"`},
+		{"[wifi]\nallow_ssids = [\"NHS-*\", \"*\"]\n", `site.toml:2: wifi.allow_ssids: "*" is not a network name`},
 	}
 	for _, c := range cases {
 		_, err := Parse("site.toml", []byte(c.doc))

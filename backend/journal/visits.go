@@ -116,13 +116,7 @@ func (v *openVisit) creditLost(from, to time.Time) {
 			if i > 0 && area == "" {
 				break
 			}
-			k := visitKey{l.kind, l.network, area}
-			n := v.nets[k]
-			if n == nil {
-				n = &visitNet{mcc: l.mcc, mnc: l.mnc}
-				v.nets[k] = n
-			}
-			n.connected += dt
+			v.net(visitKey{l.kind, l.network, area}, l.mcc, l.mnc).connected += dt
 		}
 	}
 }
@@ -134,13 +128,18 @@ type visitNet struct {
 	connected, usable time.Duration
 }
 
-func (v *openVisit) credit(s *openSession, area string, dt time.Duration) {
-	k := visitKey{s.kind, s.network, area}
+// net is the visit's figures for a network in an area, made on first use.
+func (v *openVisit) net(k visitKey, mcc, mnc string) *visitNet {
 	n := v.nets[k]
 	if n == nil {
-		n = &visitNet{mcc: s.mcc, mnc: s.mnc}
+		n = &visitNet{mcc: mcc, mnc: mnc}
 		v.nets[k] = n
 	}
+	return n
+}
+
+func (v *openVisit) credit(s *openSession, area string, dt time.Duration) {
+	n := v.net(visitKey{s.kind, s.network, area}, s.mcc, s.mnc)
 	n.connected += dt
 	if s.usable {
 		n.usable += dt
