@@ -566,3 +566,31 @@ func (c *Client) WiFiProfile(ssid string) (Profile, bool) {
 	}
 	return Profile{}, false
 }
+
+// ActiveState reads an activation's state from NetworkManager itself, not
+// the mirror (which may not have heard of it yet), and whether it still
+// exists: NetworkManager removes an activation that failed.
+func (c *Client) ActiveState(ctx context.Context, active dbus.ObjectPath) (state uint32, exists bool, err error) {
+	v, err := c.m.Conn().Get(ctx, Name, active, ifaceActive, "State")
+	if err != nil {
+		if bus.IsTimeout(err) || !c.Running() {
+			return 0, true, err
+		}
+		return 0, false, nil
+	}
+	state, _ = v.Value().(uint32)
+	return state, true, nil
+}
+
+// DeviceReason reads why a device is in its state now (its StateReason).
+func (c *Client) DeviceReason(ctx context.Context, device dbus.ObjectPath) uint32 {
+	v, err := c.m.Conn().Get(ctx, Name, device, ifaceDevice, "StateReason")
+	if err != nil {
+		return 0
+	}
+	if f, ok := v.Value().([]any); ok && len(f) == 2 {
+		r, _ := f[1].(uint32)
+		return r
+	}
+	return 0
+}

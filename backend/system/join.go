@@ -109,27 +109,23 @@ func (s *Source) findNetwork(r join.Request) (nm.Device, nm.AP, error) {
 	return nm.Device{}, nm.AP{}, fmt.Errorf("%s is not in range now (s scans again)", r.SSID)
 }
 
-// awaitJoin follows an activation to its end: activated, or why not.
-// NetworkManager removes a failed activation and leaves the device
-// disconnected with the failure's reason; a poll may miss the activation
-// altogether when it fails fast (a wrong key typed at once).
+// awaitJoin follows an activation to its end: activated, or why not. It
+// asks NetworkManager itself each time, since its picture may lag: a
+// failed activation is removed at once, and the device's reason then is
+// the failure's (read from the mirror, a reason left from an earlier
+// failure would be taken for this one).
 func (s *Source) awaitJoin(ctx context.Context, dev, active dbus.ObjectPath) (string, bool) {
 	t := time.NewTicker(joinPoll)
 	defer t.Stop()
-	seen := false
 	for {
-		o := s.nm.Objects()
-		a, ok := o.Actives[active]
-		d := o.Device(dev)
-		mine := d != nil && d.Active == active
+		state, exists, err := s.nm.ActiveState(ctx, active)
 		switch {
-		case ok && a.State == 2:
+		case err == nil && exists && state == 2:
 			return "", true
-		case ok || mine:
-			seen = true
-		case d != nil && (seen || (d.State <= 30 && d.Reason != 0 && d.Reason != 39)):
-			return joinReason(d.Reason), false
-		case seen:
+		case err == nil && (!exists || state >= 3):
+			if r := s.nm.DeviceReason(ctx, dev); r != 0 && r != 39 {
+				return joinReason(r), false
+			}
 			return "NetworkManager gave up", false
 		}
 		select {
