@@ -39,7 +39,23 @@ type Client struct {
 	mu       sync.Mutex
 	profiles map[dbus.ObjectPath]Profile
 	ended    map[string]Ended
+	// failures and signalled follow devices' StateChanged signals: a
+	// device can fail and be disconnected again within a millisecond
+	// (PPP that cannot start), faster than a picture is read, so the
+	// failure is kept here until it has been told.
+	failures  []Failure
+	signalled map[dbus.ObjectPath]uint32
 }
+
+// Failure is an activation a device gave up on (NM_DEVICE_STATE_FAILED),
+// with NetworkManager's NMDeviceStateReason.
+type Failure struct {
+	Device dbus.ObjectPath
+	Reason uint32
+}
+
+// maxFailures bounds the failures kept between two reads.
+const maxFailures = 64
 
 // Ended is how a VPN connection last ended. NetworkManager says why only in
 // the StateChanged signal of an active connection it then removes, so the
@@ -52,7 +68,7 @@ type Ended struct {
 
 // New returns a client on conn; Run starts following.
 func New(conn *bus.Conn) *Client {
-	c := &Client{profiles: map[dbus.ObjectPath]Profile{}, ended: map[string]Ended{}}
+	c := &Client{profiles: map[dbus.ObjectPath]Profile{}, ended: map[string]Ended{}, signalled: map[dbus.ObjectPath]uint32{}}
 	m := bus.NewMirror(conn, Name, Root)
 	m.Namespace = Path
 	m.Extra = []bus.Match{
@@ -61,6 +77,7 @@ func New(conn *bus.Conn) *Client {
 		{Interface: ifaceSettings, Path: SettingsPath},
 		{Interface: ifaceConnection, Member: "Updated"},
 		{Interface: ifaceActive, Member: "StateChanged"},
+		{Interface: ifaceDevice, Member: "StateChanged"},
 	}
 	m.OnSignal = c.onSignal
 	m.Loaded = c.loadProfiles
@@ -116,6 +133,9 @@ func (c *Client) onSignal(ctx context.Context, s *dbus.Signal) {
 	case ifaceManager + ".DeviceRemoved":
 		if p, err := bus.PathArg(s); err == nil {
 			c.m.Forget(p)
+			c.mu.Lock()
+			delete(c.signalled, p)
+			c.mu.Unlock()
 		}
 	case ifaceWireless + ".AccessPointAdded":
 		if p, err := bus.PathArg(s); err == nil && !c.m.Known(p) {
@@ -139,7 +159,47 @@ func (c *Client) onSignal(ctx context.Context, s *dbus.Signal) {
 		c.loadProfile(ctx, s.Path)
 	case ifaceActive + ".StateChanged":
 		c.activeStateChanged(s)
+	case ifaceDevice + ".StateChanged":
+		c.deviceStateChanged(s)
 	}
+}
+
+// deviceStateChanged keeps the state a device last signalled, and each
+// failure with its reason.
+func (c *Client) deviceStateChanged(s *dbus.Signal) {
+	if len(s.Body) < 3 {
+		return
+	}
+	state, ok1 := s.Body[0].(uint32)
+	reason, ok2 := s.Body[2].(uint32)
+	if !ok1 || !ok2 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.signalled[s.Path] = state
+	if state == StateFailed && len(c.failures) < maxFailures {
+		c.failures = append(c.failures, Failure{Device: s.Path, Reason: reason})
+	}
+}
+
+// TakeFailures returns the failures signalled since the last call.
+func (c *Client) TakeFailures() []Failure {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.failures
+	c.failures = nil
+	return out
+}
+
+// SignalledState is the state a device's last StateChanged signal gave:
+// when the copy's State property differs, its PropertiesChanged is still
+// on its way.
+func (c *Client) SignalledState(device dbus.ObjectPath) (uint32, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.signalled[device]
+	return st, ok
 }
 
 // activeStateChanged keeps why a VPN ended, and forgets it when the VPN

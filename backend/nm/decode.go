@@ -45,6 +45,9 @@ const (
 	TypeWireGuard = 29
 )
 
+// StateFailed is NM_DEVICE_STATE_FAILED.
+const StateFailed = 120
+
 // Manager is the NetworkManager object.
 type Manager struct {
 	Version         string

@@ -60,6 +60,13 @@ type Source struct {
 	// held: the last picture stood in for NetworkManager (away or
 	// starting up).
 	held bool
+	// failing are device failures signalled but not yet told.
+	failing map[dbus.ObjectPath]pendingFailure
+	// devState is each device's state in the last picture, and
+	// shownFailed the devices a picture showed failed before their
+	// failure's signal came.
+	devState    map[dbus.ObjectPath]uint32
+	shownFailed map[dbus.ObjectPath]bool
 }
 
 // removalGrace is how long a link that vanished from NetworkManager's
@@ -102,6 +109,7 @@ func New(opt Options) (*Source, error) {
 	}
 	return &Source{opt: opt, conn: conn, nm: nm.New(conn), mm: mm.New(conn, opt.Modem),
 		wake: make(chan struct{}, 1), since: map[string]sinceEntry{}, reported: map[string]bool{},
+		failing: map[dbus.ObjectPath]pendingFailure{}, shownFailed: map[dbus.ObjectPath]bool{},
 		gone: map[string]time.Time{}}, nil
 }
 
@@ -207,7 +215,8 @@ func (s *Source) update(now time.Time) netstate.Update {
 		}
 		l.Since = e.at
 	}
-	return netstate.Update{Snapshot: snap, Events: s.problemEvents(in, &snap, now)}
+	evs := append(s.problemEvents(in, &snap, now), s.failureEvents(&n, &snap, now)...)
+	return netstate.Update{Snapshot: snap, Events: evs}
 }
 
 // holdThroughRestarts keeps NetworkManager's last settled picture while it

@@ -640,3 +640,74 @@ func TestCachedQualityAsksForFresh(t *testing.T) {
 		return l != nil && !l.Signal.QualityCached && l.Radio == netstate.LevelGreen
 	})
 }
+
+// TestBriefFailureIsToldOnce: NetworkManager can fail an activation and
+// disconnect the device within a millisecond (a modem whose PPP cannot
+// start); the picture read after it shows only "disconnected". Every
+// failure must still be told once, with its reason: by the engine when a
+// picture shows the device failed, else by the source.
+func TestBriefFailureIsToldOnce(t *testing.T) {
+	e := newEnv(t, false)
+	dev := e.nm.AddDevice(fakebus.DeviceSpec{Interface: "eth0", Type: fakebus.DevEthernet, Carrier: true})
+	e.start(Options{})
+	e.waitFor("the cable", func(s *netstate.Snapshot) bool { return link(s, "eth0") != nil })
+	const rounds = 12
+	told, shown := 0, 0
+	prevFailed := false
+	for i := range rounds {
+		switch i % 3 {
+		case 0: // as NetworkManager does it: one PropertiesChanged, disconnected
+			e.nm.PassDeviceStates(dev, [2]uint32{fakebus.StatePrepare, 0}, [2]uint32{120, 12}, [2]uint32{30, 0})
+		case 1: // each state a property, quickly
+			e.nm.SetDeviceState(dev, fakebus.StatePrepare, 0)
+			e.nm.SetDeviceState(dev, 120, 12) // PPP failed to start
+			e.nm.SetDeviceState(dev, 30, 0)
+		case 2: // slow enough to be seen failed
+			e.nm.SetDeviceState(dev, fakebus.StatePrepare, 0)
+			e.nm.SetDeviceState(dev, 120, 12)
+			time.Sleep(20 * time.Millisecond)
+			e.nm.SetDeviceState(dev, 30, 0)
+		}
+		// Read until the round's disconnected picture and its event, if the
+		// source owes one, have come.
+		deadline := time.After(5 * time.Second)
+		for done := false; !done; {
+			select {
+			case u := <-e.updates:
+				for _, ev := range u.Events {
+					if strings.Contains(ev.Text, "connection failed: PPP failed to start") {
+						if ev.Link != "eth0" || ev.Level != netstate.LevelRed {
+							t.Fatalf("event %+v", ev)
+						}
+						told++
+					}
+				}
+				l := link(&u.Snapshot, "eth0")
+				failed := l != nil && l.State == netstate.StateFailed && l.StateReason == "PPP failed to start"
+				if failed && !prevFailed {
+					shown++ // the engine tells this one from the picture
+				}
+				prevFailed = failed
+				done = l != nil && l.State == netstate.StateDisconnected && told+shown == i+1
+			case <-deadline:
+				t.Fatalf("round %d: failures told %d, shown failed %d", i+1, told, shown)
+			}
+		}
+	}
+	// Nothing more may come: no failure told twice.
+	time.Sleep(200 * time.Millisecond)
+	for len(e.updates) > 0 {
+		for _, ev := range (<-e.updates).Events {
+			if strings.Contains(ev.Text, "connection failed") {
+				told++
+			}
+		}
+	}
+	if told < rounds/3 {
+		t.Errorf("%d failures never shown failed, but only %d told by the source", rounds/3, told)
+	}
+	if told+shown != rounds {
+		t.Fatalf("%d failures: told by the source %d, shown failed %d", rounds, told, shown)
+	}
+	t.Logf("%d failures: told by the source %d, shown failed (told by the engine) %d", rounds, told, shown)
+}

@@ -489,6 +489,25 @@ func (n *NM) SetDeviceState(path dbus.ObjectPath, state, reason uint32) {
 	n.Emit(path, NMDevice+".StateChanged", state, oldU, reason)
 }
 
+// PassDeviceStates moves a device through states within one main-loop
+// turn, as NetworkManager does when an activation fails at once: a
+// StateChanged signal for each state, then one PropertiesChanged with the
+// last (NetworkManager batches property changes; the states between are
+// never properties on the bus). Each step is {state, reason}.
+func (n *NM) PassDeviceStates(path dbus.ObjectPath, steps ...[2]uint32) {
+	if len(steps) == 0 {
+		return
+	}
+	old, _ := n.Prop(path, NMDevice, "State")
+	prev, _ := old.(uint32)
+	for _, st := range steps {
+		n.Emit(path, NMDevice+".StateChanged", st[0], prev, st[1])
+		prev = st[0]
+	}
+	last := steps[len(steps)-1]
+	n.Set(path, NMDevice, map[string]any{"State": last[0], "StateReason": uu{last[0], last[1]}})
+}
+
 // APSpec describes a fake access point.
 type APSpec struct {
 	SSID      string
