@@ -74,3 +74,54 @@ func TestNoNamelessSessions(t *testing.T) {
 		t.Fatalf("sessions %v, want [wired1 veth0]", got)
 	}
 }
+
+// TestSteadyPictureIsResampled: the engine tells the journal only of
+// changes (probing by evidence leaves a steady link silent for minutes),
+// so with Resample the recorder samples the last picture again itself,
+// once per Resample, and a session's end after a crash is known to within
+// it; without it (a simulated timeline), nothing is invented.
+func TestSteadyPictureIsResampled(t *testing.T) {
+	for _, resample := range []time.Duration{time.Minute, 0} {
+		j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+		clk := clock.NewFake(base)
+		r := NewRecorder(j, Options{Clock: clk, Resample: resample})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		l := netstate.Link{ID: "veth0", Kind: netstate.KindEthernet, Interface: "veth0", State: netstate.StateConnected,
+			Carrier: netstate.Yes, Profile: "wired1", Level: netstate.LevelGreen}
+		s := netstate.Snapshot{Links: []netstate.Link{l}, Primary: "veth0"}
+		r.Observe(base, &s, nil)
+		samples := func() int {
+			if err := r.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			j.DB().QueryRow(`SELECT count(*) FROM sample`).Scan(&n)
+			return n
+		}
+		first := samples()
+		for i := 1; i <= 5; i++ {
+			clk.Advance(time.Minute)
+			deadline := time.Now().Add(2 * time.Second)
+			for resample > 0 && samples() < first+i && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		got := samples() - first
+		cancel()
+		<-done
+		j.Close()
+		want := 5
+		if resample == 0 {
+			want = 0
+		}
+		if got != want {
+			t.Fatalf("resample %v: %d samples of a steady picture over 5 min, want %d", resample, got, want)
+		}
+	}
+}

@@ -20,6 +20,11 @@ type Options struct {
 	// Heartbeat is the longest gap between samples of a steady link
 	// (default 60 s): figures that barely move are not written every 10 s.
 	Heartbeat time.Duration
+	// Resample, when set, samples a steady picture again after this long
+	// without news (the daemon sets Heartbeat): the engine tells the
+	// journal only of changes, and a session's end after a crash must be
+	// known to within it. Pictures are then taken to be timed by Clock.
+	Resample time.Duration
 	// FlushEvery and BatchMax bound a batch (default 1 s, 500 writes).
 	FlushEvery time.Duration
 	BatchMax   int
@@ -226,36 +231,30 @@ func (r *Recorder) Run(ctx context.Context) error {
 		}
 		r.retention(ctx, now)
 	}
-	flush := r.opt.Clock.NewTimer(r.opt.FlushEvery)
+	// The flush and the heartbeat are armed only while there is something
+	// to write or a picture to sample again: an idle laptop's journal
+	// wakes nobody (a timer firing each second for nothing costs battery).
+	flush := r.opt.Clock.NewTimer(time.Hour)
+	flush.Stop()
+	flushing := false
+	armFlush := func() {
+		if !flushing && (len(r.queue) > 0 || r.visitDue()) {
+			flush.Reset(r.opt.FlushEvery)
+			flushing = true
+		}
+	}
 	defer flush.Stop()
+	heartbeat := r.opt.Clock.NewTimer(time.Hour)
+	heartbeat.Stop()
+	defer heartbeat.Stop()
+	var lastPic *input
 	daily := r.opt.Clock.NewTimer(24 * time.Hour)
 	defer daily.Stop()
 	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			end := last
-			if end.IsZero() {
-				end = r.opt.Clock.Now()
-			}
-			// The visit goes on when fieldlink comes back in time (a
-			// restart, a reboot): it is paused, not ended, and its figures
-			// so far are written first, while the sessions still credit it.
-			if r.visit != nil {
-				for _, s := range r.open {
-					r.advance(s, end)
-				}
-				r.visit.advance(end)
-				r.visitProgress(end, true)
-			}
-			for _, s := range r.open {
-				r.closeSession(s, end, "fieldlink stopped")
-			}
-			r.closeVPN(end, "fieldlink stopped")
-			if r.write(context.Background()) == nil && r.j != nil {
-				// Best effort: a stale month is read from its days.
-				r.j.RefreshMonths(context.Background())
-			}
+			r.finish(last)
 			return nil
 		case in := <-r.in:
 			switch {
@@ -272,10 +271,27 @@ func (r *Recorder) Run(ctx context.Context) error {
 				if len(r.queue) >= r.opt.BatchMax {
 					r.write(ctx)
 				}
+				if r.opt.Resample > 0 {
+					lastPic = &in
+					heartbeat.Reset(r.opt.Resample)
+				}
 			}
+			armFlush()
+		case <-heartbeat.C():
+			// A steady picture is sampled again at the heartbeat, so that
+			// a session's end after a crash is known to within it.
+			if lastPic != nil {
+				in := *lastPic
+				in.now, in.events = r.opt.Clock.Now(), nil
+				last = in.now
+				r.observe(in)
+				heartbeat.Reset(r.opt.Resample)
+			}
+			armFlush()
 		case <-flush.C():
+			flushing = false
 			r.write(ctx)
-			flush.Reset(r.opt.FlushEvery)
+			armFlush() // a write that failed keeps its queue
 		case <-daily.C():
 			if r.j != nil {
 				r.retention(ctx, r.opt.Clock.Now())
@@ -286,6 +302,39 @@ func (r *Recorder) Run(ctx context.Context) error {
 			daily.Reset(24 * time.Hour)
 		}
 	}
+}
+
+// finish closes what is open as fieldlink stops, at the last picture's
+// time, and writes it.
+func (r *Recorder) finish(last time.Time) {
+	end := last
+	if end.IsZero() {
+		end = r.opt.Clock.Now()
+	}
+	// The visit goes on when fieldlink comes back in time (a restart, a
+	// reboot): it is paused, not ended, and its figures so far are written
+	// first, while the sessions still credit it.
+	if r.visit != nil {
+		for _, s := range r.open {
+			r.advance(s, end)
+		}
+		r.visit.advance(end)
+		r.visitProgress(end, true)
+	}
+	for _, s := range r.open {
+		r.closeSession(s, end, "fieldlink stopped")
+	}
+	r.closeVPN(end, "fieldlink stopped")
+	if r.write(context.Background()) == nil && r.j != nil {
+		// Best effort: a stale month is read from its days.
+		r.j.RefreshMonths(context.Background())
+	}
+}
+
+// visitDue reports whether an open visit has progress to write.
+func (r *Recorder) visitDue() bool {
+	v := r.visit
+	return v != nil && r.lastSeen.After(v.written) && r.j != nil
 }
 
 // namelessWait is how long a connected link without a name (profile,
@@ -303,7 +352,7 @@ const WorkKind = "work"
 // write commits the queued writes in one transaction; on failure they stay
 // queued (bounded) and the problem is reported.
 func (r *Recorder) write(ctx context.Context) error {
-	if v := r.visit; v != nil && r.lastSeen.After(v.written) && r.j != nil {
+	if v := r.visit; r.visitDue() {
 		for _, s := range r.open {
 			r.advance(s, r.lastSeen)
 		}
