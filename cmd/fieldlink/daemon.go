@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/engine"
+	"github.com/fieldlink/fieldlink/backend/memtrim"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
@@ -52,6 +53,7 @@ func cmdDaemon(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	go memtrim.After(ctx) // a service runs all day: start-up's pages go back
 	if r.role != engine.Holder {
 		cancel()
 		r.stop()

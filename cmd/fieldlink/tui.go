@@ -19,9 +19,11 @@ import (
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/launch"
+	"github.com/fieldlink/fieldlink/backend/memtrim"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/ui/app"
+	"github.com/fieldlink/fieldlink/ui/frames"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
 
@@ -92,6 +94,9 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 	ao.States = states
 	model := app.New(ao)
 	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(fps), tea.WithoutSignalHandler())
+	model.SetFrames(frames.New(p, fps))
+	r.eng.Refresh()       // a screen opened: "can I work here?" deserves a fresh answer
+	go memtrim.After(ctx) // a screen stays open all day: start-up's pages go back
 	guard.onSignal(p.Quit)
 	go func() {
 		if err := <-r.errs; err != nil {
@@ -142,13 +147,11 @@ func reexec() error {
 	return syscall.Exec(exe, os.Args, os.Environ())
 }
 
-// fps caps redraws. Nothing on screen animates and the engine publishes at
-// most every 100 ms, so 20 frames a second lose nothing visible. The
-// number trades two targets: each frame tick wakes the process even when
-// idle (~150 us of CPU on the VMs measured, so 60 fps would cost ~0.5 % of
-// a core doing nothing), and the first frame waits for the first tick
-// (50 ms here), which counts against start-up.
-const fps = 20
+// fps is the frame rate while something changes (a key, a new picture):
+// a key shows within 1/fps. While nothing changes there are no frames at
+// all (frames.Pacer), so the rate costs nothing idle; the first frame
+// waits for the first tick, which counts against start-up.
+const fps = 30
 
 // appOptions wires the screen to this instance: visits, reports and the
 // VPN through the instance in charge (itself, or by request), and the

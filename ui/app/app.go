@@ -20,6 +20,7 @@ import (
 	"github.com/fieldlink/fieldlink/ui/components/links"
 	"github.com/fieldlink/fieldlink/ui/components/networks"
 	"github.com/fieldlink/fieldlink/ui/components/prompt"
+	"github.com/fieldlink/fieldlink/ui/components/work"
 	"github.com/fieldlink/fieldlink/ui/keys"
 	"github.com/fieldlink/fieldlink/ui/theme"
 )
@@ -43,6 +44,9 @@ const (
 
 // Options configure the model.
 type Options struct {
+	// Frames is told of every message the screen handles, to pace its
+	// frames (frames.Pacer); nil: the program's fixed rate.
+	Frames     interface{ Activity() }
 	Theme      *theme.Theme
 	Thresholds netstate.Thresholds
 	// Location formats event times (default time.Local).
@@ -104,8 +108,9 @@ type flashMsg string
 // promptMsg carries a request for secrets (or its withdrawal).
 type promptMsg agent.Request
 
-// tickMsg redraws uptimes and countdowns.
-type tickMsg struct{}
+// tickMsg redraws uptimes and countdowns; seq tells a tick still wanted
+// from one an earlier tick replaced.
+type tickMsg struct{ seq int }
 
 // StateMsg carries a new engine state into the model.
 type StateMsg engine.State
@@ -145,6 +150,8 @@ type Model struct {
 	prompt   *prompt.Model
 	queued   []agent.Request
 	ticking  bool
+	tickSeq  int
+	tickAt   time.Time
 	adminPos int
 	// adminExit: the kiosk was left by the admin key sequence.
 	adminExit bool
@@ -199,20 +206,57 @@ func (m *Model) waitPrompt() tea.Cmd {
 	}
 }
 
-// needTick reports whether something on screen counts time.
-func (m *Model) needTick() bool {
+// nextTick is how long until something on screen that counts time reads
+// otherwise, and whether anything does: uptimes and a visit's length in
+// their own grain (seconds in the first minute, then minutes), the
+// prompt's countdown and the details' ages each second while shown.
+func (m *Model) nextTick(now time.Time) (time.Duration, bool) {
 	w := m.state.Work
-	return m.prompt != nil || w.VPN.Phase == netstate.VPNUp || w.VPN.Phase == netstate.VPNRetrying ||
-		w.App.Phase == netstate.AppRunning || w.Visit.Open
+	var next time.Duration
+	add := func(d time.Duration) {
+		if next == 0 || d < next {
+			next = d
+		}
+	}
+	if m.prompt != nil || m.screen == screenDetail {
+		add(time.Second)
+	}
+	switch w.VPN.Phase {
+	case netstate.VPNUp:
+		add(work.NextChange(now.Sub(w.VPN.Since)))
+	case netstate.VPNRetrying:
+		add(work.NextChangeDown(w.VPN.Retry.Sub(now)))
+	}
+	if w.App.Phase == netstate.AppRunning {
+		add(work.NextChange(now.Sub(w.App.Since)))
+	}
+	if w.Visit.Open {
+		add(time.Minute - max(now.Sub(w.Visit.Since), 0)%time.Minute)
+	}
+	return next, next > 0
 }
 
+// tick asks for a redraw when the next figure that counts time changes;
+// a tick already asked for that comes sooner stands.
 func (m *Model) tick() tea.Cmd {
-	if m.ticking || !m.needTick() {
+	now := m.opt.Now()
+	d, ok := m.nextTick(now)
+	if !ok {
 		return nil
 	}
-	m.ticking = true
-	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
+	at := now.Add(d + 5*time.Millisecond) // just past the change
+	if m.ticking && !at.Before(m.tickAt) {
+		return nil
+	}
+	m.ticking, m.tickAt = true, at
+	m.tickSeq++
+	seq := m.tickSeq
+	return tea.Tick(at.Sub(now), func(time.Time) tea.Msg { return tickMsg{seq} })
 }
+
+// SetFrames sets the pacer of the screen's frames, once the program that
+// draws them exists (before it runs).
+func (m *Model) SetFrames(f interface{ Activity() }) { m.opt.Frames = f }
 
 // pathWorkable reports whether work can go over the path now.
 func (m *Model) pathWorkable() bool {
@@ -268,6 +312,9 @@ func (m *Model) wait() tea.Cmd {
 
 // Update handles messages.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.opt.Frames != nil {
+		m.opt.Frames.Activity()
+	}
 	switch msg := msg.(type) {
 	case StateMsg:
 		m.state, m.have = engine.State(msg), true
@@ -299,6 +346,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, tea.Batch(m.waitPrompt(), m.tick())
 	case tickMsg:
+		if msg.seq != m.tickSeq {
+			return m, nil // replaced by a sooner one
+		}
 		m.ticking = false
 		return m, m.tick()
 	case tea.PasteMsg:
@@ -460,6 +510,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.screen = screenMain
 		} else {
 			m.screen, m.scroll = screenDetail, 0
+			return m.tick() // its ages count while it is shown
 		}
 	case key.Matches(msg, k.Up):
 		if m.screen == screenDetail || m.screen == screenHelp {

@@ -116,6 +116,34 @@ func Duration(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
+// NextChange is how long until Duration(d) reads otherwise, d growing:
+// seconds tick only in the first minute, minutes after, so an uptime on a
+// screen left open wakes it once a minute, not once a second.
+func NextChange(d time.Duration) time.Duration {
+	g := grain(d)
+	return g - max(d, 0)%g
+}
+
+// NextChangeDown is the same for a countdown: how long until
+// Duration(left) reads otherwise, left shrinking.
+func NextChangeDown(left time.Duration) time.Duration {
+	if left <= 0 {
+		return time.Hour // it reads 0s, and stays so
+	}
+	return left%grain(left) + 1 // the words change just below the boundary
+}
+
+// grain is the unit Duration shows d in.
+func grain(d time.Duration) time.Duration {
+	switch {
+	case d < time.Minute:
+		return time.Second
+	case d < 48*time.Hour:
+		return time.Minute
+	}
+	return time.Hour
+}
+
 func padRight(s string, w int) string {
 	n := ansi.StringWidth(s)
 	if n >= w {

@@ -90,3 +90,32 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestNextChange: an uptime wakes the screen when its words change, not
+// each second: seconds in the first minute, then minutes, then hours.
+func TestNextChange(t *testing.T) {
+	for _, c := range []struct {
+		d, want time.Duration
+	}{
+		{0, time.Second},
+		{1500 * time.Millisecond, 500 * time.Millisecond},
+		{59 * time.Second, time.Second},
+		{61 * time.Second, 59 * time.Second},
+		{2*time.Hour + 30*time.Second, 30 * time.Second},
+		{50*time.Hour + 10*time.Minute, 50 * time.Minute},
+	} {
+		got := NextChange(c.d)
+		if got != c.want {
+			t.Errorf("NextChange(%v) = %v, want %v", c.d, got, c.want)
+		}
+		if Duration(c.d) == Duration(c.d+got) || Duration(c.d) != Duration(c.d+got-time.Millisecond) {
+			t.Errorf("at %v: %q, then %q at +%v: the words must change exactly then", c.d, Duration(c.d), Duration(c.d+got), got)
+		}
+	}
+	for _, left := range []time.Duration{90 * time.Second, 59500 * time.Millisecond, 3 * time.Second, 2*time.Minute + 1} {
+		got := NextChangeDown(left)
+		if Duration(left) == Duration(left-got) || Duration(left) != Duration(left-got+1) {
+			t.Errorf("countdown at %v: %q, then %q after %v", left, Duration(left), Duration(left-got), got)
+		}
+	}
+}
