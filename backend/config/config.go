@@ -149,13 +149,20 @@ type ProbeTarget struct {
 // Probe configures the probes.
 type Probe struct {
 	Targets         []ProbeTarget `toml:"target"`
-	IntervalActive  Duration      `toml:"interval_active" comment:"The link carrying the work, and any link in doubt."`
-	IntervalDoubt   Duration      `toml:"interval_doubt" comment:"The link carrying the work while its probes fail (rounds overlap)."`
+	IntervalDoubt   Duration      `toml:"interval_doubt" comment:"The link carrying the work while its traffic goes unanswered or its probes fail (rounds overlap)."`
+	IntervalActive  Duration      `toml:"interval_active" comment:"The link carrying the work while slow or lossy; a preferred link proving itself for fail-back."`
+	IntervalIdle    Duration      `toml:"interval_idle" comment:"Longest the link carrying the work goes unchecked; its own traffic answered is a check."`
+	MeteredInterval Duration      `toml:"metered_interval" comment:"interval_idle on a metered link (cellular, or metered_profiles)."`
 	IntervalStandby Duration      `toml:"interval_standby" comment:"Other links while they are steady."`
 	Timeout         Duration      `toml:"timeout"`
 	Reliability     int           `toml:"reliability" comment:"How many targets must answer for a probe to pass."`
-	MeteredInterval Duration      `toml:"metered_interval" comment:"Never probe a metered (cellular) link more often than this."`
-	MeteredStandby  bool          `toml:"metered_standby" comment:"Probe a metered link even while it only stands by."`
+	MeteredStandby  bool          `toml:"metered_standby" comment:"Probe a healthy metered backup at interval_standby; otherwise only when the link carrying the work is in doubt."`
+	TrafficSample   Duration      `toml:"traffic_sample" comment:"How often the traffic of the link carrying the work is read for evidence; \"0s\": never (probe by the clock alone)."`
+	// MeteredProfiles and UnmeteredProfiles override NetworkManager's
+	// Metered guess for the named profiles (a cellular SIM on an
+	// unlimited plan; a Wi-Fi hotspot on a phone).
+	MeteredProfiles   []string `toml:"metered_profiles" comment:"Profiles to treat as metered whatever NetworkManager guesses (a phone's hotspot)."`
+	UnmeteredProfiles []string `toml:"unmetered_profiles" comment:"Profiles to treat as unmetered (a SIM on an unlimited plan)."`
 }
 
 // Failover configures failover (see README.md, "Failover").
@@ -285,8 +292,9 @@ func Default() Config {
 		Probe: Probe{
 			Targets: []ProbeTarget{{URL: "http://nmcheck.gnome.org/check_network_status.txt", ExpectStatus: 200,
 				ExpectBody: "NetworkManager is online"}},
-			IntervalActive: Duration(time.Second), IntervalDoubt: Duration(500 * time.Millisecond), IntervalStandby: Duration(10 * time.Second),
-			Timeout: Duration(time.Second), Reliability: 1, MeteredInterval: Duration(5 * time.Second),
+			IntervalDoubt: Duration(250 * time.Millisecond), IntervalActive: Duration(10 * time.Second), IntervalIdle: Duration(time.Minute),
+			MeteredInterval: Duration(5 * time.Minute), IntervalStandby: Duration(10 * time.Minute),
+			Timeout: Duration(time.Second), Reliability: 1, TrafficSample: Duration(time.Second),
 		},
 		Failover: Failover{Down: 3, RedHold: Duration(10 * time.Second), FailbackAfter: Duration(30 * time.Second),
 			MinDwell: Duration(10 * time.Second), FlapWindow: Duration(10 * time.Minute), MaxBackoff: Duration(10 * time.Minute),
@@ -375,12 +383,26 @@ func (c *Config) FailoverPolicy() failover.Policy {
 	return p
 }
 
+// MeteredProfiles is IT's word on which profiles are metered (true) or
+// not (false), over NetworkManager's guess.
+func (c *Config) MeteredProfiles() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range c.Probe.MeteredProfiles {
+		out[p] = true
+	}
+	for _, p := range c.Probe.UnmeteredProfiles {
+		out[p] = false
+	}
+	return out
+}
+
 // ProbeConfig converts the probe section.
 func (c *Config) ProbeConfig() probe.Config {
 	p := c.Probe
-	out := probe.Config{Active: p.IntervalActive.D(), Doubt: p.IntervalDoubt.D(), Standby: p.IntervalStandby.D(), Timeout: p.Timeout.D(),
-		Reliability: p.Reliability, MeteredInterval: p.MeteredInterval.D(), MeteredStandby: p.MeteredStandby,
-		RecoverRTT: c.Thresholds.Probe.RecoverRTT.D(), RecoverLoss: c.Thresholds.Probe.RecoverLossPct / 100}
+	out := probe.Config{Doubt: p.IntervalDoubt.D(), Active: p.IntervalActive.D(), Idle: p.IntervalIdle.D(), MeteredIdle: p.MeteredInterval.D(),
+		Standby: p.IntervalStandby.D(), Timeout: p.Timeout.D(), Reliability: p.Reliability, MeteredStandby: p.MeteredStandby,
+		RecoverRTT: c.Thresholds.Probe.RecoverRTT.D(), RecoverLoss: c.Thresholds.Probe.RecoverLossPct / 100,
+		Down: c.Failover.Down, Sample: p.TrafficSample.D()}
 	for _, t := range p.Targets {
 		switch {
 		case t.URL != "":

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/probe"
 )
 
 func TestDefaultsMatchThresholds(t *testing.T) {
@@ -22,8 +23,12 @@ func TestDefaultsMatchThresholds(t *testing.T) {
 	if p := c.FailoverPolicy(); len(p.Prefer) != 3 || p.Prefer[0] != "ethernet" || p.Standby.String() != "cold" || p.Down != 3 {
 		t.Fatalf("policy %+v", p)
 	}
-	if p := c.ProbeConfig(); len(p.Targets) != 1 || p.Active != time.Second || p.Standby != 10*time.Second {
-		t.Fatalf("probe config %+v", p)
+	// The config's defaults are the prober's own: one policy, written once
+	// in each place a person reads it (the code and the config file).
+	d := probe.DefaultConfig()
+	if p := c.ProbeConfig(); len(p.Targets) != 1 || p.Doubt != d.Doubt || p.Active != d.Active || p.Idle != d.Idle ||
+		p.MeteredIdle != d.MeteredIdle || p.Standby != d.Standby || p.Timeout != d.Timeout || p.Sample != d.Sample || p.Down != d.Down {
+		t.Fatalf("probe config %+v\nprober's defaults %+v", p, d)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,9 +187,17 @@ func (c *Config) validateProbe(v *validator) {
 	for _, d := range []struct {
 		key string
 		d   Duration
-	}{{"probe.interval_active", p.IntervalActive}, {"probe.interval_doubt", p.IntervalDoubt},
+	}{{"probe.interval_active", p.IntervalActive}, {"probe.interval_doubt", p.IntervalDoubt}, {"probe.interval_idle", p.IntervalIdle},
 		{"probe.interval_standby", p.IntervalStandby}, {"probe.timeout", p.Timeout}, {"probe.metered_interval", p.MeteredInterval}} {
-		v.within(d.key, d.d, 100*time.Millisecond, time.Hour)
+		v.within(d.key, d.d, 100*time.Millisecond, 24*time.Hour)
+	}
+	if p.TrafficSample != 0 {
+		v.within("probe.traffic_sample", p.TrafficSample, 100*time.Millisecond, time.Minute)
+	}
+	for _, name := range p.MeteredProfiles {
+		if slices.Contains(p.UnmeteredProfiles, name) {
+			v.bad("probe.unmetered_profiles", "%q is in metered_profiles too", name)
+		}
 	}
 }
 

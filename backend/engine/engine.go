@@ -62,7 +62,12 @@ type VPNDiagnoser interface {
 // Prober probes the links it is shown.
 type Prober interface {
 	Start(ctx context.Context)
-	Watch(s *netstate.Snapshot)
+	// Watch tells it the links, with those ranked above the one carrying
+	// the work in preferred.
+	Watch(s *netstate.Snapshot, preferred map[string]bool)
+	// Refresh asks for a fresh check of the link carrying the work, if
+	// its last is old (a screen has just opened).
+	Refresh()
 	Results() <-chan probe.Report
 }
 
@@ -137,6 +142,9 @@ type Options struct {
 	VPN *vpn.Keeper
 	// Areas names where each link is on the screen; nil: no names.
 	Areas *areas.Map
+	// Metered overrides NetworkManager's Metered guess by profile: true
+	// metered, false not (IT knows which SIM is on an unlimited plan).
+	Metered map[string]bool
 }
 
 // Engine ties a source to its watchers.
@@ -249,6 +257,7 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 			delete(e.probes, id)
 		}
 	}
+	e.applyMetered(&snap)
 	netstate.Apply(&snap, e.opt.Thresholds)
 	if m := e.opt.Areas; m != nil {
 		where := areas.Where(&snap)
@@ -311,9 +320,35 @@ func (e *Engine) evaluate(now time.Time, srcEvents []netstate.Event) bool {
 		close(e.ready)
 	}
 	if e.opt.Prober != nil && e.opt.Role == Holder {
-		e.opt.Prober.Watch(&snap)
+		var preferred map[string]bool
+		if e.opt.Failover != nil {
+			preferred = e.opt.Failover.Preferred(&snap)
+		}
+		e.opt.Prober.Watch(&snap, preferred)
 	}
 	return urgent
+}
+
+// applyMetered sets the links whose profile IT named metered or not.
+func (e *Engine) applyMetered(s *netstate.Snapshot) {
+	if len(e.opt.Metered) == 0 {
+		return
+	}
+	for i := range s.Links {
+		l := &s.Links[i]
+		if m, ok := e.opt.Metered[l.Profile]; ok && l.Profile != "" {
+			l.Metered = netstate.Bool(m)
+		}
+	}
+}
+
+// Refresh asks the prober for a fresh check of the link carrying the work
+// when its last one is old: a screen has just been opened, and "can I
+// work here?" deserves a fresh answer.
+func (e *Engine) Refresh() {
+	if e.opt.Prober != nil && e.opt.Role == Holder {
+		e.opt.Prober.Refresh()
+	}
 }
 
 // TakeActions hands over the actions failover decided so far and when it

@@ -116,6 +116,26 @@ func (m *Machine) Failed(a Action, now time.Time) {
 	}
 }
 
+// Preferred returns the links ranked above the one carrying the work: the
+// fail-back candidates, which the prober keeps proven.
+func (m *Machine) Preferred(s *netstate.Snapshot) map[string]bool {
+	cur := s.Link(m.current)
+	if cur == nil {
+		cur = s.Link(s.Primary)
+	}
+	if cur == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for i := range s.Links {
+		l := &s.Links[i]
+		if l.ID != cur.ID && l.Kind != netstate.KindVPN && m.rank(l) < m.rank(cur) {
+			out[l.ID] = true
+		}
+	}
+	return out
+}
+
 // rank orders links by the policy; lower is better.
 func (m *Machine) rank(l *netstate.Link) int {
 	for i, p := range m.p.Prefer {

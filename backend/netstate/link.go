@@ -164,6 +164,10 @@ type Probe struct {
 	// BytesToday is what probing this link has cost today (UTC), both
 	// ways and headers included: on a SIM paid by the gigabyte, money.
 	BytesToday int64 `json:"probe_bytes_today,omitempty"`
+	// Traffic is when the link's own traffic was last seen answered: a
+	// check that cost nothing (told at the pace of the idle rounds it
+	// stands in for).
+	Traffic time.Time `json:"traffic_answered,omitzero"`
 }
 
 // IsZero lets `omitzero` drop a probe that never ran.
@@ -171,9 +175,9 @@ func (p Probe) IsZero() bool { return p == Probe{} }
 
 // Equal compares probes; times compare as instants.
 func (p Probe) Equal(o Probe) bool {
-	pc, oc := p.Checked, o.Checked
-	p.Checked, o.Checked = time.Time{}, time.Time{}
-	return p == o && pc.Equal(oc)
+	pc, oc, pt, ot := p.Checked, o.Checked, p.Traffic, o.Traffic
+	p.Checked, o.Checked, p.Traffic, o.Traffic = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return p == o && pc.Equal(oc) && pt.Equal(ot)
 }
 
 // Connected reports whether the link carries (or can carry) traffic now.

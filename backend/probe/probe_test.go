@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/traffic"
 )
 
 func TestHTTPProbeOutcomes(t *testing.T) {
@@ -151,15 +152,53 @@ func link(id string, metered bool) netstate.Link {
 	return l
 }
 
+// flowing is a link's traffic as the clinician's work makes it: packets
+// out at every look, and answers back unless the link is down.
+type flowing struct {
+	s      *scripted
+	mu     sync.Mutex
+	tx, rx map[string]uint64
+	idle   bool
+}
+
+func (f *flowing) Sample(l traffic.Link, now time.Time) (traffic.Sample, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	iface := l.Interfaces[0]
+	f.s.mu.Lock()
+	down := f.s.down[iface]
+	f.s.mu.Unlock()
+	if !f.idle {
+		f.tx[iface]++
+		if !down {
+			f.rx[iface]++
+		}
+	}
+	return traffic.Sample{At: now, TxPackets: f.tx[iface], RxPackets: f.rx[iface]}, nil
+}
+
+func (f *flowing) setIdle(idle bool) {
+	f.mu.Lock()
+	f.idle = idle
+	f.mu.Unlock()
+}
+
+func (s *scripted) count(iface string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[iface]
+}
+
 func TestProberSchedulesAndOrders(t *testing.T) {
 	s := &scripted{down: map[string]bool{}, hold: 200 * time.Millisecond, calls: map[string]int{}}
-	p := NewProber(Config{Targets: []Target{{Kind: TCP, Address: "x:1"}}, Active: 100 * time.Millisecond,
-		Doubt: 50 * time.Millisecond, Standby: 400 * time.Millisecond, Timeout: 200 * time.Millisecond,
-		RecoverRTT: 60 * time.Millisecond, MeteredInterval: time.Hour}, s, nil, true)
+	f := &flowing{s: s, tx: map[string]uint64{}, rx: map[string]uint64{}, idle: true}
+	p := NewProber(Config{Targets: []Target{{Kind: TCP, Address: "x:1"}}, Doubt: 50 * time.Millisecond, Active: 100 * time.Millisecond,
+		Idle: 300 * time.Millisecond, Standby: 400 * time.Millisecond, Timeout: 200 * time.Millisecond,
+		RecoverRTT: 60 * time.Millisecond, MeteredIdle: time.Hour, Sample: 100 * time.Millisecond}, s, nil, true).WithTraffic(f)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.Start(ctx)
-	p.Watch(snapshot("eth0", link("eth0", false), link("eth1", false), link("wwan0", true)))
+	p.Watch(snapshot("eth0", link("eth0", false), link("eth1", false), link("wwan0", true)), nil)
 	reports := map[string][]netstate.Probe{}
 	collect := func(d time.Duration) {
 		end := time.After(d)
@@ -173,11 +212,11 @@ func TestProberSchedulesAndOrders(t *testing.T) {
 		}
 	}
 	collect(time.Second)
-	// The link in use is probed at the active interval, the standby at the
-	// standby interval, and a healthy metered standby once (to learn it is
-	// healthy) and then no more.
-	if n := len(reports["eth0"]); n < 7 || n > 12 {
-		t.Fatalf("eth0 rounds in 1 s: %d", n)
+	// Idle: the link in use is probed at the idle interval, the backup at
+	// the standby interval, and a healthy metered backup once (to learn it
+	// is healthy) and then no more.
+	if n := len(reports["eth0"]); n < 3 || n > 5 {
+		t.Fatalf("eth0 rounds in 1 idle second: %d", n)
 	}
 	if n := len(reports["eth1"]); n < 2 || n > 4 {
 		t.Fatalf("eth1 rounds in 1 s: %d", n)
@@ -185,7 +224,18 @@ func TestProberSchedulesAndOrders(t *testing.T) {
 	if n := len(reports["wwan0"]); n != 1 {
 		t.Fatalf("metered standby rounds: %d", n)
 	}
-	// Black hole on eth0: rounds overlap, failures are counted in order.
+	// Traffic answered both ways is the check: no round on eth0.
+	f.setIdle(false)
+	time.Sleep(350 * time.Millisecond) // a round started while idle ends
+	before := s.count("eth0")
+	collect(time.Second)
+	if n := s.count("eth0") - before; n != 0 {
+		t.Fatalf("eth0 probed %d times in a second of answered traffic", n)
+	}
+	// Black hole on eth0: its traffic goes unanswered, a burst starts at
+	// once, rounds overlap, failures are counted in order, and the metered
+	// backup is asked again for the decision to come.
+	wwanBefore := s.count("wwan0")
 	s.mu.Lock()
 	s.down["eth0"] = true
 	s.mu.Unlock()
@@ -216,26 +266,30 @@ loop:
 			t.Fatalf("failure counts out of order: %v", fails)
 		}
 	}
-	// Three timeouts of 200 ms back to back would take 600 ms after the
-	// first failing round starts; overlapping rounds take about 300 ms.
+	// The traffic is read every 100 ms; three timeouts of 200 ms back to
+	// back would take 600 ms after the first failing round starts;
+	// overlapping rounds take about 300 ms.
 	if third == 0 || third > 550*time.Millisecond {
 		t.Fatalf("third failure after %v (rounds should overlap)", third)
 	}
-	t.Logf("third failure %v after the black hole", third)
+	if s.count("wwan0") == wwanBefore {
+		t.Fatal("the metered backup was not asked again when eth0 fell in doubt")
+	}
+	// Past Down, the dead link backs off (100, 200, then the idle 300 ms
+	// apart) where the burst would go on at three rounds in flight.
+	if n := len(fails); n > 12 {
+		t.Fatalf("%d failed rounds in 2 s on a dead link: it should back off", n)
+	}
+	t.Logf("third failure %v after the black hole; %d failed rounds in 2 s", third, len(fails))
 	// Links that go away stop being probed.
-	p.Watch(snapshot("eth1", link("eth1", false)))
+	p.Watch(snapshot("eth1", link("eth1", false)), nil)
 	time.Sleep(50 * time.Millisecond)
 	for len(p.Results()) > 0 {
 		<-p.Results()
 	}
-	s.mu.Lock()
-	before := s.calls["eth0"]
-	s.mu.Unlock()
+	before = s.count("eth0")
 	time.Sleep(300 * time.Millisecond)
-	s.mu.Lock()
-	after := s.calls["eth0"]
-	s.mu.Unlock()
-	if after > before+1 {
+	if after := s.count("eth0"); after > before+1 {
 		t.Fatalf("eth0 still probed after it went: %d -> %d", before, after)
 	}
 }
@@ -325,5 +379,76 @@ func TestProberCountsTheDaysBytes(t *testing.T) {
 	}
 	if pr := p.record(ls, Result{Start: day.Add(2 * time.Minute), OK: true, Bytes: 50}); pr.BytesToday != 50 {
 		t.Fatalf("after midnight %d, want 50 (a new day)", pr.BytesToday)
+	}
+}
+
+// waiting is a quiet link whose sampler can wait for traffic: it counts
+// looks, and a wait ends when the test sends a packet.
+type waiting struct {
+	mu     sync.Mutex
+	looks  int
+	tx     uint64
+	waits  int
+	packet chan struct{}
+}
+
+func (w *waiting) Sample(l traffic.Link, now time.Time) (traffic.Sample, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.looks++
+	return traffic.Sample{At: now, TxPackets: w.tx, RxPackets: w.tx}, nil
+}
+
+func (w *waiting) WaitOutgoing(ctx context.Context, ifaces []string) error {
+	w.mu.Lock()
+	w.waits++
+	w.mu.Unlock()
+	select {
+	case <-w.packet:
+		w.mu.Lock()
+		w.tx++
+		w.mu.Unlock()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *waiting) counts() (int, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.looks, w.waits
+}
+
+// TestIdleLinkSleepsUntilTraffic: a link carrying the work with nothing
+// sent is looked at sleepAfter times, then not at all (a wakeup a second
+// for nothing costs battery) until a packet goes out, when the looks
+// resume.
+func TestIdleLinkSleepsUntilTraffic(t *testing.T) {
+	s := &scripted{down: map[string]bool{}, calls: map[string]int{}}
+	w := &waiting{packet: make(chan struct{})}
+	p := NewProber(Config{Targets: []Target{{Kind: TCP, Address: "x:1"}}, Sample: 20 * time.Millisecond, Idle: time.Hour}, s, nil, true).WithTraffic(w)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.Start(ctx)
+	p.Watch(snapshot("eth0", link("eth0", false)), nil)
+	time.Sleep(300 * time.Millisecond)
+	looks, waits := w.counts()
+	if waits != 1 || looks > sleepAfter+2 {
+		t.Fatalf("idle for 300 ms at a look each 20 ms: %d looks, %d waits; want to sleep after %d", looks, waits, sleepAfter)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if again, _ := w.counts(); again != looks {
+		t.Fatalf("looked %d times while asleep", again-looks)
+	}
+	w.packet <- struct{}{}
+	time.Sleep(60 * time.Millisecond)
+	if after, _ := w.counts(); after <= looks {
+		t.Fatal("a packet went out and the looks did not resume")
+	}
+	// It goes back to sleep when the traffic stops again.
+	time.Sleep(300 * time.Millisecond)
+	if _, waits := w.counts(); waits != 2 {
+		t.Fatalf("waits %d, want 2 (asleep again)", waits)
 	}
 }

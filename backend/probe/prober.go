@@ -2,11 +2,14 @@ package probe
 
 import (
 	"context"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/clock"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/traffic"
 )
 
 // Checker probes one target over one interface; Dialer is the real one.
@@ -14,34 +17,54 @@ type Checker interface {
 	Check(ctx context.Context, iface string, t Target) Result
 }
 
-// Config says what to probe and how often.
+// Sampler reads a link's traffic; traffic.Kernel is the real one.
+type Sampler interface {
+	Sample(l traffic.Link, now time.Time) (traffic.Sample, error)
+}
+
+// Config says what to probe and how often (see next, in policy.go, for
+// how the intervals are used).
 type Config struct {
 	Targets []Target
-	// Active is the interval for the link carrying the work and for any
-	// link in doubt (its last probe failed, was slow or lost packets).
-	Active time.Duration
-	// Doubt is the interval for the link carrying the work while it is in
-	// doubt. Rounds may overlap: with a 1 s timeout and Down = 3, three
-	// rounds back to back take 3 s after the first failing one starts,
-	// which cannot meet "fail over within 3 s of a silent failure"; rounds
-	// every 500 ms can.
+	// Doubt is the interval between rounds on the link carrying the work
+	// while it is in doubt: its traffic went unanswered, or a round failed
+	// or is overdue. Rounds overlap: with a 1 s timeout and Down = 3,
+	// three rounds back to back take 3 s after the first failing one
+	// starts; rounds 250 ms apart end 1.5 s after it, which leaves room
+	// for noticing the traffic unanswered in "fail over within 3 s".
 	Doubt time.Duration
-	// Standby is the interval for other links while they are steady.
+	// Active is the interval for the link carrying the work while it is
+	// slow or lossy, and for a preferred link proving itself.
+	Active time.Duration
+	// Idle is the longest the link carrying the work goes unchecked when
+	// its own traffic says nothing (idle); MeteredIdle the same on a
+	// metered link.
+	Idle        time.Duration
+	MeteredIdle time.Duration
+	// Standby is the interval for other links.
 	Standby time.Duration
+	// MeteredStandby probes a healthy metered backup at Standby; without
+	// it, only when the link carrying the work falls in doubt.
+	MeteredStandby bool
 	// Timeout bounds one probe.
 	Timeout time.Duration
 	// Reliability is how many targets must answer for a round to pass.
 	Reliability int
 	// Window is how many rounds loss is counted over.
 	Window int
-	// Metered links (cellular data plans) are probed no more often than
-	// MeteredInterval, and as a standby only when MeteredStandby is set.
-	MeteredInterval time.Duration
-	MeteredStandby  bool
 	// RecoverRTT and RecoverLoss: a round slower or lossier than these
 	// keeps the link in doubt (the hysteresis of THRESHOLDS.md).
 	RecoverRTT  time.Duration
 	RecoverLoss float64
+	// Down is failover's count of failed rounds that make a link down:
+	// past it, rounds back off.
+	Down int
+	// Fresh is how old a check may be when a link takes the work: an
+	// older one is renewed at once.
+	Fresh time.Duration
+	// Sample is how often the traffic of the link carrying the work is
+	// read for evidence (0: not at all, probing by the clock alone).
+	Sample time.Duration
 }
 
 // DefaultConfig returns the documented defaults; the target is the one
@@ -51,24 +74,65 @@ func DefaultConfig() Config {
 	return Config{
 		Targets: []Target{{Kind: HTTP, Address: "http://nmcheck.gnome.org/check_network_status.txt",
 			ExpectStatus: 200, ExpectBody: "NetworkManager is online"}},
-		Active:          time.Second,
-		Doubt:           500 * time.Millisecond,
-		Standby:         10 * time.Second,
-		Timeout:         time.Second,
-		Reliability:     1,
-		Window:          10,
-		MeteredInterval: 5 * time.Second,
-		RecoverRTT:      500 * time.Millisecond,
-		RecoverLoss:     0.10,
+		Doubt:       250 * time.Millisecond,
+		Active:      10 * time.Second,
+		Idle:        time.Minute,
+		MeteredIdle: 5 * time.Minute,
+		Standby:     10 * time.Minute,
+		Timeout:     time.Second,
+		Reliability: 1,
+		Window:      10,
+		RecoverRTT:  500 * time.Millisecond,
+		RecoverLoss: 0.10,
+		Down:        3,
+		Fresh:       30 * time.Second,
+		Sample:      time.Second,
 	}
 }
 
+// withDefaults fills what cfg leaves zero.
+func (cfg Config) withDefaults() Config {
+	d := DefaultConfig()
+	if len(cfg.Targets) == 0 {
+		cfg.Targets = d.Targets
+	}
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	def(&cfg.Active, d.Active)
+	def(&cfg.Doubt, min(d.Doubt, cfg.Active))
+	def(&cfg.Idle, d.Idle)
+	def(&cfg.MeteredIdle, max(cfg.Idle, d.MeteredIdle))
+	def(&cfg.Standby, d.Standby)
+	def(&cfg.Timeout, d.Timeout)
+	def(&cfg.RecoverRTT, d.RecoverRTT)
+	def(&cfg.Fresh, d.Fresh)
+	if cfg.Reliability <= 0 {
+		cfg.Reliability = 1
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = d.Window
+	}
+	if cfg.RecoverLoss <= 0 {
+		cfg.RecoverLoss = d.RecoverLoss
+	}
+	if cfg.Down <= 0 {
+		cfg.Down = d.Down
+	}
+	return cfg
+}
+
 // Prober runs probe rounds on every connected link, each on its own
-// schedule, and reports each round as a netstate.Probe.
+// schedule, and reports each round as a netstate.Probe. It reads the
+// traffic of the link carrying the work and probes only when that says
+// nothing (idle) or something is wrong (traffic unanswered).
 type Prober struct {
-	cfg   Config
-	check Checker
-	clock clock.Clock
+	cfg     Config
+	check   Checker
+	sampler Sampler
+	clock   clock.Clock
 	// canBind is false when the process may not bind to interfaces: then
 	// only the link carrying the work is probed, unbound, and says so.
 	canBind bool
@@ -79,7 +143,7 @@ type Prober struct {
 	ctx   context.Context
 }
 
-// Report is one finished round.
+// Report is one finished round, or news of a link's traffic.
 type Report struct {
 	Link  string
 	Probe netstate.Probe
@@ -87,59 +151,46 @@ type Report struct {
 
 type linkState struct {
 	id, iface string
-	primary   bool
+	role      Role
 	metered   bool
-	history   []bool // recent rounds, newest last
-	failures  int
+	// traffic is what to read of the link's traffic (its addresses, and a
+	// VPN riding on it): the link carrying the work only.
+	traffic  traffic.Link
+	history  []bool // recent rounds, newest last
+	failures int
 	// overdue is set while a round has been out longer than RecoverRTT
 	// without an answer: a black hole shows itself that way long before
 	// the timeout, so the link is in doubt from then on.
 	overdue bool
-	last    netstate.Probe
+	// suspect: its traffic went unanswered since its last passing round.
+	suspect bool
+	// refresh: a round is wanted at once.
+	refresh bool
+	// checked is when it was last known good (a round passed, or its
+	// traffic was answered); told is the traffic check last reported.
+	checked, told time.Time
+	last          netstate.Probe
 	// bytesDay is the day (UTC, days since 1970) bytesToday counts.
 	bytesDay, bytesToday int64
 	wake                 chan struct{}
 	cancel               context.CancelFunc
 }
 
-// NewProber returns a prober; Run starts it.
+// NewProber returns a prober; Run starts it. A nil sampler leaves the
+// traffic out: links are then probed by the clock alone.
 func NewProber(cfg Config, check Checker, clk clock.Clock, canBind bool) *Prober {
-	d := DefaultConfig()
-	if len(cfg.Targets) == 0 {
-		cfg.Targets = d.Targets
-	}
-	if cfg.Active <= 0 {
-		cfg.Active = d.Active
-	}
-	if cfg.Standby <= 0 {
-		cfg.Standby = d.Standby
-	}
-	if cfg.Doubt <= 0 {
-		cfg.Doubt = min(d.Doubt, cfg.Active)
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = d.Timeout
-	}
-	if cfg.Reliability <= 0 {
-		cfg.Reliability = 1
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = d.Window
-	}
-	if cfg.MeteredInterval <= 0 {
-		cfg.MeteredInterval = d.MeteredInterval
-	}
-	if cfg.RecoverRTT <= 0 {
-		cfg.RecoverRTT = d.RecoverRTT
-	}
-	if cfg.RecoverLoss <= 0 {
-		cfg.RecoverLoss = d.RecoverLoss
-	}
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	return &Prober{cfg: cfg, check: check, clock: clk, canBind: canBind, out: make(chan Report, 64),
+	return &Prober{cfg: cfg.withDefaults(), check: check, clock: clk, canBind: canBind, out: make(chan Report, 64),
 		links: map[string]*linkState{}, ctx: context.Background()}
+}
+
+// WithTraffic makes the prober read the traffic of the link carrying the
+// work through s (before Start).
+func (p *Prober) WithTraffic(s Sampler) *Prober {
+	p.sampler = s
+	return p
 }
 
 // Results delivers finished rounds.
@@ -152,13 +203,16 @@ func (p *Prober) Start(ctx context.Context) {
 	p.mu.Unlock()
 }
 
-// Watch tells the prober the current links: loops start for newly
-// connected links, stop for links gone or down, and re-plan when a link
-// starts or stops carrying the work.
-func (p *Prober) Watch(s *netstate.Snapshot) {
+// Watch tells the prober the current links, with every link ranked above
+// the one carrying the work in preferred: loops start for newly connected
+// links, stop for links gone or down, and re-plan when a link's role
+// changes.
+func (p *Prober) Watch(s *netstate.Snapshot, preferred map[string]bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.clock.Now()
 	seen := map[string]bool{}
+	tunnels := vpnTraffic(s)
 	for i := range s.Links {
 		l := &s.Links[i]
 		// A cable without carrier is not probed: its probes could only
@@ -168,23 +222,35 @@ func (p *Prober) Watch(s *netstate.Snapshot) {
 			continue
 		}
 		seen[l.ID] = true
+		role := Backup
+		switch {
+		case s.Primary == l.ID:
+			role = Primary
+		case preferred[l.ID]:
+			role = Preferred
+		}
+		var tl traffic.Link
+		if role == Primary {
+			tl = traffic.Link{Interfaces: append([]string{l.Interface}, tunnels.Interfaces...),
+				Addresses: append(addresses(l.Addresses), tunnels.Addresses...)}
+		}
 		ls := p.links[l.ID]
-		primary := s.Primary == l.ID
-		metered := l.Metered == netstate.Yes
 		if ls == nil {
 			ctx, cancel := context.WithCancel(p.ctx)
-			ls = &linkState{id: l.ID, iface: l.Interface, primary: primary, metered: metered,
+			ls = &linkState{id: l.ID, iface: l.Interface, role: role, metered: l.Metered == netstate.Yes, traffic: tl,
 				wake: make(chan struct{}, 1), cancel: cancel}
 			p.links[l.ID] = ls
 			go p.loop(ctx, ls)
 			continue
 		}
-		if ls.primary != primary || ls.metered != metered || ls.iface != l.Interface {
-			ls.primary, ls.metered, ls.iface = primary, metered, l.Interface
-			select {
-			case ls.wake <- struct{}{}:
-			default:
-			}
+		changed := ls.role != role || ls.metered != (l.Metered == netstate.Yes) || ls.iface != l.Interface ||
+			!slices.Equal(ls.traffic.Interfaces, tl.Interfaces) || !slices.Equal(ls.traffic.Addresses, tl.Addresses)
+		if role == Primary && ls.role != Primary && now.Sub(ls.checked) > p.cfg.Fresh {
+			ls.refresh = true // it takes the work on an old check: renew it
+		}
+		if changed {
+			ls.role, ls.metered, ls.iface, ls.traffic = role, l.Metered == netstate.Yes, l.Interface, tl
+			poke(ls)
 		}
 	}
 	for id, ls := range p.links {
@@ -195,35 +261,71 @@ func (p *Prober) Watch(s *netstate.Snapshot) {
 	}
 }
 
-// interval says how long from the start of one round to the start of the
-// next on a link, and whether to probe it at all.
-func (p *Prober) interval(ls *linkState) (time.Duration, bool) {
-	doubt := ls.last.OK != netstate.Yes || ls.failures > 0 || ls.overdue ||
-		(ls.last.RTT.OK && ls.last.RTT.V > float64(p.cfg.RecoverRTT/time.Millisecond)) ||
-		(ls.last.Loss.OK && ls.last.Loss.V/100 > p.cfg.RecoverLoss)
-	d := p.cfg.Standby
-	switch {
-	case ls.primary && doubt && (ls.last.OK != netstate.Unknown || ls.overdue):
-		d = p.cfg.Doubt
-	case ls.primary || doubt:
-		d = p.cfg.Active
-	}
-	if ls.metered {
-		if !ls.primary && !p.cfg.MeteredStandby && ls.last.OK == netstate.Yes {
-			return 0, false // a healthy metered standby costs nothing
+// Refresh asks for a round at once on the link carrying the work if its
+// last check is older than Fresh (a screen has just been opened: "can I
+// work here?" deserves a fresh answer).
+func (p *Prober) Refresh() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock.Now()
+	for _, ls := range p.links {
+		if ls.role == Primary && now.Sub(ls.checked) > p.cfg.Fresh {
+			ls.refresh = true
+			poke(ls)
 		}
-		d = max(d, p.cfg.MeteredInterval)
 	}
-	if !p.canBind && !ls.primary {
-		return 0, false
-	}
-	return d, true
 }
 
-// overdueNow reports whether the oldest unanswered round is overdue.
-func (p *Prober) overdueNow(starts map[int]time.Time, oldest int, now time.Time) bool {
-	t, out := starts[oldest]
-	return out && now.Sub(t) >= p.cfg.RecoverRTT
+// vpnTraffic is what of a connected VPN rides on the link carrying the
+// work: its tunnel's answers came over that link.
+func vpnTraffic(s *netstate.Snapshot) traffic.Link {
+	var t traffic.Link
+	for i := range s.Links {
+		l := &s.Links[i]
+		if l.Kind == netstate.KindVPN && l.State == netstate.StateConnected && l.Interface != "" {
+			t.Interfaces = append(t.Interfaces, l.Interface)
+			t.Addresses = append(t.Addresses, addresses(l.Addresses)...)
+		}
+	}
+	return t
+}
+
+// addresses parses a link's addresses ("10.0.0.2/24").
+func addresses(in []string) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range in {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			out = append(out, p.Addr())
+		} else if ad, err := netip.ParseAddr(a); err == nil {
+			out = append(out, ad)
+		}
+	}
+	return out
+}
+
+func poke(ls *linkState) {
+	select {
+	case ls.wake <- struct{}{}:
+	default:
+	}
+}
+
+// view is the link's state for the policy; p.mu must be held.
+func (ls *linkState) view(lastStart time.Time) view {
+	return view{role: ls.role, metered: ls.metered, last: ls.last, failures: ls.failures, overdue: ls.overdue,
+		suspect: ls.suspect, refresh: ls.refresh, checked: ls.checked, lastStart: lastStart}
+}
+
+// refreshOthers asks for a round at once on every other link: the link
+// carrying the work is in doubt, and the fail-over decision about to be
+// made needs fresh answers. p.mu must be held.
+func (p *Prober) refreshOthers(except string) {
+	for id, ls := range p.links {
+		if id != except && !ls.refresh {
+			ls.refresh = true
+			poke(ls)
+		}
+	}
 }
 
 // maxInFlight bounds overlapping rounds on one link.
@@ -234,42 +336,47 @@ type roundDone struct {
 	r   Result
 }
 
-// loop runs rounds on one link. A round starts every interval whether or
-// not the previous one has finished (a black-holed target takes the whole
+// loop runs rounds on one link, and reads its traffic while it carries
+// the work. A round starts when the policy says, whether or not the
+// previous one has finished (a black-holed target takes the whole
 // timeout), and rounds are recorded in the order they started.
 func (p *Prober) loop(ctx context.Context, ls *linkState) {
 	timer := p.clock.NewTimer(0)
 	defer timer.Stop()
+	sampler := newTrafficWatch(ctx, p, ls)
+	defer sampler.stop()
 	done := make(chan roundDone, maxInFlight)
 	pending := map[int]Result{}
 	started, applied := 0, 0
 	var lastStart time.Time
 	starts := map[int]time.Time{}
-	replan := func() {
-		now := p.clock.Now()
+	// due is when the next round starts (zero with ok: at once).
+	due := func(now time.Time) (time.Time, bool) {
 		p.mu.Lock()
-		// Is the oldest unanswered round overdue?
+		defer p.mu.Unlock()
 		if t, out := starts[applied]; out {
 			ls.overdue = now.Sub(t) >= p.cfg.RecoverRTT
 		} else {
 			ls.overdue = false
 		}
-		d, ok := p.interval(ls)
-		overdueAt := time.Time{}
-		if t, out := starts[applied]; out && !ls.overdue {
-			overdueAt = t.Add(p.cfg.RecoverRTT)
+		if !p.canBind && ls.role != Primary {
+			return time.Time{}, false
 		}
-		p.mu.Unlock()
+		return p.cfg.next(ls.view(lastStart))
+	}
+	replan := func() {
+		now := p.clock.Now()
+		next, ok := due(now)
 		timer.Stop()
+		sampler.plan()
 		if !ok {
 			return
 		}
-		next := now.Add(d)
-		if !lastStart.IsZero() {
-			next = lastStart.Add(d)
-		}
-		if !overdueAt.IsZero() && overdueAt.Before(next) {
-			next = overdueAt // look again when the round becomes overdue
+		// Look again when the oldest round out becomes overdue.
+		if t, out := starts[applied]; out && !ls.overdue {
+			if o := t.Add(p.cfg.RecoverRTT); o.Before(next) || next.IsZero() {
+				next = o
+			}
 		}
 		timer.Reset(max(0, next.Sub(now)))
 	}
@@ -279,6 +386,11 @@ func (p *Prober) loop(ctx context.Context, ls *linkState) {
 			return
 		case <-ls.wake:
 			replan()
+		case <-sampler.c():
+			sampler.read()
+			replan()
+		case err := <-sampler.woken():
+			sampler.wokenBy(err)
 		case rd := <-done:
 			pending[rd.seq] = rd.r
 			for {
@@ -300,15 +412,17 @@ func (p *Prober) loop(ctx context.Context, ls *linkState) {
 			}
 			replan()
 		case <-timer.C():
-			p.mu.Lock()
-			iface, primary := ls.iface, ls.primary
-			p.mu.Unlock()
 			now := p.clock.Now()
-			if d, ok := p.interval(ls); !ok || (!lastStart.IsZero() && now.Before(lastStart.Add(d)) && !p.overdueNow(starts, applied, now)) {
+			next, ok := due(now)
+			if !ok || now.Before(next) {
 				replan() // woke to check on an outstanding round, not to start one
 				continue
 			}
-			if (!p.canBind && !primary) || started-applied >= maxInFlight {
+			p.mu.Lock()
+			iface := ls.iface
+			ls.refresh = false
+			p.mu.Unlock()
+			if started-applied >= maxInFlight {
 				continue // replanned when a round finishes
 			}
 			seq := started
@@ -373,7 +487,8 @@ func (p *Prober) record(ls *linkState, r Result) netstate.Probe {
 		ls.history = ls.history[len(ls.history)-p.cfg.Window:]
 	}
 	if r.OK {
-		ls.failures = 0
+		ls.failures, ls.suspect = 0, false
+		ls.checked = r.Start.Add(r.RTT)
 	} else {
 		ls.failures++
 	}
@@ -388,7 +503,7 @@ func (p *Prober) record(ls *linkState, r Result) netstate.Probe {
 	}
 	ls.bytesToday += r.Bytes
 	pr := netstate.Probe{Checked: r.Start, OK: netstate.Bool(r.OK), Reason: r.Reason, Portal: r.Portal,
-		Target: r.Target, Bound: r.Bound, Failures: ls.failures, BytesToday: ls.bytesToday}
+		Target: r.Target, Bound: r.Bound, Failures: ls.failures, BytesToday: ls.bytesToday, Traffic: ls.told}
 	if r.OK {
 		pr.RTT = netstate.Some(float64(r.RTT) / float64(time.Millisecond))
 	}

@@ -57,7 +57,7 @@ func (r *wiredRig) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.src = src
-	pc := probe.Config{Targets: []probe.Target{{Kind: probe.TCP, Address: "192.0.2.1:443"}}, Active: 100 * time.Millisecond,
+	pc := probe.Config{Targets: []probe.Target{{Kind: probe.TCP, Address: "192.0.2.1:443"}}, Active: 100 * time.Millisecond, Idle: 100 * time.Millisecond,
 		Doubt: 50 * time.Millisecond, Standby: 200 * time.Millisecond, Timeout: 100 * time.Millisecond}
 	r.policy.Prefer = []string{"eth0", "eth1"}
 	r.policy.Standby = failover.Hot

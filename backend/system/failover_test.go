@@ -58,7 +58,7 @@ func TestFailoverOnFakeBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := &stubCheck{down: map[string]bool{}}
-	pc := probe.Config{Targets: []probe.Target{{Kind: probe.TCP, Address: "192.0.2.1:443"}}, Active: 100 * time.Millisecond,
+	pc := probe.Config{Targets: []probe.Target{{Kind: probe.TCP, Address: "192.0.2.1:443"}}, Active: 100 * time.Millisecond, Idle: 100 * time.Millisecond,
 		Standby: 200 * time.Millisecond, Timeout: 100 * time.Millisecond}
 	policy := failover.Policy{FailbackAfter: 2 * time.Second, MinDwell: time.Second, Standby: failover.Cold}
 	eng := engine.New(src, engine.Options{Thresholds: netstate.DefaultThresholds(), Role: engine.Holder,

@@ -37,7 +37,11 @@ func binary(tb testing.TB) string {
 		// Other accounts' fieldlinks (the one-brain tests) run it too.
 		os.Chmod(dir, 0o755)
 		binPath = filepath.Join(dir, "fieldlink")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// Built as the package builds it (packaging/build-deb): no cgo, a
+		// static binary, so that what is measured is what ships.
+		build := exec.Command("go", "build", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/sim"
 	"github.com/fieldlink/fieldlink/backend/simpin"
 	"github.com/fieldlink/fieldlink/backend/system"
+	"github.com/fieldlink/fieldlink/backend/traffic"
 	"github.com/fieldlink/fieldlink/backend/vpn"
 )
 
@@ -129,7 +130,8 @@ func (c *common) start(ctx context.Context, cfg config.Config, src engine.Source
 		r.role = engine.Holder
 	}
 	names, namesErr := areaMap(cfg)
-	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holderName(claim), Areas: names}
+	opts := engine.Options{Thresholds: cfg.NetThresholds(), Role: r.role, Holder: holderName(claim), Areas: names,
+		Metered: cfg.MeteredProfiles()}
 	if r.role == engine.Holder {
 		if err := c.holderOptions(r, &opts, src); err != nil {
 			claim.Release()
@@ -191,7 +193,7 @@ func (c *common) holderOptions(r *running, opts *engine.Options, src engine.Sour
 	if _, real := src.(*system.Source); real && !c.noProbe {
 		pc := r.cfg.ProbeConfig()
 		bind := probe.CanBind()
-		opts.Prober = probe.NewProber(pc, probe.Dialer{Timeout: pc.Timeout, NoBind: !bind}, nil, bind)
+		opts.Prober = probe.NewProber(pc, probe.Dialer{Timeout: pc.Timeout, NoBind: !bind}, nil, bind).WithTraffic(traffic.Kernel{})
 	}
 	rec, err := c.recorder(r, opts.Areas)
 	if err != nil {
@@ -213,6 +215,11 @@ func (c *common) recorder(r *running, names *areas.Map) (*journal.Recorder, erro
 		r.apartJournal = path
 	}
 	jo := journalOptions(r.cfg)
+	if !c.simulated() {
+		// The real system's pictures are timed by the wall clock: a steady
+		// one is sampled again at the heartbeat.
+		jo.Resample = jo.Heartbeat
+	}
 	jo.Areas = names
 	jo.OnStatus = func(st journal.Status) { r.journalStatus(st) }
 	jo.OnVisit = func(v netstate.VisitStatus) {

@@ -36,8 +36,14 @@ prefer = ["veth0", "veth1"]
 [[probe.target]]
 url = "http://10.77.0.1:8080/health"
 
+# Failover sequences, not probing's cost: every link is probed by the
+# clock, each second, as it was before traffic counted as a check (the
+# default policy is held to the black-hole bound under traffic by
+# TestBlackHoleUnderTrafficOnRealNetworkManager).
 [probe]
 interval_standby = "1s"
+interval_active = "1s"
+interval_idle = "1s"
 
 [failover]
 cellular_standby = "hot"

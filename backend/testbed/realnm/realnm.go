@@ -453,6 +453,10 @@ func (h *Harness) DialDUT(network, addr string, timeout time.Duration) (net.Conn
 	return c, err
 }
 
+// InPeer runs f on a thread inside the peer namespace: sockets it opens
+// (a packet tap on a cable's far end) stay there.
+func (h *Harness) InPeer(f func() error) error { return inNamespace(h.Peer, f) }
+
 // listenIn opens a socket in a named network namespace.
 func listenIn(ns, network, addr string) (net.Listener, error) {
 	var l net.Listener

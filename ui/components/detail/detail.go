@@ -247,14 +247,25 @@ func probe(t *theme.Theme, l *netstate.Link, loc *time.Location, now time.Time, 
 		r.kv("Failures", fmt.Sprintf("%d in a row", p.Failures))
 	}
 	if p.BytesToday > 0 {
-		r.kv("Traffic today", byteCount(p.BytesToday)+" (probes, both ways)")
+		cost := byteCount(p.BytesToday) + " (probes, both ways)"
+		if l.Metered == netstate.Yes {
+			cost += ", metered"
+		}
+		r.kv("Traffic today", cost)
 	}
-	if !p.Checked.IsZero() {
-		when := p.Checked.In(loc).Format("15:04:05")
-		if age := now.Sub(p.Checked); !now.IsZero() && age >= 0 {
+	stamp := func(at time.Time) string {
+		when := at.In(loc).Format("15:04:05")
+		if age := now.Sub(at); !now.IsZero() && age >= 0 {
 			when += " (" + ago(age) + ")"
 		}
-		r.kv("Checked", when)
+		return when
+	}
+	if !p.Checked.IsZero() {
+		r.kv("Checked", stamp(p.Checked))
+	}
+	// The link's own traffic answered is a check that cost nothing.
+	if !p.Traffic.IsZero() && p.Traffic.After(p.Checked) {
+		r.kv("Traffic OK", stamp(p.Traffic)+": answered, no probe needed")
 	}
 	return r.out
 }
