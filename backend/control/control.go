@@ -293,10 +293,16 @@ func serveOne(ctx context.Context, c net.Conn, peer Peer, eng *engine.Engine, op
 			}
 			first = false
 			for _, l := range st.Snapshot.Links {
-				if l.Probe.Checked.IsZero() || sent[l.ID].Equal(l.Probe.Checked) {
+				// A round, or the link's traffic answered (a check that cost
+				// nothing), is news for the observers' details.
+				at := l.Probe.Checked
+				if l.Probe.Traffic.After(at) {
+					at = l.Probe.Traffic
+				}
+				if at.IsZero() || sent[l.ID].Equal(at) {
 					continue
 				}
-				sent[l.ID] = l.Probe.Checked
+				sent[l.ID] = at
 				p := l.Probe
 				if !send(Message{Type: "probe", Link: l.ID, Probe: &p}) {
 					return

@@ -381,6 +381,20 @@ func (e *Engine) AddEvents(evs ...netstate.Event) {
 	e.publish()
 }
 
+// SetAhead sets what the fleet says of the area the device is in, and
+// wakes the watchers if it changed.
+func (e *Engine) SetAhead(text string) {
+	e.mu.Lock()
+	if e.state.Work.Ahead == text {
+		e.mu.Unlock()
+		return
+	}
+	e.state.Work.Ahead = text
+	e.state.Seq++
+	e.mu.Unlock()
+	e.publish()
+}
+
 // SetWarning sets (or, with "", clears) a standing warning and wakes the
 // watchers.
 func (e *Engine) SetWarning(key, text string) {

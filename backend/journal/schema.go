@@ -375,4 +375,14 @@ CREATE TABLE day_vpn (
 	PRIMARY KEY (day, device_id, profile)
 ) WITHOUT ROWID
 `,
+	// 8: the fleet's summary for the areas the device works in, as the
+	// fleet server last sent it (one document, replaced at each sync):
+	// shown offline for the area the device is in.
+	`
+CREATE TABLE fleet_ahead (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	made_ms INTEGER NOT NULL,
+	doc     TEXT NOT NULL
+)
+`,
 }

@@ -77,3 +77,31 @@ func (j *Journal) ResendFrom(ctx context.Context, from time.Time) (time.Time, er
 	}
 	return msTime(at - at%86400000), nil
 }
+
+// maxAhead bounds the fleet summary kept (it is a few KB).
+const maxAhead = 1 << 20
+
+// SetAhead keeps the fleet's summary for the device's areas (a JSON
+// document, report.Ahead), replacing the one before.
+func (j *Journal) SetAhead(ctx context.Context, made time.Time, doc []byte) error {
+	if j.ro {
+		return errors.New("journal is open read-only")
+	}
+	if len(doc) > maxAhead {
+		return fmt.Errorf("the fleet's summary is %d bytes, more than %d", len(doc), maxAhead)
+	}
+	_, err := j.db.ExecContext(ctx, `INSERT INTO fleet_ahead(id, made_ms, doc) VALUES(1, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET made_ms = excluded.made_ms, doc = excluded.doc`, timeMS(made), string(doc))
+	return err
+}
+
+// Ahead reads the fleet's summary kept (nil when the device has none).
+func (j *Journal) Ahead(ctx context.Context) ([]byte, time.Time, error) {
+	var made int64
+	var doc string
+	err := j.db.QueryRowContext(ctx, `SELECT made_ms, doc FROM fleet_ahead WHERE id = 1`).Scan(&made, &doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, nil
+	}
+	return []byte(doc), msTime(made), err
+}

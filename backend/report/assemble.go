@@ -499,6 +499,7 @@ func (a *areaAcc) row(name string, nets []string, bin int, mark float64) AreaRow
 	// so Wi-Fi counts only through the visits themselves.
 	visitsShare := float64(row.Workable) / float64(max(row.Visits, 1))
 	row.DeadZone = visitsShare < mark-1e-9 && bestMobile < mark-1e-9
+	row.Advice = row.Recommend(mark)
 	return row
 }
 

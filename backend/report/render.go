@@ -65,6 +65,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if len(r.DeadZones) > 0 {
 		fmt.Fprintf(&b, "\nDead zones (plan to work offline there): %s\n", strings.Join(r.DeadZones, ", "))
 	}
+	r.writeAdvice(&b)
 	r.writeUnnamed(&b)
 	fmt.Fprintf(&b, "\nBases\n  %s\n  %s\n  %s\n  %s\n", r.Bases.Visits, r.Bases.Connected, r.Bases.InUse, r.Bases.DeadZone)
 	writeSection(&b, "Time by network", r.Networks, byNetwork)
@@ -102,6 +103,23 @@ func (r *Report) writeMatrix(b *strings.Builder) {
 		fmt.Fprintln(tw, line+"\t")
 	}
 	tw.Flush()
+}
+
+// writeAdvice says, area by area, which SIMs to prefer.
+func (r *Report) writeAdvice(b *strings.Builder) {
+	var lines []string
+	for _, row := range r.Matrix.Rows {
+		if row.Advice != "" {
+			lines = append(lines, row.Advice)
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nWhich SIMs, area by area (operators with at least %d visits there)\n", MinVisitsToRank)
+	for _, l := range lines {
+		fmt.Fprintf(b, "  %s\n", l)
+	}
 }
 
 // writeUnnamed lists the codes IT has yet to name.
@@ -297,6 +315,11 @@ type Page struct {
 	DeviceHref func(id string) string
 	// Note says how current the figures are ("as of 12:40").
 	Note string
+	// Health is the fleet server's section on devices not heard from.
+	Health template.HTML
+	// AreaPager and DevicePager say which page of the areas and of the
+	// devices is shown, with links to the others (a fleet's page).
+	AreaPager, DevicePager template.HTML
 }
 
 // WriteHTMLPage writes the report as a page of a web service.
@@ -314,7 +337,14 @@ func (r *Report) WriteHTMLPage(w io.Writer, page Page) error {
 		timeBars = append(timeBars, hbar{Label: n.Key, Y: 6 + i*26, TextY: 6 + i*26 + 14, Go: g, Mg: a, Rd: rd, MgX: x0 + g, RdX: x0 + g + a,
 			ValueX: x0 + width + 8, Value: fmt.Sprintf("%s%% GO, %s%% MARGINAL, %s%% DO NOT PROCEED", trim(n.GreenPct), trim(n.AmberPct), trim(n.RedPct))})
 	}
+	var advice []string
+	for _, row := range r.Matrix.Rows {
+		if row.Advice != "" {
+			advice = append(advice, row.Advice)
+		}
+	}
 	data := map[string]any{
+		"Advice": advice, "MinVisits": MinVisitsToRank,
 		"R": r, "OpBars": opBars, "OpHeight": 12 + 26*len(opBars), "TimeBars": timeBars, "TimeHeight": 40 + 26*len(timeBars),
 		"LegendY": 18 + 26*len(timeBars),
 		"X0":      x0, "Width": width, "Demo": DemoNote, "All": AllNetworks, "Page": page,
@@ -375,9 +405,13 @@ form.filters label{margin-right:1em}
 <thead><tr><th class="left">Area</th><th>{{.All}}</th>{{range .R.Matrix.Networks}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{range $a := .R.Matrix.Rows}}<tr{{if .DeadZone}} class="dead"{{end}}><th scope="row">{{if $.Page.AreaHref}}<a href="{{call $.Page.AreaHref .Area}}">{{.Area}}</a>{{else}}{{.Area}}{{end}}{{if .DeadZone}}<span class="tag">DEAD ZONE</span>{{end}}{{if not .Named}}<span class="tag">unnamed code</span>{{end}}</th><td class="{{heat .Workable .Visits}}">{{text .Workable .Visits}}</td>{{range $n := $.R.Matrix.Networks}}{{$c := cell $a $n}}<td class="{{heat $c.Workable $c.Visits}}">{{text $c.Workable $c.Visits}}</td>{{end}}</tr>
-{{end}}</tbody></table>{{else}}<p>No visits with a known area in this period.</p>{{end}}
+{{end}}</tbody></table>{{with .Page.AreaPager}}{{.}}{{end}}{{else}}<p>No visits with a known area in this period.</p>{{end}}
 
-{{if .R.DeadZones}}<p><strong>Dead zones</strong> (plan to work offline there): {{range $i, $d := .R.DeadZones}}{{if $i}}, {{end}}{{$d}}{{end}}.</p>{{end}}
+{{if .R.DeadZones}}<p><strong>Dead zones</strong> (plan to work offline there): {{range $i, $d := .R.DeadZones}}{{if $i}}, {{end}}{{$d}}{{end}}.</p>{{end}}{{if .Advice}}
+<h2>Which SIMs, area by area</h2>
+<p class="note">Operators with at least {{.MinVisits}} visits in an area, best share of workable visits first.</p>
+<ul class="advice">{{range .Advice}}<li>{{.}}</li>{{end}}</ul>{{end}}{{with .Page.Health}}
+{{.}}{{end}}
 
 <h2>By operator and network, over all areas</h2>
 {{if .OpBars}}<svg role="img" aria-label="Share of visits with workable signal, per network" xmlns="http://www.w3.org/2000/svg" width="900" height="{{.OpHeight}}" font-size="12">
@@ -419,11 +453,16 @@ form.filters label{margin-right:1em}
 <h2>By device</h2>
 <table class="data"><thead><tr><th class="left">Device</th><th>Connected hours</th><th>GO %</th><th>Usable %</th><th>Visits</th><th>Workable visits %</th><th>Failovers</th></tr></thead><tbody>
 {{range .R.Devices}}<tr><td class="left">{{if and $.Page.DeviceHref .ID}}<a href="{{call $.Page.DeviceHref .ID}}">{{.Key}}</a>{{else}}{{.Key}}{{end}}</td><td>{{num .ConnectedHours}}</td><td>{{num .GreenPct}}</td><td>{{num .UsablePct}}</td><td>{{.Visits}}</td><td>{{opt .WorkableVisitsPct ""}}</td><td>{{.Failovers}}</td></tr>
-{{end}}</tbody></table>
+{{end}}</tbody></table>{{with .Page.DevicePager}}{{.}}{{end}}
 
 <h2>By week</h2>
 <table class="data"><thead><tr><th class="left">Week</th><th>Connected hours</th><th>GO %</th><th>Usable %</th><th>Visits</th><th>Workable visits %</th><th>Failovers</th></tr></thead><tbody>
 {{range .R.Weeks}}<tr><td class="left">{{.Key}}</td><td>{{num .ConnectedHours}}</td><td>{{num .GreenPct}}</td><td>{{num .UsablePct}}</td><td>{{.Visits}}</td><td>{{opt .WorkableVisitsPct ""}}</td><td>{{.Failovers}}</td></tr>
+{{end}}</tbody></table>
+
+<h2>By day</h2>
+<table class="data"><thead><tr><th class="left">Day</th><th>Connected hours</th><th>GO %</th><th>Usable %</th><th>Visits</th><th>Workable visits %</th><th>Failovers</th></tr></thead><tbody>
+{{range .R.Days}}<tr><td class="left">{{.Key}}</td><td>{{num .ConnectedHours}}</td><td>{{num .GreenPct}}</td><td>{{num .UsablePct}}</td><td>{{.Visits}}</td><td>{{opt .WorkableVisitsPct ""}}</td><td>{{.Failovers}}</td></tr>
 {{end}}</tbody></table>
 </td></tr></tbody></table>
 </body></html>

@@ -135,6 +135,9 @@ type AreaRow struct {
 	DeadZone bool    `json:"dead_zone"`
 	// Cells are the networks seen there, in the order of Matrix.Networks.
 	Cells []Cell `json:"networks"`
+	// Advice compares the operators with enough visits there and says
+	// which SIMs to prefer (Recommend); "" until one has enough.
+	Advice string `json:"advice,omitempty"`
 }
 
 // Matrix is the operator × area table of visits: the report's answer.

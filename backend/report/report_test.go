@@ -72,7 +72,7 @@ func TestRenderings(t *testing.T) {
 		}
 	}
 	walk(doc)
-	if counts["svg"] != 2 || counts["rect"] < 9 || counts["table"] != 7 || counts["script"] != 0 || counts["link"] != 0 || counts["img"] != 0 {
+	if counts["svg"] != 2 || counts["rect"] < 9 || counts["table"] != 8 || counts["script"] != 0 || counts["link"] != 0 || counts["img"] != 0 {
 		t.Fatalf("HTML elements %v", counts)
 	}
 	for _, want := range []string{"33.3% of clinicians&#39; devices (1 of 3)", "@media print",

@@ -214,6 +214,8 @@ func measureDay(b *testing.B, idle, busy time.Duration, metered bool) dayFigures
 	var f dayFigures
 	if idle > 0 {
 		f.daemon, f.tui, f.nmtui = measureIdle(b, h, d, idle)
+	} else {
+		time.Sleep(5 * time.Second) // the links' first rounds are start-up's, not the day's
 	}
 	work := startSimWork(b, h, simwork.Pace{Every: 2 * time.Second, Busy: [2]time.Duration{20 * time.Second, 60 * time.Second},
 		Idle: [2]time.Duration{30 * time.Second, 120 * time.Second}, Seed: 22})

@@ -176,6 +176,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	viewerToken := fs.String("token-file", "", "with --server: a file holding a viewer token ('fieldlink serve viewer'); default $FIELDLINK_VIEWER_TOKEN")
 	group := fs.String("group", "", "with --server: one group of devices")
 	caFile := fs.String("ca-file", "", "with --server: a CA certificate to trust for it besides the system's (default: config sync.ca_file)")
+	ahead := fs.Bool("areas-ahead", false, "what the fleet found in this device's areas of recent weeks (the summary its last sync brought; works offline)")
 	if err := parse(fs, args, reportUsage, stdout, stderr); err != nil {
 		return err
 	}
@@ -233,12 +234,50 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer j.Close()
+	if *ahead {
+		return writeAhead(j, *format, *out, stdout, stderr)
+	}
 	q.PeriodsOfUse = true // a journal's own report; a fleet's (--server) counts marked visits only
 	rep, err := report.Build(context.Background(), j.DB(), q)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return writeReport(rep, write, *out, stdout, stderr)
+}
+
+// writeAhead writes the fleet's summary kept in the journal, as text or
+// JSON (the document the server sent).
+func writeAhead(j *journal.Journal, format, out string, stdout, stderr io.Writer) error {
+	doc, _, err := j.Ahead(context.Background())
+	if err != nil {
+		return fmt.Errorf("%s: %w", j.Path(), err)
+	}
+	if doc == nil {
+		return errors.New("no summary from the fleet yet: it comes with this device's first sync to a fleet server ([sync] in the config; 'fieldlink journal sync')")
+	}
+	var a report.Ahead
+	if err := json.Unmarshal(doc, &a); err != nil {
+		return fmt.Errorf("%s: the fleet's summary kept there: %w", j.Path(), err)
+	}
+	w, closeOut, err := output(out, stdout)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "json":
+		_, err = w.Write(append(doc, '\n'))
+	case "table":
+		err = a.WriteText(w, time.Local)
+	default:
+		err = fmt.Errorf("--format %q: with --areas-ahead, want table or json", format)
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err == nil && out != "" && out != "-" {
+		fmt.Fprintf(stderr, "fieldlink: written to %s\n", out)
+	}
+	return err
 }
 
 // writeReport writes a report in its format to --output or stdout.
@@ -449,6 +488,13 @@ func journalSync(ctx context.Context, a *journalArgs, cfg config.Config, path st
 		return fmt.Errorf("journal sync: %w; %s", err, unsent(ctx, j, cfg.Sync.Server))
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", cfg.Sync.Server, res)
+	switch {
+	case res.Ahead != nil:
+		fmt.Fprintf(stdout, "the fleet's summary of this device's areas: %d areas, from %s ('fieldlink report --areas-ahead')\n",
+			len(res.Ahead.Areas), res.Ahead.Source(time.Local))
+	case res.AheadErr != nil:
+		fmt.Fprintf(stdout, "the fleet's summary of this device's areas could not be had (%v); the one before is kept\n", res.AheadErr)
+	}
 	return nil
 }
 
@@ -585,11 +631,18 @@ func syncOptions(cfg config.Config) (upload.Options, error) {
 	return o, nil
 }
 
-// syncJournal sends the journal to the fleet server once.
+// syncJournal sends the journal to the fleet server once, then brings
+// back the fleet's summary of this device's areas (kept in the journal and
+// shown offline). A summary that could not be had leaves the one before:
+// the sync itself went through.
 func syncJournal(ctx context.Context, j *journal.Journal, cfg config.Config) (upload.Result, error) {
 	o, err := syncOptions(cfg)
 	if err != nil {
 		return upload.Result{}, err
 	}
-	return upload.Sync(ctx, j, o)
+	res, err := upload.Sync(ctx, j, o)
+	if err == nil {
+		res.Ahead, res.AheadErr = upload.FetchAhead(ctx, j, o)
+	}
+	return res, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/failover"
 	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/netstate"
+	"github.com/fieldlink/fieldlink/backend/report"
 	"github.com/fieldlink/fieldlink/backend/sim"
 	"github.com/fieldlink/fieldlink/backend/testbed/replay"
 )
@@ -217,5 +218,47 @@ func TestWordsForBadInput(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "--speed") {
 			t.Errorf("--speed %s: exit %d %q", speed, code, stderr)
 		}
+	}
+}
+
+// TestReportAreasAhead: `report --areas-ahead` prints, offline, the fleet's
+// summary the last sync kept: where it comes from, and per area what the
+// fleet found there with the advice; before any sync it says how one comes.
+func TestReportAreasAhead(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "journal.db")
+	j, err := journal.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if _, stderr, code := runCLI(t, "report", "--db", db, "--areas-ahead"); code == 0 || !strings.Contains(stderr, "no summary from the fleet yet") {
+		t.Fatalf("before any sync: %d %q", code, stderr)
+	}
+	row := report.AreaRow{Area: "Kings Heath", Named: true, Visits: 402, Workable: 282, Pct: 70.1, Cells: []report.Cell{
+		{Network: "EE", Kind: "cellular", Visits: 190, Workable: 89, Pct: 46.8},
+		{Network: "Vodafone", Kind: "cellular", Visits: 212, Workable: 193, Pct: 91.0}}}
+	row.Advice = row.Recommend(0.8)
+	made := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
+	sum := report.Ahead{Made: made, Devices: 1204, Period: report.Period{Text: "1 Oct 2026 – 6 Dec 2026"},
+		Areas: []report.AreaRow{row, {Area: "Hall Green", Named: true, Visits: 12, Workable: 7, Pct: 58.3}}}
+	doc, _ := json.Marshal(sum)
+	j, _ = journal.Open(db)
+	if err := j.SetAhead(context.Background(), made, doc); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	out, stderr, code := runCLI(t, "report", "--db", db, "--areas-ahead")
+	if code != 0 {
+		t.Fatalf("%d %s", code, stderr)
+	}
+	for _, want := range []string{"the fleet, 1,204 devices, made 6 Dec 2026", "visits 1 Oct 2026 – 6 Dec 2026",
+		"Kings Heath: Vodafone workable in 91% of 212 visits, EE 47% of 190 — prefer Vodafone SIMs here",
+		"Hall Green: workable in 58% of 12 visits (no operator with 20 visits yet)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if out, _, code := runCLI(t, "report", "--db", db, "--areas-ahead", "--format", "json"); code != 0 || strings.TrimSpace(out) != string(doc) {
+		t.Fatalf("json: %d %s", code, out)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/fieldlink/fieldlink/backend/demohistory"
 	"github.com/fieldlink/fieldlink/backend/engine"
 	"github.com/fieldlink/fieldlink/backend/failover"
+	"github.com/fieldlink/fieldlink/backend/fleet/upload"
 	"github.com/fieldlink/fieldlink/backend/join"
 	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/netstate"
@@ -256,7 +257,9 @@ func (c *common) recorder(r *running, names *areas.Map) (*journal.Recorder, erro
 // and the control socket.
 func (c *common) runHolder(ctx context.Context, r *running, src engine.Source, mode string, keepsVPN bool) {
 	if r.journal != "" && !c.simulated() && r.cfg.Sync.Server != "" {
-		go r.syncLoop(ctx, r.cfg, time.Now)
+		news := make(aheadNews, 1)
+		go r.syncLoop(ctx, r.cfg, time.Now, news)
+		go r.watchAhead(ctx, news)
 	}
 	// One agent for the device, the holder's: NetworkManager asks only
 	// agents of the account that asked for an activation (the service's),
@@ -513,7 +516,7 @@ func (r *running) journalStatus(st journal.Status) {
 // while a workable path is up (and the VPN, when one is configured),
 // backing off after a failure, and tells every screen when the journal
 // last reached the server.
-func (r *running) syncLoop(ctx context.Context, cfg config.Config, now func() time.Time) {
+func (r *running) syncLoop(ctx context.Context, cfg config.Config, now func() time.Time, news aheadNews) {
 	publish := func(j *journal.Journal) {
 		st, err := j.Sync(ctx, cfg.Sync.Server)
 		if err == nil {
@@ -542,7 +545,14 @@ func (r *running) syncLoop(ctx context.Context, cfg config.Config, now func() ti
 		}
 		j, err := journal.Open(r.journal)
 		if err == nil {
-			_, err = syncJournal(ctx, j, cfg)
+			var res upload.Result
+			res, err = syncJournal(ctx, j, cfg)
+			if res.Ahead != nil {
+				select {
+				case news <- res.Ahead:
+				default: // the one before is still unread: the next sync brings another
+				}
+			}
 			if err != nil {
 				// Why the sync could not even start, for the screens.
 				if s, serr := j.Sync(ctx, cfg.Sync.Server); serr == nil && s.LastError == "" {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"io"
 	"log"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -231,7 +233,10 @@ func cmdServeViewer(args []string, stdout, stderr io.Writer) error {
 
 const devicesUsage = `Usage: fieldlink serve devices [flags]
 
-The enrolled devices: name, group, device id, and when each last uploaded.
+The enrolled devices: name, group, device id, when each last uploaded,
+and where and how it last worked (its last session's area and the verdict
+it spent most of it at). Devices silent for --quiet-days are marked and
+listed first: a laptop left in a drawer, or one whose sync is broken.
 
 Flags:
 `
@@ -240,11 +245,15 @@ func cmdServeDevices(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fieldlink serve devices", flag.ContinueOnError)
 	var sf serveFlags
 	sf.register(fs)
+	quietDays := fs.Int("quiet-days", 3, "a device that has not uploaded for this many days is silent")
 	if err := parse(fs, args, devicesUsage, stdout, stderr); err != nil {
 		return err
 	}
+	if *quietDays < 1 {
+		return fmt.Errorf("--quiet-days %d: want 1 or more", *quietDays)
+	}
 	ctx := context.Background()
-	_, st, err := sf.open(ctx)
+	cfg, st, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -253,20 +262,52 @@ func cmdServeDevices(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tGROUP\tDEVICE\tHOSTNAME\tLAST UPLOAD")
+	names, _ := areaMap(cfg)
+	writeDevices(stdout, devs, names, time.Now(), time.Duration(*quietDays)*24*time.Hour)
+	return nil
+}
+
+// writeDevices lists the devices, the silent ones first.
+func writeDevices(w io.Writer, devs []store.DeviceStatus, names *areas.Map, now time.Time, quiet time.Duration) {
+	silent := 0
+	sort.SliceStable(devs, func(i, j int) bool { return devs[i].Silent(now, quiet) && !devs[j].Silent(now, quiet) })
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tGROUP\tDEVICE\tHOSTNAME\tLAST UPLOAD\tLAST AREA\tVERDICT\t")
 	for _, d := range devs {
 		last := "never"
 		if !d.LastUpload.IsZero() {
 			last = d.LastUpload.Local().Format("2006-01-02 15:04")
 		}
+		if d.Silent(now, quiet) {
+			silent++
+			last += " (silent" + silentFor(d, now) + ")"
+		}
 		id := d.ID
 		if id == "" {
 			id = "(not yet uploaded)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Group, id, d.Hostname, last)
+		area := d.LastArea
+		if n := names.Name(area); n != "" {
+			area = n
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.Name, d.Group, id, d.Hostname, last, area, d.LastVerdict)
 	}
-	return tw.Flush()
+	tw.Flush()
+	if silent > 0 {
+		fmt.Fprintf(w, "\n%d of %d devices silent for %d days or more\n", silent, len(devs), int(quiet.Hours()/24))
+	}
+}
+
+// silentFor says how long a device has not uploaded (" 9 days").
+func silentFor(d store.DeviceStatus, now time.Time) string {
+	if d.LastUpload.IsZero() {
+		return ""
+	}
+	days := int(now.Sub(d.LastUpload).Hours() / 24)
+	if days == 1 {
+		return " 1 day"
+	}
+	return fmt.Sprintf(" %d days", days)
 }
 
 const tokenUsage = `Usage: fieldlink serve replace|revoke NAME [flags]

@@ -282,3 +282,27 @@ func TestHelpScrollsWhenCut(t *testing.T) {
 		t.Fatal("one key up after the end does not scroll back at once")
 	}
 }
+
+// TestFleetHereLine: what the fleet found in the area the device is in
+// is shown under the work, whole where it fits and shortened with its
+// figures last where it does not, and left out on a compact screen.
+func TestFleetHereLine(t *testing.T) {
+	st := replay(t, "home-visit", time.Minute)[0].State
+	st.Work.Ahead = "Kings Heath: Vodafone workable in 91% of 212 visits, EE 47% of 190, O2 40% of 150"
+	for _, size := range [][2]int{{120, 40}, {80, 24}, {40, 12}} {
+		m := New(Options{Theme: theme.New(theme.Options{}), Thresholds: netstate.DefaultThresholds(), Location: time.UTC,
+			Now: func() time.Time { return st.Snapshot.Time }})
+		m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		m.Update(StateMsg(st))
+		plain := ansi.Strip(m.Render())
+		switch {
+		case size[0] >= 120 && !strings.Contains(plain, "Fleet here: "+st.Work.Ahead):
+			t.Errorf("%dx%d: the whole line is missing:\n%s", size[0], size[1], plain)
+		case size[0] == 80 && (!strings.Contains(plain, "Fleet here: Kings Heath: Vodafone workable in 91% of 212 visits, EE 47% of 190\n") ||
+			strings.Contains(plain, "O2")):
+			t.Errorf("%dx%d: the line lost its words:\n%s", size[0], size[1], plain)
+		case size[0] == 40 && strings.Contains(plain, "Fleet here"):
+			t.Errorf("%dx%d: a compact screen shows it:\n%s", size[0], size[1], plain)
+		}
+	}
+}

@@ -57,6 +57,11 @@ func (m *Model) Render() string {
 		}
 		top = append(top, wl...)
 	}
+	if a := m.state.Work.Ahead; a != "" && !compact {
+		// What the fleet found in the area the device is in, from the
+		// summary the last sync brought: offline, before the visit.
+		top = append(top, fleetHere(t, a, w))
+	}
 	footer := m.footer(w)
 	used := countLines(top) + 1
 	rest := h - used
@@ -87,6 +92,18 @@ func (m *Model) Render() string {
 	}
 	parts = append(parts, fitHeight(body, rest), footer)
 	return clip(strings.Join(parts, "\n"), w, h)
+}
+
+// fleetHere is the fleet's line for the area the device is in, fitted to
+// w: the operators after the first give way, last first, before anything
+// is cut.
+func fleetHere(t *theme.Theme, text string, w int) string {
+	line := func(s string) string { return " " + t.Dim.Render("Fleet here:") + " " + s }
+	parts := strings.Split(text, ", ")
+	for n := len(parts); n > 1 && ansi.StringWidth(line(strings.Join(parts[:n], ", "))) > w; n-- {
+		text = strings.Join(parts[:n-1], ", ")
+	}
+	return ansi.Truncate(line(text), w, t.G.Ellipsis)
 }
 
 // workLines draws the VPN and the app, when configured.

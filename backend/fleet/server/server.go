@@ -49,6 +49,7 @@ type Options struct {
 type Server struct {
 	store *store.Store
 	opt   Options
+	fleet fleetCache
 }
 
 // New makes a server over a store.
@@ -63,6 +64,7 @@ func New(st *store.Store, opt Options) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/upload", s.upload)
+	mux.HandleFunc("GET /api/v1/ahead", s.ahead)
 	mux.HandleFunc("GET /login", s.login)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/report", http.StatusSeeOther) })
@@ -433,6 +435,8 @@ var formTmpl = template.Must(template.New("form").Parse(`<form class="filters" m
 <label>To <input type="date" name="until" value="{{.Until}}"></label>
 <label>Group <select name="group"><option value="">All devices</option>{{range .Groups}}<option{{if eq . $.Group}} selected{{end}}>{{.}}</option>{{end}}</select></label>
 <label>Network <select name="network"><option value="">All networks</option>{{range .Networks}}<option{{if eq . $.Network}} selected{{end}}>{{.}}</option>{{end}}</select></label>
+<label>Find <input type="search" name="q" value="{{.Search}}" placeholder="an area or a device"></label>
+<label>Order <select name="sort"><option value=""{{if eq .Sort ""}} selected{{end}}>dead zones first</option><option value="worst"{{if eq .Sort "worst"}} selected{{end}}>worst first</option><option value="visits"{{if eq .Sort "visits"}} selected{{end}}>most visits</option><option value="name"{{if eq .Sort "name"}} selected{{end}}>by name</option></select></label>
 {{if .Device}}<input type="hidden" name="device" value="{{.Device}}">{{end}}{{if .Area}}<input type="hidden" name="area" value="{{.Area}}">{{end}}
 <button type="submit">Show</button>
 {{if or .Device .Area}}<a href="/report?{{.Back}}">Whole fleet</a>{{end}}
@@ -447,15 +451,25 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 	}
 	groups, _ := s.store.Groups(r.Context())
 	keep := url.Values{}
-	for k, v := range map[string]string{"since": x.since, "until": x.until, "group": x.group, "network": x.network} {
+	pg := pagingOf(r.URL.Query())
+	for k, v := range map[string]string{"since": x.since, "until": x.until, "group": x.group, "network": x.network,
+		"q": pg.search, "sort": r.URL.Query().Get("sort")} {
 		if v != "" {
 			keep.Set(k, v)
 		}
 	}
+	// The period shown, in the date pickers, whether asked for or not.
+	since, until := x.since, x.until
+	if since == "" {
+		since = rep.Period.From
+	}
+	if until == "" {
+		until = rep.Period.To
+	}
 	var form strings.Builder
-	formTmpl.Execute(&form, map[string]any{"Since": x.since, "Until": x.until, "Group": x.group, "Groups": groups,
+	formTmpl.Execute(&form, map[string]any{"Since": since, "Until": until, "Group": x.group, "Groups": groups,
 		"Network": x.network, "Networks": x.networks, "Device": x.device, "Area": x.area, "Back": keep.Encode(),
-		"Raw": r.URL.RawQuery})
+		"Raw": r.URL.RawQuery, "Search": pg.search, "Sort": pg.order})
 	link := func(k, v string) string {
 		u := url.Values{}
 		for key, vals := range keep {
@@ -464,6 +478,16 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 		u.Set(k, v)
 		return "/report?" + u.Encode()
 	}
+	period := func(since, until string) string {
+		u := url.Values{}
+		for key, vals := range keep {
+			u[key] = vals
+		}
+		u.Set("since", since)
+		u.Set("until", until)
+		return "/report?" + u.Encode()
+	}
+	pg.apply(rep)
 	fresh := s.store.Fresh(r.Context())
 	note := ""
 	if !fresh.Days.IsZero() && fresh.Days.Year() > 1970 {
@@ -473,7 +497,10 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	rep.WriteHTMLPage(w, report.Page{Form: template.HTML(form.String()), Note: note,
+	rep.WriteHTMLPage(w, report.Page{Form: template.HTML(form.String()) + presets(s.store.Now().UTC().Format(time.DateOnly), period),
+		Note: note, Health: s.health(r.Context(), s.store.Now()),
+		AreaPager:   pg.pager("Areas", "areas_page", pg.areaPage, pg.areas, pg.shownAreas, link),
+		DevicePager: pg.pager("Devices", "devices_page", pg.devicePage, pg.devs, pg.shownDevices, link),
 		AreaHref: func(a string) string { return link("area", a) }, DeviceHref: func(id string) string { return link("device", id) }})
 }
 

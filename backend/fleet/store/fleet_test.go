@@ -289,3 +289,57 @@ func TestBadUploadsChangeNothing(t *testing.T) {
 		t.Fatalf("refused uploads changed rows: %v -> %v", before, after)
 	}
 }
+
+// TestDevicesSayWhereAndHowTheyLastWorked: each device's last session
+// gives its last area and the verdict it spent most of it at (a device
+// enrolled and never heard from has none), and a device is silent once it
+// has not uploaded for the quiet spell.
+func TestDevicesSayWhereAndHowTheyLastWorked(t *testing.T) {
+	smp := record(t)
+	s := open(t)
+	ctx := context.Background()
+	for i, e := range smp.exports {
+		if _, _, err := s.Ingest(ctx, enroll(t, s, fleetsample.Hosts[i]), bytes.NewReader(e), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enroll(t, s, "tb-drawer")
+	devs, err := s.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heard int
+	for _, d := range devs {
+		var area, green, amber, red string
+		var end int64
+		if d.Name == "tb-drawer" {
+			if d.LastArea != "" || d.LastVerdict != "" || !d.Silent(time.Now(), time.Hour) {
+				t.Errorf("a device never heard from: %+v", d)
+			}
+			continue
+		}
+		heard++
+		err := s.pool.QueryRow(ctx, `SELECT area, green_ms::text, amber_ms::text, red_ms::text, COALESCE(end_ms, start_ms) FROM session
+			WHERE device_id = $1 ORDER BY start_ms DESC LIMIT 1`, d.ID).Scan(&area, &green, &amber, &red, &end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.LastArea != area || d.LastVerdict == "" || d.LastSeen.UnixMilli() != end {
+			t.Errorf("%s: last area %q verdict %q seen %v; its last session: %s (%s/%s/%s ms)", d.Name, d.LastArea, d.LastVerdict, d.LastSeen, area, green, amber, red)
+		}
+		if d.Silent(d.LastUpload.Add(time.Hour), 3*24*time.Hour) || !d.Silent(d.LastUpload.Add(4*24*time.Hour), 3*24*time.Hour) {
+			t.Errorf("%s: silent is wrong around its last upload %v", d.Name, d.LastUpload)
+		}
+	}
+	if heard != len(fleetsample.Hosts) {
+		t.Fatalf("%d devices heard from, want %d", heard, len(fleetsample.Hosts))
+	}
+	for _, c := range []struct {
+		g, a, r int64
+		want    string
+	}{{10, 5, 1, "GO"}, {1, 5, 1, "MARGINAL"}, {1, 5, 9, "DO NOT PROCEED"}, {0, 0, 0, "NO DATA"}} {
+		if got := verdictOf(c.g, c.a, c.r); got != c.want {
+			t.Errorf("verdictOf(%d, %d, %d) = %q, want %q", c.g, c.a, c.r, got, c.want)
+		}
+	}
+}

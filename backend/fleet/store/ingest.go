@@ -473,7 +473,8 @@ func (w *upload) bookkeeping(dev string, tokenHash []byte) []statement {
 		{`INSERT INTO stale_day SELECT unnest($1::int[]) ON CONFLICT DO NOTHING`, []any{days}},
 		{`INSERT INTO stale_month SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, []any{months}},
 		{`INSERT INTO stale_device_month SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, []any{months, dev}},
-		{`UPDATE enrollment SET last_upload = now() WHERE token_hash = $1`, []any{tokenHash}},
+		// The store's clock, as the reports and the silent devices read it.
+		{`UPDATE enrollment SET last_upload = $2 WHERE token_hash = $1`, []any{tokenHash, w.s.now()}},
 	}
 }
 

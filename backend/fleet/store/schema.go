@@ -126,4 +126,16 @@ CREATE TABLE viewer_session (
 );
 CREATE INDEX viewer_session_expires ON viewer_session (expires)
 `,
+	// 3: one device's days found by device: a drill-down, and the areas a
+	// device worked in for its summary ahead, read its own rows rather
+	// than every device's days in the period (the day tables are keyed by
+	// day first). Made on the parents, so every month's partition, past
+	// and future, has them. A device's last session, for its health.
+	`
+CREATE INDEX day_net_device ON day_net (device_id, day);
+CREATE INDEX day_area_device ON day_area (device_id, day);
+CREATE INDEX day_visit_device ON day_visit (device_id, day);
+CREATE INDEX day_device_device ON day_device (device_id, day);
+CREATE INDEX session_device_start ON session (device_id, start_ms)
+`,
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/fieldlink/fieldlink/backend/netstate"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,9 @@ func (s *Store) now() time.Time {
 	}
 	return time.Now()
 }
+
+// Now is the store's clock (the wall clock, or a test's).
+func (s *Store) Now() time.Time { return s.now() }
 
 // Open connects to PostgreSQL and brings the schema up to date.
 func Open(ctx context.Context, url string) (*Store, error) {
@@ -219,12 +223,27 @@ func (s *Store) Viewer(ctx context.Context, token string) (string, error) {
 type DeviceStatus struct {
 	ID, Hostname, Name, Group string
 	LastUpload                time.Time
+	// LastArea and LastVerdict are of its last session: where it last
+	// worked (an area code), and the verdict it spent most of it at.
+	LastArea, LastVerdict string
+	LastSeen              time.Time
 }
 
-// Devices lists the enrolled and uploading devices.
+// Silent reports whether the device has not uploaded for quiet (or
+// never, once enrolled for longer than that is not known: never counts).
+func (d DeviceStatus) Silent(now time.Time, quiet time.Duration) bool {
+	return d.LastUpload.IsZero() || now.Sub(d.LastUpload) >= quiet
+}
+
+// Devices lists the enrolled and uploading devices, with where and how
+// each last worked.
 func (s *Store) Devices(ctx context.Context) ([]DeviceStatus, error) {
-	rows, err := s.pool.Query(ctx, `SELECT COALESCE(d.id, ''), COALESCE(d.hostname, ''), e.name, e.grp, e.last_upload
-		FROM enrollment e LEFT JOIN device d ON d.id = e.device_id ORDER BY e.grp, e.name`)
+	rows, err := s.pool.Query(ctx, `SELECT COALESCE(d.id, ''), COALESCE(d.hostname, ''), e.name, e.grp, e.last_upload,
+		COALESCE(l.area, ''), COALESCE(l.green_ms, 0), COALESCE(l.amber_ms, 0), COALESCE(l.red_ms, 0), COALESCE(l.end_ms, l.start_ms, 0)
+		FROM enrollment e LEFT JOIN device d ON d.id = e.device_id
+		LEFT JOIN LATERAL (SELECT area, green_ms, amber_ms, red_ms, start_ms, end_ms FROM session
+			WHERE device_id = d.id ORDER BY start_ms DESC LIMIT 1) l ON true
+		ORDER BY e.grp, e.name`)
 	if err != nil {
 		return nil, err
 	}
@@ -233,15 +252,33 @@ func (s *Store) Devices(ctx context.Context) ([]DeviceStatus, error) {
 	for rows.Next() {
 		var d DeviceStatus
 		var at *time.Time
-		if err := rows.Scan(&d.ID, &d.Hostname, &d.Name, &d.Group, &at); err != nil {
+		var green, amber, red, seen int64
+		if err := rows.Scan(&d.ID, &d.Hostname, &d.Name, &d.Group, &at, &d.LastArea, &green, &amber, &red, &seen); err != nil {
 			return nil, err
 		}
 		if at != nil {
 			d.LastUpload = *at
 		}
+		if seen > 0 {
+			d.LastSeen = time.UnixMilli(seen).UTC()
+			d.LastVerdict = verdictOf(green, amber, red)
+		}
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// verdictOf is the verdict a session spent most of its time at.
+func verdictOf(green, amber, red int64) string {
+	switch {
+	case green == 0 && amber == 0 && red == 0:
+		return netstate.WordNoData
+	case green >= amber && green >= red:
+		return netstate.WordGo
+	case amber >= red:
+		return netstate.WordMarginal
+	}
+	return netstate.WordDoNotProceed
 }
 
 // Groups lists the device groups.

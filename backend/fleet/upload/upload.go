@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/journal"
+	"github.com/fieldlink/fieldlink/backend/report"
 )
 
 // Options say where and how to send.
@@ -58,6 +59,10 @@ type Result struct {
 	Stored  map[string]int64
 	Uploads int
 	Bytes   int
+	// Ahead is the fleet's summary of the device's areas brought back
+	// after the sync (nil with AheadErr when it could not be had).
+	Ahead    *report.Ahead
+	AheadErr error
 }
 
 // String is "sent 3 session, 12 day_net … in 1 upload (4.2 kB)".
