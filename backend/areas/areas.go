@@ -205,6 +205,29 @@ func (m *Map) Name(code string) string {
 	return best
 }
 
+// Center is where a named area is: the middle of its boxes, averaged;
+// ok is false when the map gives it none.
+func (m *Map) Center(name string) (lat, lon float64, ok bool) {
+	if m == nil {
+		return 0, 0, false
+	}
+	n := 0
+	for _, a := range m.Areas {
+		if a.Name != name {
+			continue
+		}
+		for _, b := range a.Boxes {
+			lat += (b.South + b.North) / 2
+			lon += (b.West + b.East) / 2
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	return lat / float64(n), lon / float64(n), true
+}
+
 // file is the map as written.
 type file struct {
 	Area []struct {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"sort"
 	"time"
 
@@ -334,7 +335,9 @@ func matrix(q Query, d *Data, netLabel func(kind, network string) string, areaLa
 	m := Matrix{Networks: t.rankedNetworks()}
 	operators := t.operatorLines(m.Networks, bin)
 	for name, a := range t.byArea {
-		m.Rows = append(m.Rows, a.row(name, m.Networks, bin, q.DeviceShare))
+		row := a.row(name, m.Networks, bin, q.DeviceShare)
+		row.Where = whereIs(q.Areas, row)
+		m.Rows = append(m.Rows, row)
 	}
 	sort.Slice(m.Rows, func(i, j int) bool {
 		a, b := m.Rows[i], m.Rows[j]
@@ -501,6 +504,25 @@ func (a *areaAcc) row(name string, nets []string, bin int, mark float64) AreaRow
 	row.DeadZone = visitsShare < mark-1e-9 && bestMobile < mark-1e-9
 	row.Advice = row.Recommend(mark)
 	return row
+}
+
+// whereIs places an area: the centre of its boxes on the area map, else
+// the average of the (1 km) positions its codes carry.
+func whereIs(names *areas.Map, row AreaRow) *Position {
+	if lat, lon, ok := names.Center(row.Area); ok {
+		return &Position{Lat: lat, Lon: lon}
+	}
+	var lat, lon float64
+	n := 0
+	for _, c := range row.Codes {
+		if p := areas.ParseCode(c); p.GPS {
+			lat, lon, n = lat+p.Lat, lon+p.Lon, n+1
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return &Position{Lat: areas.Round(lat / float64(n)), Lon: areas.Round(lon / float64(n))}
 }
 
 // unnamed lists the codes the area map does not name, most seen first.

@@ -320,6 +320,9 @@ type Page struct {
 	// AreaPager and DevicePager say which page of the areas and of the
 	// devices is shown, with links to the others (a fleet's page).
 	AreaPager, DevicePager template.HTML
+	// Map is the map of areas when the page drew it from more areas than
+	// it shows (a fleet's page, before paging); else it is drawn here.
+	Map template.HTML
 }
 
 // WriteHTMLPage writes the report as a page of a web service.
@@ -343,8 +346,12 @@ func (r *Report) WriteHTMLPage(w io.Writer, page Page) error {
 			advice = append(advice, row.Advice)
 		}
 	}
+	areaMap := page.Map
+	if areaMap == "" {
+		areaMap = AreaMap(r.Matrix.Rows, page.AreaHref)
+	}
 	data := map[string]any{
-		"Advice": advice, "MinVisits": MinVisitsToRank,
+		"Advice": advice, "MinVisits": MinVisitsToRank, "Map": areaMap,
 		"R": r, "OpBars": opBars, "OpHeight": 12 + 26*len(opBars), "TimeBars": timeBars, "TimeHeight": 40 + 26*len(timeBars),
 		"LegendY": 18 + 26*len(timeBars),
 		"X0":      x0, "Width": width, "Demo": DemoNote, "All": AllNetworks, "Page": page,
@@ -399,7 +406,9 @@ form.filters label{margin-right:1em}
 <p class="headline">{{.R.Headline.Text}}</p>
 {{if .R.Headline.Devices}}<p class="note">{{count .R.Headline.Workable}} of {{count .R.Headline.Visits}} visits workable.</p>{{end}}
 
-<h2>Workable visits by area and network</h2>
+{{with .Map}}<h2>Where the areas are</h2>
+{{.}}
+{{end}}<h2>Workable visits by area and network</h2>
 <p class="note">Each cell: the share of visits there with workable signal on that network, and of how many visits. {{.R.Bases.Visits}} {{.R.Bases.DeadZone}} Dead zones are listed first.</p>
 {{if .R.Matrix.Rows}}<table class="heat">
 <thead><tr><th class="left">Area</th><th>{{.All}}</th>{{range .R.Matrix.Networks}}<th>{{.}}</th>{{end}}</tr></thead>

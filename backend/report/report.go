@@ -138,6 +138,16 @@ type AreaRow struct {
 	// Advice compares the operators with enough visits there and says
 	// which SIMs to prefer (Recommend); "" until one has enough.
 	Advice string `json:"advice,omitempty"`
+	// Where is the area on a map: the area map's boxes, else the 1 km
+	// positions its codes carry; nil when neither is known.
+	Where *Position `json:"position,omitempty"`
+}
+
+// Position is a point in degrees (about 1 km: positions are rounded
+// before anything stores them).
+type Position struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
 }
 
 // Matrix is the operator × area table of visits: the report's answer.

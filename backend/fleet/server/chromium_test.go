@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"github.com/fieldlink/fieldlink/backend/areas"
+	"github.com/fieldlink/fieldlink/backend/testbed/fleetsample"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -159,5 +162,58 @@ func TestFleetPageInChromium(t *testing.T) {
 	head, _, _ = heat(r.browse(t, "/report?network="+url.QueryEscape("Vodafone UK (234-15)")))
 	if len(head) != 3 || head[2] != "Vodafone UK (234-15)" {
 		t.Fatalf("network filter: head %q", head)
+	}
+}
+
+// TestFleetMapInChromium: with an area map that places its areas, the page
+// draws them where they are as inline SVG (no tile fetched from anywhere),
+// each with a title giving its share, its visits and the best operator
+// there, and a link to its own page; a browser lays it out.
+func TestFleetMapInChromium(t *testing.T) {
+	r := newRig(t)
+	for i := range r.paths {
+		if _, err := r.sync(i, upload.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.store.Refresh(context.Background(), store.RefreshOptions{Areas: true})
+	withBoxes := strings.NewReplacer(
+		`cells = ["234-30 TAC 2C10", "234-15 TAC 1F2A"]`, "cells = [\"234-30 TAC 2C10\", \"234-15 TAC 1F2A\"]\nboxes = [[52.40, -1.99, 52.42, -1.96]]",
+		`cells = ["234-30 TAC 2C11", "234-15 TAC 1F2B"]`, "cells = [\"234-30 TAC 2C11\", \"234-15 TAC 1F2B\"]\nboxes = [[52.43, -1.90, 52.44, -1.88]]",
+		`cells = ["234-30 TAC 2C12", "234-15 TAC 1F2C"]`, "cells = [\"234-30 TAC 2C12\", \"234-15 TAC 1F2C\"]\nboxes = [[52.39, -2.01, 52.40, -1.99]]",
+	).Replace(fleetsample.AreaMap)
+	placed, err := areas.Parse("areas.toml", []byte(withBoxes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv.Close()
+	r.srv = httptest.NewServer(New(r.store, Options{VisitShare: 0.8, DeviceShare: 0.85, Areas: placed}).Handler())
+	doc := r.browse(t, "/report")
+	var circles, linked int
+	var titles []string
+	walk(doc, func(n *html.Node) {
+		if n.Type != html.ElementNode || n.Data != "svg" || attr(n, "class") != "map" {
+			return
+		}
+		walk(n, func(c *html.Node) {
+			if c.Type == html.ElementNode && c.Data == "circle" {
+				circles++
+				if c.Parent != nil && c.Parent.Data == "a" && strings.Contains(attr(c.Parent, "href"), "area=") {
+					linked++
+				}
+			}
+			if c.Type == html.ElementNode && c.Data == "title" {
+				titles = append(titles, text(c))
+			}
+		})
+	})
+	if circles != 3+4 || linked != 3 {
+		t.Fatalf("the map has %d circles (want 3 areas and 4 in the legend), %d linked to their area", circles, linked)
+	}
+	all := strings.Join(titles, "\n")
+	for _, want := range []string{"Northfield: workable in 75% of 4 visits; best ", "Longbridge: workable in ", "; a dead zone"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the map's titles lack %q:\n%s", want, all)
+		}
 	}
 }

@@ -18,6 +18,7 @@ func bigReport() *report.Report {
 		row := report.AreaRow{Area: fmt.Sprintf("Area %05d", i), Named: true, Visits: int64(10 + i%300), Workable: int64(5 + i%200)}
 		row.Pct = 100 * float64(row.Workable) / float64(row.Visits)
 		row.DeadZone = i%97 == 0
+		row.Where = &report.Position{Lat: 52 + float64(i%101)/100, Lon: -2 + float64(i/101)/100}
 		for _, n := range nets {
 			row.Cells = append(row.Cells, report.Cell{Network: n, Kind: "cellular", Visits: row.Visits / 4, Workable: row.Workable / 4, Pct: row.Pct})
 			r.Areas = append(r.Areas, report.Row{Key: row.Area, Network: n, ConnectedHours: 12.5, GreenPct: 80})
@@ -41,10 +42,11 @@ func TestPageWeightAtFleetScale(t *testing.T) {
 		r := bigReport()
 		v, _ := url.ParseQuery(q)
 		pg := pagingOf(v)
-		pg.apply(r)
 		link := func(k, val string) string { return "/report?" + k + "=" + val }
+		areaMap := report.AreaMap(r.Matrix.Rows, func(a string) string { return link("area", a) })
+		pg.apply(r)
 		var b strings.Builder
-		if err := r.WriteHTMLPage(&b, report.Page{AreaPager: pg.pager("Areas", "areas_page", pg.areaPage, pg.areas, pg.shownAreas, link),
+		if err := r.WriteHTMLPage(&b, report.Page{Map: areaMap, AreaPager: pg.pager("Areas", "areas_page", pg.areaPage, pg.areas, pg.shownAreas, link),
 			DevicePager: pg.pager("Devices", "devices_page", pg.devicePage, pg.devs, pg.shownDevices, link)}); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +57,7 @@ func TestPageWeightAtFleetScale(t *testing.T) {
 	if len(page) > 300<<10 {
 		t.Fatalf("the page weighs %d KB, over 300 KB", len(page)>>10)
 	}
-	for _, want := range []string{"Areas 1–50 of 10063", `href="/report?areas_page=2"`, "Devices 1–50 of 18000", `href="/report?devices_page=2"`} {
+	for _, want := range []string{"The 400 areas with the most visits; 9663 more are in the table.", "Areas 1–50 of 10063", `href="/report?areas_page=2"`, "Devices 1–50 of 18000", `href="/report?devices_page=2"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}

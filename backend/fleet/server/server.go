@@ -487,6 +487,7 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 		u.Set("until", until)
 		return "/report?" + u.Encode()
 	}
+	areaMap := report.AreaMap(rep.Matrix.Rows, func(a string) string { return link("area", a) }) // every area, before the page is cut
 	pg.apply(rep)
 	fresh := s.store.Fresh(r.Context())
 	note := ""
@@ -498,7 +499,7 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rep.WriteHTMLPage(w, report.Page{Form: template.HTML(form.String()) + presets(s.store.Now().UTC().Format(time.DateOnly), period),
-		Note: note, Health: s.health(r.Context(), s.store.Now()),
+		Note: note, Health: s.health(r.Context(), s.store.Now()), Map: areaMap,
 		AreaPager:   pg.pager("Areas", "areas_page", pg.areaPage, pg.areas, pg.shownAreas, link),
 		DevicePager: pg.pager("Devices", "devices_page", pg.devicePage, pg.devs, pg.shownDevices, link),
 		AreaHref: func(a string) string { return link("area", a) }, DeviceHref: func(id string) string { return link("device", id) }})
