@@ -19,7 +19,7 @@ const (
 	// 10,000 areas still makes a page a browser opens at once.
 	MapAreas = 400
 	// MapLabels is how many of the busiest areas are named on the map.
-	MapLabels = 12
+	MapLabels          = 12
 	mapW, mapH, mapPad = 900.0, 520.0, 30.0
 )
 

@@ -502,7 +502,7 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 		Note: note, Health: s.health(r.Context(), s.store.Now()), Map: areaMap,
 		AreaPager:   pg.pager("Areas", "areas_page", pg.areaPage, pg.areas, pg.shownAreas, link),
 		DevicePager: pg.pager("Devices", "devices_page", pg.devicePage, pg.devs, pg.shownDevices, link),
-		AreaHref: func(a string) string { return link("area", a) }, DeviceHref: func(id string) string { return link("device", id) }})
+		AreaHref:    func(a string) string { return link("area", a) }, DeviceHref: func(id string) string { return link("device", id) }})
 }
 
 // Refresher rebuilds the store's pre-aggregates: changed days every tick,
