@@ -360,7 +360,7 @@ func (r *Report) WriteHTMLPage(w io.Writer, page Page) error {
 }
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"opt": opt, "num": fnum, "count": count, "trim": trim,
+	"opt": opt, "num": fnum, "count": count, "trim": trim, "last": func(s []string) int { return len(s) - 1 },
 	"cell": func(a AreaRow, network string) Cell { c, _ := a.find(network); return c },
 	"heat": heat, "text": cellText,
 	"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
@@ -429,7 +429,12 @@ form.filters label{margin-right:1em}
 <rect x="{{$.X0}}" y="{{.Y}}" width="{{f1 .W}}" height="18" fill="#2e7d32"/>
 <text x="{{f1 .ValueX}}" y="{{.TextY}}">{{.Value}}</text>
 {{end}}</svg>
-<ul>{{range .R.Operators}}<li>{{.Text}}</li>{{end}}</ul>{{else}}<p>No visits in this period.</p>{{end}}
+<ul>{{range .R.Operators}}<li>{{.Text}}</li>{{end}}</ul>{{else}}<p>No visits in this period.</p>{{end}}{{if .R.Trends}}
+<h2>Is it getting better? Month by month</h2>
+<p class="note">The share of visits with workable signal on each network, each month{{with (index .R.Trends 0).Area}} in {{.}}{{end}}; the dashed line is 80%.</p>
+<table class="data"><thead><tr><th class="left">Network</th><th>{{with index .R.Trends 0}}{{index .Months 0}} – {{index .Months (last .Months)}}{{end}}</th><th class="left">Latest</th></tr></thead><tbody>
+{{range .R.Trends}}<tr><td class="left">{{.Network}}</td><td>{{.Spark}}</td><td class="left">{{.Text}}</td></tr>
+{{end}}</tbody></table>{{end}}
 
 {{if .R.Unnamed}}<h2>Codes the area map does not name yet</h2>
 <p class="note">Add them to the area map to see them by name.</p>

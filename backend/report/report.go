@@ -223,6 +223,10 @@ type Report struct {
 	// Recent are the newest sessions, when the query asks for them (the
 	// TUI's reports view).
 	Recent []Session `json:"recent_sessions,omitempty"`
+	// Trends are the operators' shares of workable visits month by month
+	// (a fleet server's report adds them: over every area, or in the one
+	// area asked for).
+	Trends []Trend `json:"trends,omitempty"`
 	// Periods is time on site by periods of use, for a journal in which
 	// no visit was marked in the period (see PeriodsHow).
 	Periods *Periods `json:"periods_of_use,omitempty"`

@@ -119,3 +119,46 @@ func TestPageListsSilentDevices(t *testing.T) {
 		}
 	}
 }
+
+// TestTrendsFollowTheMonths: the fleet's report says, per operator, its
+// share month by month over the last six months (here all the visits are
+// in November: that month equals the operators' lines, the others have
+// none), on the page as a small chart beside the words; an area's page
+// says it for that area.
+func TestTrendsFollowTheMonths(t *testing.T) {
+	r := newRig(t)
+	for i := range r.paths {
+		if _, err := r.sync(i, upload.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.store.Refresh(context.Background(), store.RefreshOptions{Areas: true})
+	code, body := r.get("/report.json")
+	var rep report.Report
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil {
+		t.Fatalf("%d %.200s", code, body)
+	}
+	if len(rep.Trends) != len(rep.Operators) {
+		t.Fatalf("%d trends for %d operators", len(rep.Trends), len(rep.Operators))
+	}
+	for _, tr := range rep.Trends {
+		if len(tr.Months) != TrendMonths || tr.Months[4] != "Nov 2026" || tr.Pct[4] == nil || tr.Pct[3] != nil || tr.Visits[5] != 0 {
+			t.Fatalf("trend %+v", tr)
+		}
+		for _, o := range rep.Operators {
+			if o.Network == tr.Network && (tr.Visits[4] != o.Visits || *tr.Pct[4] != o.Pct) {
+				t.Errorf("%s in November: %d visits %.1f%%, its line says %d, %.1f%%", o.Network, tr.Visits[4], *tr.Pct[4], o.Visits, o.Pct)
+			}
+		}
+	}
+	_, page := r.get("/report")
+	if !strings.Contains(page, "Is it getting better? Month by month") || strings.Count(page, `<svg class="spark"`) != len(rep.Trends) {
+		t.Fatalf("the page lacks the trends")
+	}
+	_, area := r.get("/report.json?area=Northfield")
+	var north report.Report
+	json.Unmarshal([]byte(area), &north)
+	if len(north.Trends) == 0 || north.Trends[0].Area != "Northfield" {
+		t.Fatalf("an area's trends: %+v", north.Trends)
+	}
+}

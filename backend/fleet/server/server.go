@@ -47,9 +47,10 @@ type Options struct {
 
 // Server serves uploads and the fleet report.
 type Server struct {
-	store *store.Store
-	opt   Options
-	fleet fleetCache
+	store   *store.Store
+	opt     Options
+	fleet   fleetCache
+	monthly trendCache
 }
 
 // New makes a server over a store.
@@ -409,7 +410,29 @@ func (s *Server) build(r *http.Request) (*report.Report, query, int, error) {
 	}
 	x.networks = rep.Matrix.Networks
 	rep.Only(x.network, x.area)
+	if len(x.q.Devices) == 0 && x.q.Device == "" {
+		// The whole fleet's trends (a group's or a device's months would
+		// be too few visits to read a trend in).
+		if rep.Trends, err = s.trends(r.Context(), x.area, s.store.Now()); err != nil {
+			s.opt.Log.Printf("trends: %v", err)
+			rep.Trends = nil
+		}
+		if x.network != "" {
+			rep.Trends = onlyNetwork(rep.Trends, x.network)
+		}
+	}
 	return rep, x, 0, nil
+}
+
+// onlyNetwork keeps one network's trends.
+func onlyNetwork(ts []report.Trend, network string) []report.Trend {
+	var out []report.Trend
+	for _, t := range ts {
+		if t.Network == network {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (s *Server) reportData(format string) http.HandlerFunc {

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/fieldlink/fieldlink/backend/report"
+)
+
+// TrendMonths is how many whole months the trends show.
+const TrendMonths = 6
+
+// trendCache holds the months' figures the trends are drawn from: each a
+// whole month, which the month pre-aggregates answer.
+type trendCache struct {
+	mu     sync.Mutex
+	made   time.Time
+	months []report.MonthFigures
+}
+
+// trends are the operators' shares month by month, over every area or in
+// one, for the last TrendMonths months (this one included).
+func (s *Server) trends(ctx context.Context, area string, now time.Time) ([]report.Trend, error) {
+	months, err := s.monthFigures(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	return report.Trends(months, area), nil
+}
+
+// monthFigures reads each month's report, at most every aheadEvery.
+func (s *Server) monthFigures(ctx context.Context, now time.Time) ([]report.MonthFigures, error) {
+	c := &s.monthly
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.months != nil && now.Sub(c.made) < aheadEvery && !now.Before(c.made) {
+		return c.months, nil
+	}
+	y, m, _ := now.UTC().Date()
+	var out []report.MonthFigures
+	for i := TrendMonths - 1; i >= 0; i-- {
+		from := time.Date(y, m-time.Month(i), 1, 0, 0, 0, 0, time.UTC)
+		rep, _, err := report.From(ctx, s.store.Fetcher(), report.Query{Since: from, Until: from.AddDate(0, 1, 0),
+			VisitShare: s.opt.VisitShare, DeviceShare: s.opt.DeviceShare, Areas: s.opt.Areas})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, report.FiguresOf(from.Format("Jan 2006"), rep))
+	}
+	c.months, c.made = out, now
+	return out, nil
+}
