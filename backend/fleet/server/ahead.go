@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/fleet/store"
 	"github.com/fieldlink/fieldlink/backend/report"
 )
 
@@ -23,34 +21,42 @@ const aheadEvery = 10 * time.Minute
 // two before, whole (the month pre-aggregates answer it).
 const aheadMonths = 3
 
-// fleetCache holds the fleet's report the summaries are cut from.
-type fleetCache struct {
+// timed is a value made at most every aheadEvery (the fleet's figures
+// move slowly, and one making serves every device and every page).
+type timed[T any] struct {
 	mu   sync.Mutex
 	made time.Time
-	rep  *report.Report
+	val  T
+	have bool
+}
+
+// get returns the value kept, or makes it afresh when it is older than
+// aheadEvery (or the clock went back).
+func (c *timed[T]) get(now time.Time, build func() (T, error)) (T, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.have && now.Sub(c.made) < aheadEvery && !now.Before(c.made) {
+		return c.val, nil
+	}
+	v, err := build()
+	if err != nil {
+		return v, err
+	}
+	c.val, c.made, c.have = v, now, true
+	return v, nil
 }
 
 // ahead answers a device with the fleet's summary of the areas it worked
 // in over its recent weeks (report.Ahead): no patient data, a few KB.
 func (s *Server) ahead(w http.ResponseWriter, r *http.Request) {
-	tok := bearer(r)
-	if tok == "" {
-		fail(w, http.StatusUnauthorized, "no token: send Authorization: Bearer <the device's token>")
-		return
-	}
-	e, err := s.store.Device(r.Context(), tok)
-	if errors.Is(err, store.ErrUnknownToken) {
-		fail(w, http.StatusUnauthorized, "unknown token: enroll the device with 'fieldlink serve enroll'")
-		return
-	}
-	if err != nil {
-		s.opt.Log.Printf("ahead: %v", err)
-		fail(w, http.StatusServiceUnavailable, "the fleet database is not answering; try again later")
+	e, ok := s.device(w, r, "ahead")
+	if !ok {
 		return
 	}
 	now := s.store.Now()
 	sum := &report.Ahead{Made: now.UTC()}
 	if e.Device != "" {
+		var err error
 		if sum, err = s.summaryFor(r.Context(), e.Device, now); err != nil {
 			s.opt.Log.Printf("ahead for %s: %v", e.Name, err)
 			fail(w, http.StatusServiceUnavailable, "the fleet database is not answering; try again later")
@@ -82,21 +88,13 @@ func (s *Server) summaryFor(ctx context.Context, device string, now time.Time) (
 // fleetReport is the fleet's report over aheadMonths, made afresh when the
 // one kept is older than aheadEvery.
 func (s *Server) fleetReport(ctx context.Context, now time.Time) (*report.Report, error) {
-	c := &s.fleet
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rep != nil && now.Sub(c.made) < aheadEvery && !now.Before(c.made) {
-		return c.rep, nil
-	}
-	y, m, _ := now.UTC().Date()
-	since := time.Date(y, m-aheadMonths+1, 1, 0, 0, 0, 0, time.UTC)
-	rep, _, err := report.From(ctx, s.store.Fetcher(), report.Query{Since: since, VisitShare: s.opt.VisitShare,
-		DeviceShare: s.opt.DeviceShare, Areas: s.opt.Areas})
-	if err != nil {
-		return nil, err
-	}
-	c.rep, c.made = rep, now
-	return rep, nil
+	return s.fleet.get(now, func() (*report.Report, error) {
+		y, m, _ := now.UTC().Date()
+		since := time.Date(y, m-aheadMonths+1, 1, 0, 0, 0, 0, time.UTC)
+		rep, _, err := report.From(ctx, s.store.Fetcher(), report.Query{Since: since, VisitShare: s.opt.VisitShare,
+			DeviceShare: s.opt.DeviceShare, Areas: s.opt.Areas})
+		return rep, err
+	})
 }
 
 // QuietDays is how long a device may go without uploading before the

@@ -98,49 +98,54 @@ func pageOf[T any](rows []T, n int) []T {
 	return rows[lo:min(len(rows), lo+PageRows)]
 }
 
-// sortAreas orders the areas: as the report has them (dead zones first),
-// worst first (dead zones, then the lowest share of workable visits), most
-// visits first, or by name.
-func sortAreas(rows []report.AreaRow, order string) {
+// ranked is what an order reads of a row: its name, its visits, and how
+// bad it is (lower is worse).
+type ranked struct {
+	name   string
+	visits int64
+	worse  float64
+}
+
+// sortBy orders rows as asked: "" leaves the report's own order (dead
+// zones first), "worst" the lowest share first, "visits" the most first,
+// "name" alphabetically.
+func sortBy[T any](rows []T, order string, of func(T) ranked) {
 	if order == "" {
 		return
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
+		a, b := of(rows[i]), of(rows[j])
 		switch order {
 		case "visits":
-			return a.Visits > b.Visits
+			return a.visits > b.visits
 		case "name":
-			return strings.ToLower(a.Area) < strings.ToLower(b.Area)
+			return strings.ToLower(a.name) < strings.ToLower(b.name)
 		}
-		if a.DeadZone != b.DeadZone {
-			return a.DeadZone
-		}
-		return a.Pct < b.Pct
+		return a.worse < b.worse
 	})
 }
 
-// sortDevices orders the devices likewise, by their share of workable
-// visits.
+// sortAreas orders the areas; worst is dead zones, then by their share
+// of workable visits.
+func sortAreas(rows []report.AreaRow, order string) {
+	sortBy(rows, order, func(r report.AreaRow) ranked {
+		worse := r.Pct
+		if r.DeadZone {
+			worse -= 1000
+		}
+		return ranked{r.Area, r.Visits, worse}
+	})
+}
+
+// sortDevices orders the devices; worst is by their share of workable
+// visits (a device with none is not among the worst).
 func sortDevices(rows []report.Row, order string) {
-	if order == "" {
-		return
-	}
-	share := func(r report.Row) float64 {
-		if r.WorkableVisitsPct == nil {
-			return 101 // no visits: not among the worst
+	sortBy(rows, order, func(r report.Row) ranked {
+		worse := 101.0
+		if r.WorkableVisitsPct != nil {
+			worse = *r.WorkableVisitsPct
 		}
-		return *r.WorkableVisitsPct
-	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		switch order {
-		case "visits":
-			return a.Visits > b.Visits
-		case "name":
-			return strings.ToLower(a.Key) < strings.ToLower(b.Key)
-		}
-		return share(a) < share(b)
+		return ranked{r.Key, r.Visits, worse}
 	})
 }
 

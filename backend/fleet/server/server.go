@@ -49,8 +49,8 @@ type Options struct {
 type Server struct {
 	store   *store.Store
 	opt     Options
-	fleet   fleetCache
-	monthly trendCache
+	fleet   timed[*report.Report]
+	monthly timed[[]report.MonthFigures]
 }
 
 // New makes a server over a store.
@@ -109,22 +109,34 @@ func fail(w http.ResponseWriter, status int, format string, a ...any) {
 
 // upload stores one gzipped (or plain) NDJSON export. The answer comes
 // after the commit: a device moves its watermark only on a 200.
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+// device finds the enrolled device a request's upload token names, or
+// answers the request itself (401, or 503 with the cause in the log) and
+// reports false.
+func (s *Server) device(w http.ResponseWriter, r *http.Request, what string) (store.Enrollment, bool) {
 	tok := bearer(r)
 	if tok == "" {
 		fail(w, http.StatusUnauthorized, "no token: send Authorization: Bearer <the device's token>")
-		return
+		return store.Enrollment{}, false
 	}
 	e, err := s.store.Device(r.Context(), tok)
 	if errors.Is(err, store.ErrUnknownToken) {
 		fail(w, http.StatusUnauthorized, "unknown token: enroll the device with 'fieldlink serve enroll'")
-		return
+		return e, false
 	}
 	if err != nil {
-		s.opt.Log.Printf("upload: %v", err)
+		s.opt.Log.Printf("%s: %v", what, err)
 		fail(w, http.StatusServiceUnavailable, "the fleet database is not answering; try again later")
+		return e, false
+	}
+	return e, true
+}
+
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.device(w, r, "upload")
+	if !ok {
 		return
 	}
+	tok := bearer(r)
 	var body io.Reader = http.MaxBytesReader(w, r.Body, MaxUpload)
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(body)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/fieldlink/fieldlink/backend/report"
@@ -10,14 +9,6 @@ import (
 
 // TrendMonths is how many whole months the trends show.
 const TrendMonths = 6
-
-// trendCache holds the months' figures the trends are drawn from: each a
-// whole month, which the month pre-aggregates answer.
-type trendCache struct {
-	mu     sync.Mutex
-	made   time.Time
-	months []report.MonthFigures
-}
 
 // trends are the operators' shares month by month, over every area or in
 // one, for the last TrendMonths months (this one included).
@@ -31,23 +22,18 @@ func (s *Server) trends(ctx context.Context, area string, now time.Time) ([]repo
 
 // monthFigures reads each month's report, at most every aheadEvery.
 func (s *Server) monthFigures(ctx context.Context, now time.Time) ([]report.MonthFigures, error) {
-	c := &s.monthly
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.months != nil && now.Sub(c.made) < aheadEvery && !now.Before(c.made) {
-		return c.months, nil
-	}
-	y, m, _ := now.UTC().Date()
-	var out []report.MonthFigures
-	for i := TrendMonths - 1; i >= 0; i-- {
-		from := time.Date(y, m-time.Month(i), 1, 0, 0, 0, 0, time.UTC)
-		rep, _, err := report.From(ctx, s.store.Fetcher(), report.Query{Since: from, Until: from.AddDate(0, 1, 0),
-			VisitShare: s.opt.VisitShare, DeviceShare: s.opt.DeviceShare, Areas: s.opt.Areas})
-		if err != nil {
-			return nil, err
+	return s.monthly.get(now, func() ([]report.MonthFigures, error) {
+		y, m, _ := now.UTC().Date()
+		var out []report.MonthFigures
+		for i := TrendMonths - 1; i >= 0; i-- {
+			from := time.Date(y, m-time.Month(i), 1, 0, 0, 0, 0, time.UTC)
+			rep, _, err := report.From(ctx, s.store.Fetcher(), report.Query{Since: from, Until: from.AddDate(0, 1, 0),
+				VisitShare: s.opt.VisitShare, DeviceShare: s.opt.DeviceShare, Areas: s.opt.Areas})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, report.FiguresOf(from.Format("Jan 2006"), rep))
 		}
-		out = append(out, report.FiguresOf(from.Format("Jan 2006"), rep))
-	}
-	c.months, c.made = out, now
-	return out, nil
+		return out, nil
+	})
 }
