@@ -110,12 +110,15 @@ type Sync struct {
 
 // Server is the fleet server's side.
 type Server struct {
-	DB           string   `toml:"db" comment:"PostgreSQL URL (postgres://user@host/fieldlink); a password is better in ~/.pgpass or PGPASSWORD than here."`
-	Listen       string   `toml:"listen" comment:"Address to serve on."`
-	TLSCert      string   `toml:"tls_cert" comment:"Certificate (PEM) for HTTPS."`
-	TLSKey       string   `toml:"tls_key" comment:"Its private key (PEM)."`
-	Refresh      Duration `toml:"refresh" comment:"How often changed days are added to the report's pre-aggregates."`
-	AreasRefresh Duration `toml:"areas_refresh" comment:"How often the month pre-aggregates of areas are rebuilt (the costly part)."`
+	DB      string   `toml:"db" comment:"PostgreSQL URL (postgres://user@host/fieldlink); a password is better in ~/.pgpass or PGPASSWORD than here."`
+	Listen  string   `toml:"listen" comment:"Address to serve on."`
+	TLSCert string   `toml:"tls_cert" comment:"Certificate (PEM) for HTTPS."`
+	TLSKey  string   `toml:"tls_key" comment:"Its private key (PEM)."`
+	Refresh Duration `toml:"refresh" comment:"The longest an upload waits to be summed into the report (each upload is summed within a second or two of it anyway)."`
+	// AreasRefresh is read from older configs and no longer used: the
+	// months of areas are summed at every refresh (from the fleet's day
+	// rows, cheap since they exist).
+	AreasRefresh Duration `toml:"areas_refresh" comment:"No longer used: areas are summed at every refresh."`
 	// BehindTLSProxy marks sessions Secure and sends HSTS while serving
 	// plain HTTP to a proxy that speaks TLS to the browsers.
 	BehindTLSProxy bool `toml:"behind_tls_proxy" comment:"Serving plain HTTP (--insecure-http) behind a proxy that speaks HTTPS to the browsers: sign-in cookies are marked Secure and HSTS is sent."`

@@ -137,7 +137,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		Areas: names, Secure: !*insecure, BehindTLSProxy: cfg.Server.BehindTLSProxy, Log: logger})
 	hs := &http.Server{Addr: *listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: logger}
-	go server.Refresher(ctx, st, cfg.Server.Refresh.D(), cfg.Server.AreasRefresh.D(), logger.Printf)
+	go srv.Refresher(ctx, cfg.Server.Refresh.D(), logger.Printf)
 	errs := make(chan error, 1)
 	go func() {
 		if *insecure {

@@ -51,6 +51,8 @@ type Server struct {
 	opt     Options
 	fleet   timed[*report.Report]
 	monthly timed[[]report.MonthFigures]
+	// uploaded wakes the refresher when an upload has committed.
+	uploaded chan struct{}
 }
 
 // New makes a server over a store.
@@ -58,7 +60,7 @@ func New(st *store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = log.New(io.Discard, "", 0)
 	}
-	return &Server{store: st, opt: opt}
+	return &Server{store: st, opt: opt, uploaded: make(chan struct{}, 1)}
 }
 
 // Handler routes the service.
@@ -187,6 +189,10 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		if en, err := s.store.Device(r.Context(), tok); err == nil {
 			dev = en.Device
 		}
+	}
+	select {
+	case s.uploaded <- struct{}{}: // the refresher sums it in
+	default:
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(UploadResult{Device: dev, Stored: stats, Warnings: warnings})
@@ -540,20 +546,24 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 		AreaHref:    func(a string) string { return link("area", a) }, DeviceHref: func(id string) string { return link("device", id) }})
 }
 
-// Refresher rebuilds the store's pre-aggregates: changed days every tick,
-// areas every areaEvery; it returns when ctx ends.
-func Refresher(ctx context.Context, st *store.Store, tick, areaEvery time.Duration, logf func(string, ...any)) {
+// settleUploads is how long the refresher waits after an upload for
+// others arriving with it, so that a fleet's morning syncs are summed in
+// batches rather than one refresh each.
+const settleUploads = time.Second
+
+// Refresher keeps the store's pre-aggregates current: within about
+// settleUploads of an upload's acknowledgement (the figures of a moment
+// are then right within seconds, the headline and the area table alike),
+// and every tick besides (a refresh that failed is tried again then). The
+// months of areas are summed from the fleet's day rows at every refresh,
+// cheap enough since those exist. It returns when ctx ends.
+func (s *Server) Refresher(ctx context.Context, tick time.Duration, logf func(string, ...any)) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	var lastAreas time.Time
 	for {
-		areas := time.Since(lastAreas) >= areaEvery
-		stats, err := st.Refresh(ctx, store.RefreshOptions{Areas: areas})
-		switch {
-		case err != nil && ctx.Err() == nil:
+		stats, err := s.store.Refresh(ctx, store.RefreshOptions{Areas: true})
+		if err != nil && ctx.Err() == nil {
 			logf("refresh: %v", err)
-		case err == nil && areas:
-			lastAreas = time.Now()
 		}
 		if err == nil && stats.Days+stats.DeviceMonths+stats.Months > 0 {
 			logf("refreshed %d days, %d device-months, %d area-months in %s", stats.Days, stats.DeviceMonths, stats.Months, stats.Took.Round(time.Millisecond))
@@ -562,6 +572,12 @@ func Refresher(ctx context.Context, st *store.Store, tick, areaEvery time.Durati
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.uploaded:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settleUploads):
+			}
 		}
 	}
 }

@@ -179,9 +179,11 @@ func (c *collector) edgeQueries(pl period) []query {
 			c.keyTimes(false, &c.d.DeviceTimes)},
 		{`SELECT device_id, SUM(failovers)::bigint, string_agg(h_visit, ',') FROM day_device WHERE ` + edges + ` GROUP BY device_id`,
 			args, c.visitSums(false, &c.d.DeviceVisits)},
-		{`SELECT kind, network, area, MAX(area_name), ` + sumTimes + `, string_agg(h_signal, ',') FROM day_area WHERE ` + edges +
+		// The fleet's own day rows: a few per area and day, where the
+		// devices' are thousands.
+		{`SELECT kind, network, area, MAX(area_name), ` + sumTimes + `, string_agg(h_signal, ',') FROM fleet_day_area WHERE ` + edges +
 			` GROUP BY kind, network, area`, args, c.areaRow},
-		{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, string_agg(h_share, ',') FROM day_visit
+		{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, string_agg(h_share, ',') FROM fleet_day_visit
 				WHERE ` + edges + ` GROUP BY kind, network, area`, args, c.cellRow},
 	}
 }

@@ -99,10 +99,14 @@ func (s *Store) refreshDays(ctx context.Context) (int, error) {
 	if err != nil || len(days) == 0 {
 		return 0, err
 	}
-	for _, q := range []string{`DELETE FROM fleet_day_net WHERE day = ANY($1)`, `DELETE FROM fleet_day_device WHERE day = ANY($1)`} {
+	for _, q := range []string{`DELETE FROM fleet_day_net WHERE day = ANY($1)`, `DELETE FROM fleet_day_device WHERE day = ANY($1)`,
+		`DELETE FROM fleet_day_area WHERE day = ANY($1)`, `DELETE FROM fleet_day_visit WHERE day = ANY($1)`} {
 		if _, err := tx.Exec(ctx, q, days); err != nil {
 			return 0, err
 		}
+	}
+	if err := fleetDayAreas(ctx, tx, days); err != nil {
+		return 0, err
 	}
 	nets, err := merged(ctx, tx, 3, `SELECT day, kind, network, MAX(mcc), MAX(mnc), SUM(sessions)::bigint, SUM(connected_ms)::bigint,
 		SUM(green_ms)::bigint, SUM(amber_ms)::bigint, SUM(red_ms)::bigint, SUM(usable_ms)::bigint, SUM(in_use_ms)::bigint,
@@ -124,6 +128,28 @@ func (s *Store) refreshDays(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(days), tx.Commit(ctx)
+}
+
+// fleetDayAreas sums the days' area and visit roll-ups over the devices
+// into the fleet's own day rows.
+func fleetDayAreas(ctx context.Context, tx pgx.Tx, days []int32) error {
+	areas, err := merged(ctx, tx, 1, `SELECT day, kind, network, area, MAX(area_name), `+sumTimes+`, string_agg(h_signal, ',')
+		FROM day_area WHERE day = ANY($1) GROUP BY day, kind, network, area`, days)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fleet_day_area"}, []string{"day", "kind", "network", "area", "area_name", "connected_ms",
+		"green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "h_signal"}, pgx.CopyFromRows(areas)); err != nil {
+		return err
+	}
+	visits, err := merged(ctx, tx, 1, `SELECT day, kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint,
+		string_agg(h_share, ',') FROM day_visit WHERE day = ANY($1) GROUP BY day, kind, network, area`, days)
+	if err != nil {
+		return err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"fleet_day_visit"}, []string{"day", "kind", "network", "area", "mcc", "mnc", "area_name",
+		"visits", "h_share"}, pgx.CopyFromRows(visits))
+	return err
 }
 
 func (s *Store) refreshDeviceMonths(ctx context.Context) (int, error) {
@@ -274,14 +300,26 @@ func (s *Store) refreshMonth(ctx context.Context) (bool, error) {
 	if err != nil {
 		return true, tx.Commit(ctx)
 	}
+	// Its days' fleet rows must be current first: an upload committed
+	// since the days were refreshed leaves the month marked for the next
+	// refresh, which sums the days first.
+	var pending bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM stale_day WHERE day BETWEEN $1 AND $2)`, lo, hi).Scan(&pending); err != nil {
+		return false, err
+	}
+	if pending {
+		return false, nil // rolled back: the month stays marked
+	}
 	for _, q := range []string{`DELETE FROM month_area WHERE month = $1`, `DELETE FROM month_visit WHERE month = $1`} {
 		if _, err := tx.Exec(ctx, q, month); err != nil {
 			return false, err
 		}
 	}
+	// A month is summed from its days' fleet rows (fleetDayAreas), which
+	// refreshDays keeps; the days of this month are refreshed first.
 	areas, err := merged(ctx, tx, 1, `SELECT $1::text, kind, network, area, MAX(area_name), SUM(connected_ms)::bigint, SUM(green_ms)::bigint,
 		SUM(amber_ms)::bigint, SUM(red_ms)::bigint, SUM(usable_ms)::bigint, SUM(in_use_ms)::bigint, SUM(workable_ms)::bigint,
-		string_agg(h_signal, ',') FROM day_area WHERE day BETWEEN $2 AND $3 GROUP BY kind, network, area`, month, lo, hi)
+		string_agg(h_signal, ',') FROM fleet_day_area WHERE day BETWEEN $2 AND $3 GROUP BY kind, network, area`, month, lo, hi)
 	if err != nil {
 		return false, err
 	}
@@ -290,7 +328,7 @@ func (s *Store) refreshMonth(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	visits, err := merged(ctx, tx, 1, `SELECT $1::text, kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint,
-		string_agg(h_share, ',') FROM day_visit WHERE day BETWEEN $2 AND $3 GROUP BY kind, network, area`, month, lo, hi)
+		string_agg(h_share, ',') FROM fleet_day_visit WHERE day BETWEEN $2 AND $3 GROUP BY kind, network, area`, month, lo, hi)
 	if err != nil {
 		return false, err
 	}

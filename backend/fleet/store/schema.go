@@ -138,4 +138,25 @@ CREATE INDEX day_visit_device ON day_visit (device_id, day);
 CREATE INDEX day_device_device ON day_device (device_id, day);
 CREATE INDEX session_device_start ON session (device_id, start_ms)
 `,
+	// 4: the fleet's days per area and per area's visits, summed over the
+	// devices: a period's ragged ends read a day's few fleet rows, not
+	// every device's, and a month of areas is summed from its days'
+	// fleet rows (cheap enough to keep current at every refresh, so the
+	// headline and the area table of one moment agree). The days already
+	// stored are marked for the next refresh to sum once.
+	`
+CREATE TABLE fleet_day_area (
+	day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL, area_name TEXT NOT NULL,
+	connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	usable_ms BIGINT NOT NULL, in_use_ms BIGINT NOT NULL, workable_ms BIGINT NOT NULL, h_signal TEXT NOT NULL,
+	PRIMARY KEY (day, kind, network, area)
+);
+CREATE TABLE fleet_day_visit (
+	day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL, mcc TEXT NOT NULL, mnc TEXT NOT NULL,
+	area_name TEXT NOT NULL, visits BIGINT NOT NULL, h_share TEXT NOT NULL,
+	PRIMARY KEY (day, kind, network, area)
+);
+INSERT INTO stale_day SELECT DISTINCT day FROM day_area ON CONFLICT DO NOTHING;
+INSERT INTO stale_day SELECT DISTINCT day FROM day_visit ON CONFLICT DO NOTHING
+`,
 }
