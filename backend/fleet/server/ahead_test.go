@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -160,5 +161,41 @@ func TestTrendsFollowTheMonths(t *testing.T) {
 	json.Unmarshal([]byte(area), &north)
 	if len(north.Trends) == 0 || north.Trends[0].Area != "Northfield" {
 		t.Fatalf("an area's trends: %+v", north.Trends)
+	}
+}
+
+// TestFiguresAreRightSecondsAfterAnUpload: with the refresher running on
+// an hour's tick, each upload is summed within seconds of its
+// acknowledgement, the headline and the table of areas alike: the report
+// read then equals the merged journals of the devices synced so far.
+func TestFiguresAreRightSecondsAfterAnUpload(t *testing.T) {
+	r := newRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.fs.Refresher(ctx, time.Hour, func(string, ...any) {}) // t.Logf would outlive the test
+	for i := range r.paths {
+		if _, err := r.sync(i, upload.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		acked := time.Now()
+		keep := r.paths
+		r.paths = keep[:i+1]
+		want := r.merged(report.Query{VisitShare: 0.8, DeviceShare: 0.85})
+		r.paths = keep
+		for {
+			_, body := r.get("/report.json")
+			var got report.Report
+			json.Unmarshal([]byte(body), &got)
+			if got.Headline.Visits == want.Headline.Visits && len(got.Matrix.Rows) == len(want.Matrix.Rows) {
+				sameJSON(t, fmt.Sprintf("after device %d's upload", i+1), &got, want)
+				t.Logf("device %d: right %v after the acknowledgement", i+1, time.Since(acked).Round(time.Millisecond))
+				break
+			}
+			if time.Since(acked) > 5*time.Second {
+				t.Fatalf("device %d: 5 s after the acknowledgement the report has %d visits in %d areas, want %d in %d",
+					i+1, got.Headline.Visits, len(got.Matrix.Rows), want.Headline.Visits, len(want.Matrix.Rows))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }

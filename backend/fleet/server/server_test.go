@@ -27,6 +27,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type rig struct {
 	t      *testing.T
 	store  *store.Store
+	fs     *Server
 	srv    *httptest.Server
 	viewer string
 	paths  []string
@@ -43,7 +44,8 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(st.Close)
 	st.SetClock(fleetsample.Clock)
 	r := &rig{t: t, store: st}
-	r.srv = httptest.NewServer(New(st, Options{VisitShare: 0.8, DeviceShare: 0.85}).Handler())
+	r.fs = New(st, Options{VisitShare: 0.8, DeviceShare: 0.85})
+	r.srv = httptest.NewServer(r.fs.Handler())
 	t.Cleanup(r.srv.Close)
 	if r.viewer, err = st.AddViewer(ctx, "it-manager"); err != nil {
 		t.Fatal(err)
