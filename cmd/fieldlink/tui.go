@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -78,6 +79,13 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 	r, err := c.start(ctx, cfg, src, mode)
 	if err != nil {
 		return err
+	}
+	if r.role == engine.Observer {
+		// A screen following the service only draws: one thread of Go
+		// code is plenty, and it spares each message the runtime waking
+		// a second thread to share the work (about a third of the
+		// wakeups of a screen showing a busy day).
+		runtime.GOMAXPROCS(1)
 	}
 	if cfgErr != nil {
 		r.eng.SetWarning("config", cfgErr.Error()+" (running on the built-in defaults until it is fixed)")
