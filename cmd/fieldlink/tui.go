@@ -69,14 +69,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	mode := "tui"
-	switch {
-	case c.simulated():
-		mode = "demo"
-	case c.kiosk:
-		mode = "kiosk"
-	}
-	r, err := c.start(ctx, cfg, src, mode)
+	r, err := c.start(ctx, cfg, src, c.screenMode())
 	if err != nil {
 		return err
 	}
@@ -87,12 +80,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 		// wakeups of a screen showing a busy day).
 		runtime.GOMAXPROCS(1)
 	}
-	if cfgErr != nil {
-		r.eng.SetWarning("config", cfgErr.Error()+" (running on the built-in defaults until it is fixed)")
-	}
-	if trustWarn != "" {
-		r.eng.SetWarning("config-trust", trustWarn)
-	}
+	showConfigWarnings(r.eng, cfgErr, trustWarn)
 	states, unsubscribe := r.eng.Subscribe()
 	defer unsubscribe()
 
@@ -124,13 +112,46 @@ func cmdTUI(args []string, stdout, stderr io.Writer) error {
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return err
 	}
-	if m, ok := final.(*app.Model); ok && m.Err() != nil {
-		if errors.Is(m.Err(), errHandover) {
-			guard.release()
-			return reexec()
-		}
+	return screenEnded(final, guard)
+}
+
+// screenMode names what this screen is for the lock and the others'
+// screens: a simulated run, the boot console's kiosk, or a desktop TUI.
+func (c *common) screenMode() string {
+	switch {
+	case c.simulated():
+		return "demo"
+	case c.kiosk:
+		return "kiosk"
+	}
+	return "tui"
+}
+
+// showConfigWarnings puts a config's mistake (the screen runs on the
+// defaults meanwhile) and a config's doubtful ownership on the screen.
+func showConfigWarnings(eng *engine.Engine, cfgErr error, trustWarn string) {
+	if cfgErr != nil {
+		eng.SetWarning("config", cfgErr.Error()+" (running on the built-in defaults until it is fixed)")
+	}
+	if trustWarn != "" {
+		eng.SetWarning("config-trust", trustWarn)
+	}
+}
+
+// screenEnded turns how the screen ended into the command's outcome: a
+// handover starts this fieldlink again as the new owner's client, the
+// admin's key sequence exits with its own status.
+func screenEnded(final tea.Model, guard *screenGuard) error {
+	m, ok := final.(*app.Model)
+	switch {
+	case !ok:
+		return nil
+	case errors.Is(m.Err(), errHandover):
+		guard.release()
+		return reexec()
+	case m.Err() != nil:
 		return m.Err()
-	} else if ok && m.AdminExit() {
+	case m.AdminExit():
 		return errAdminExit
 	}
 	return nil
