@@ -36,6 +36,9 @@ type seqDevice struct {
 	done  chan error
 	token string
 	visit *seqVisit
+	// sent is the device's journal exported the moment its last sync was
+	// acknowledged: what the server must hold for it, no more, no less.
+	sent []byte
 }
 
 type seqVisit struct {
@@ -51,9 +54,12 @@ func (v *seqVisit) snapshot(now time.Time) netstate.Snapshot {
 
 // TestFleetSyncSequences: days of a small fleet, as seeded random steps —
 // visits (some across midnight, some left open for a day), time passing,
-// syncs, syncs cut off mid-upload, refreshes — with what the server holds
-// checked after every step, and the fleet report checked against the
-// same journals merged into SQLite whenever everyone has synced. Replay
+// syncs, syncs cut off mid-upload, refreshes, reads of random periods —
+// with what the server holds checked after every step. Every read (a
+// ragged or whole-month period, the last days, one device) is checked
+// against a recomputation: the journals as each device last sent them,
+// merged into SQLite and reported on; and whenever everyone has synced,
+// the report to date against the journals as they are. Replay
 // a failure with the printed FIELDLINK_SEQ_SEED; FIELDLINK_SEQ_STEPS sets
 // the length.
 func TestFleetSyncSequences(t *testing.T) {
@@ -88,7 +94,11 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	st.SetClock(fleetsample.Clock)
+	// The days begin late in a month and run into the next, so that reads
+	// take whole months from the month roll-ups and ragged ends from the
+	// days; the server's clock is the devices'.
+	fc := clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC))
+	st.SetClock(fc.Now)
 	var hang atomic.Bool
 	h := New(st, Options{VisitShare: 0.8, DeviceShare: 0.85}).Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -106,7 +116,6 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 		t.Fatal(err)
 	}
 
-	fc := clock.NewFake(fleetsample.Day0.Add(8 * time.Hour))
 	dir := t.TempDir()
 	m := fleetsample.Map(t)
 	var devs []*seqDevice
@@ -139,8 +148,15 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 		if err := d.rec.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		_, err := upload.Sync(c, d.j, upload.Options{Server: srv.URL, Token: d.token, Now: fc.Now})
-		return err
+		if _, err := upload.Sync(c, d.j, upload.Options{Server: srv.URL, Token: d.token, Now: fc.Now}); err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if _, err := d.j.Export(ctx, &buf, journal.ExportOptions{Records: upload.Records()}); err != nil {
+			t.Fatal(err)
+		}
+		d.sent = buf.Bytes()
+		return nil
 	}
 	// uuids is one device's sessions and visits, by table.
 	uuids := func(d *seqDevice) map[string]map[string]bool {
@@ -192,31 +208,24 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 			}
 		}
 	}
+	start0 := fc.Now().Truncate(24 * time.Hour)
 	period := func() report.Query {
-		return report.Query{Since: fleetsample.Day0, Until: fc.Now().Truncate(24*time.Hour).AddDate(0, 0, 1), VisitShare: 0.8, DeviceShare: 0.85}
+		return report.Query{Since: start0, Until: fc.Now().Truncate(24*time.Hour).AddDate(0, 0, 1), VisitShare: 0.8, DeviceShare: 0.85}
 	}
-	compare := func(step int) {
+	// recompute is the report of q from the raw records each device last
+	// sent, merged into one SQLite journal: what the server's roll-ups
+	// must add up to.
+	recompute := func(step int, q report.Query) (*report.Report, *journal.Journal) {
 		t.Helper()
-		for _, d := range devs {
-			if err := sync(d, ctx); err != nil {
-				t.Fatalf("seed %d step %d: %v", seed, step, err)
-			}
-		}
-		if _, err := st.Refresh(ctx, store.RefreshOptions{Areas: true}); err != nil {
-			t.Fatal(err)
-		}
-		q := period()
-		merged, err := journal.Open(fmt.Sprintf("%s/merged-%d.db", dir, step))
+		merged, err := journal.Open(fmt.Sprintf("%s/merged-%d-%d.db", dir, step, rng.Int63()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer merged.Close()
-		for _, d := range devs {
-			var buf bytes.Buffer
-			if _, err := d.j.Export(ctx, &buf, journal.ExportOptions{Records: upload.Records()}); err != nil {
-				t.Fatal(err)
+		for i, d := range devs {
+			if d.sent == nil {
+				continue
 			}
-			if _, _, err := merged.Import(ctx, &buf, "device", journal.ImportOptions{}); err != nil {
+			if _, _, err := merged.Import(ctx, bytes.NewReader(d.sent), fleetsample.Hosts[i], journal.ImportOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -224,7 +233,15 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		url := fmt.Sprintf("%s/report.json?since=%s&until=%s", srv.URL, q.Since.Format(time.DateOnly), q.Until.AddDate(0, 0, -1).Format(time.DateOnly))
+		return want, merged
+	}
+	// check reads q's report from the server, as IT's browser does, and
+	// compares it with the recomputation, cell by cell.
+	check := func(step int, q report.Query) {
+		t.Helper()
+		want, merged := recompute(step, q)
+		defer merged.Close()
+		url := fmt.Sprintf("%s/report.json?since=%s&until=%s&device=%s", srv.URL, q.Since.Format(time.DateOnly), q.Until.AddDate(0, 0, -1).Format(time.DateOnly), q.Device)
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", "Bearer "+viewer)
 		resp, err := http.DefaultClient.Do(req)
@@ -238,6 +255,7 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 			t.Fatalf("seed %d step %d: report.json %d %.300s", seed, step, resp.StatusCode, body)
 		}
 		got.Generated, want.Generated = time.Time{}, time.Time{}
+		got.Trends = nil // the server's own addition: TestTrendsFollowTheMonths
 		a, _ := json.Marshal(&got)
 		b, _ := json.Marshal(want)
 		if !bytes.Equal(a, b) {
@@ -256,8 +274,42 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 				}
 				prow.Close()
 			}
-			t.Fatalf("seed %d step %d: the fleet report differs from the merged journals':\nfleet:  %s\nmerged: %s", seed, step, a, b)
+			t.Fatalf("seed %d step %d: %s: the fleet report differs from the recomputation:\nfleet:  %s\nmerged: %s", seed, step, url, a, b)
 		}
+	}
+	compare := func(step int) {
+		t.Helper()
+		for _, d := range devs {
+			if err := sync(d, ctx); err != nil {
+				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+		}
+		if _, err := st.Refresh(ctx, store.RefreshOptions{Areas: true}); err != nil {
+			t.Fatal(err)
+		}
+		check(step, period())
+	}
+	// randomPeriod is a period IT might ask for: whole months, a ragged
+	// stretch across a month's end, the last days, one device's.
+	randomPeriod := func() (report.Query, string) {
+		today := fc.Now().Truncate(24 * time.Hour)
+		q := period()
+		first := start0.AddDate(0, 0, -3)
+		span := int(today.Sub(first)/(24*time.Hour)) + 1
+		switch rng.Intn(4) {
+		case 0:
+			q.Since = time.Date(today.Year(), today.Month()-time.Month(rng.Intn(2)), 1, 0, 0, 0, 0, time.UTC)
+			q.Until = time.Date(today.Year(), today.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		case 1:
+			q.Since = first.AddDate(0, 0, rng.Intn(span))
+			q.Until = q.Since.AddDate(0, 0, 1+rng.Intn(span+2))
+		case 2:
+			q.Since = today.AddDate(0, 0, -rng.Intn(3))
+		default:
+			q.Since = first.AddDate(0, 0, rng.Intn(span))
+			q.Device = fleetsample.Hosts[rng.Intn(len(fleetsample.Hosts))]
+		}
+		return q, fmt.Sprintf("read %s – %s %s", q.Since.Format("Jan 2"), q.Until.AddDate(0, 0, -1).Format("Jan 2"), q.Device)
 	}
 
 	// advance moves time on; the devices running observe their visit all
@@ -279,7 +331,7 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 		}
 	}
 
-	var compares, syncs, cuts, crossed, restarts int
+	var compares, reads, syncs, cuts, crossed, restarts int
 	primaries := []string{"ee", "vf", "wifi", ""}
 	for step := 1; step <= steps; step++ {
 		d := devs[rng.Intn(len(devs))]
@@ -359,11 +411,21 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 			}
 			restarts++
 			what = fmt.Sprintf("fieldlink restarts, back %s later", gap)
-		case k < 94:
+		case k < 92:
 			if _, err := st.Refresh(ctx, store.RefreshOptions{Areas: rng.Intn(2) == 0}); err != nil {
 				t.Fatal(err)
 			}
 			what = "refresh"
+		case k < 97: // IT reads a period, the refresher having summed the uploads
+			if _, err := st.Refresh(ctx, store.RefreshOptions{Areas: true}); err != nil {
+				t.Fatal(err)
+			}
+			for range 1 + rng.Intn(3) {
+				q, w := randomPeriod()
+				check(step, q)
+				what += w + "; "
+				reads++
+			}
 		default:
 			compare(step)
 			compares++
@@ -374,6 +436,6 @@ func fleetSequence(t *testing.T, seed int64, steps int) {
 	}
 	compare(steps + 1)
 	compares++
-	t.Logf("seed %d: %d steps to %s; %d syncs, %d cut off, %d visits across midnight, %d restarts, %d report comparisons",
-		seed, steps, fc.Now().Format(time.DateTime), syncs, cuts, crossed, restarts, compares)
+	t.Logf("seed %d: %d steps to %s; %d syncs, %d cut off, %d visits across midnight, %d restarts, %d reads of random periods, %d report comparisons",
+		seed, steps, fc.Now().Format(time.DateTime), syncs, cuts, crossed, restarts, reads, compares)
 }
