@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,6 +134,28 @@ func (h Hist) Median() (int, bool) {
 	for _, b := range bins {
 		seen += h[b]
 		if seen >= half {
+			return b, true
+		}
+	}
+	return bins[len(bins)-1], true
+}
+
+// Quantile is the bin at or below which share q (0 to 1) of the values
+// fall: the value of rank ⌈q·n⌉, the first at q = 0.
+func (h Hist) Quantile(q float64) (int, bool) {
+	total := h.Count()
+	if total == 0 {
+		return 0, false
+	}
+	bins := make([]int, 0, len(h))
+	for b := range h {
+		bins = append(bins, b)
+	}
+	sort.Ints(bins)
+	rank := max(int64(math.Ceil(q*float64(total))), 1)
+	var seen int64
+	for _, b := range bins {
+		if seen += h[b]; seen >= rank {
 			return b, true
 		}
 	}

@@ -104,13 +104,26 @@ func median(h journal.Hist, per float64) *float64 {
 	return &v
 }
 
+// signal sets a row's signal figures: the median and the spread of the
+// samples around it (Ofcom-style: not one figure for a network whose
+// signal swings from street to street).
 func signal(row *Row, h journal.Hist) {
 	if row.MedianSignal = median(h, 1); row.MedianSignal != nil {
 		row.SignalUnit = "dBm"
 		if row.Kind == "wifi" {
 			row.SignalUnit = "%"
 		}
+		row.SignalLow, row.SignalHigh = quantile(h, 0.1), quantile(h, 0.9)
 	}
+}
+
+func quantile(h journal.Hist, q float64) *float64 {
+	b, ok := h.Quantile(q)
+	if !ok {
+		return nil
+	}
+	v := float64(b)
+	return &v
 }
 
 func networkRows(d *Data, netLabel func(kind, network string) string) []Row {

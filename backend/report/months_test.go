@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +116,53 @@ func TestMonthRollupsAgreeWithDays(t *testing.T) {
 	var stale int
 	db.QueryRow(`SELECT COUNT(*) FROM month_stale`).Scan(&stale)
 	t.Logf("%d months stale at the end", stale)
+}
+
+// TestSignalSpread: an operator's signal in an area is told with its
+// spread, merged over devices and days: the median and the figures a
+// tenth of the samples fell below and above, in JSON, text and CSV.
+func TestSignalSpread(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "fleet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC).UnixMilli() / 86400000
+	// 100 samples: 10 at -110, 40 at -100, 40 at -90, 10 at -80, split
+	// over two devices and two days.
+	for _, r := range []struct {
+		dev string
+		day int64
+		h   string
+	}{{"dev-1", day, "-110:10,-100:20"}, {"dev-2", day, "-100:20,-90:10"}, {"dev-2", day + 1, "-90:30,-80:10"}} {
+		if _, err := j.DB().Exec(`INSERT INTO day_area(device_id, day, kind, network, area, area_name, connected_ms, green_ms, red_ms,
+			usable_ms, in_use_ms, workable_ms, h_signal) VALUES(?,?,'cellular','EE','234-30 TAC 2C10','Kings Heath',3600000,3600000,0,3600000,0,0,?)`,
+			r.dev, r.day, r.h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Build(context.Background(), j.DB(), Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Areas) != 1 {
+		t.Fatalf("area rows %+v", rep.Areas)
+	}
+	row := rep.Areas[0]
+	if row.MedianSignal == nil || *row.MedianSignal != -100 || row.SignalLow == nil || *row.SignalLow != -110 || row.SignalHigh == nil || *row.SignalHigh != -90 {
+		t.Fatalf("signal %v (%v…%v), want -100 (-110…-90)", row.MedianSignal, row.SignalLow, row.SignalHigh)
+	}
+	var text, csv bytes.Buffer
+	if err := rep.WriteTable(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "-100 dBm (-110…-90)") {
+		t.Fatalf("the text report does not give the spread:\n%s", text.String())
+	}
+	if err := rep.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csv.String(), ",-100,-110,-90,dBm,") {
+		t.Fatalf("the CSV does not give the spread:\n%s", csv.String())
+	}
 }

@@ -104,8 +104,12 @@ type Row struct {
 	Failovers         int64    `json:"failovers,omitempty"`
 	MedianConnectS    *float64 `json:"median_connect_s,omitempty"`
 	MedianSignal      *float64 `json:"median_signal,omitempty"`
-	SignalUnit        string   `json:"signal_unit,omitempty"`
-	MedianSINR        *float64 `json:"median_sinr_db,omitempty"`
+	// SignalLow and SignalHigh spread the signal: a tenth of the samples
+	// were at or below the low figure, nine tenths at or below the high.
+	SignalLow  *float64 `json:"signal_p10,omitempty"`
+	SignalHigh *float64 `json:"signal_p90,omitempty"`
+	SignalUnit string   `json:"signal_unit,omitempty"`
+	MedianSINR *float64 `json:"median_sinr_db,omitempty"`
 }
 
 // Cell is one network's visits in one area.
