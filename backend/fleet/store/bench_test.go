@@ -310,6 +310,9 @@ func BenchmarkIngestDeviceDay(b *testing.B) {
 	b.ReportMetric(float64(first[len(first)/2].Microseconds())/1000, "ms-first-upload-p50")
 	b.ReportMetric((perDevice * 18000).Minutes(), "min-18000-devices")
 	b.ReportMetric(float64(refreshDay.Milliseconds()), "ms-refresh-day")
+	var fsync, syncCommit string
+	s.Pool().QueryRow(ctx, `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &syncCommit)
+	b.Logf("PostgreSQL fsync %s, synchronous_commit %s (FIELDLINK_PG_DURABLE=1: a hospital's settings)", fsync, syncCommit)
 	b.Logf("%d device-days of %d records: p50 %s, p95 %s (a device's first upload, binding its token: p50 %s); 18,000 devices' daily sync at that rate: %s of server time (one at a time); "+
 		"refresh of the fleet-day (%d days, %d device-months): %s", len(took), recs, p50, p95, first[len(first)/2], (perDevice * 18000).Round(time.Second),
 		st.Days, st.DeviceMonths, refreshDay.Round(time.Millisecond))
