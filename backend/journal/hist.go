@@ -119,26 +119,7 @@ func (h Hist) Count() int64 {
 }
 
 // Median returns the median bin (the lower middle for an even count).
-func (h Hist) Median() (int, bool) {
-	total := h.Count()
-	if total == 0 {
-		return 0, false
-	}
-	bins := make([]int, 0, len(h))
-	for b := range h {
-		bins = append(bins, b)
-	}
-	sort.Ints(bins)
-	half := (total + 1) / 2
-	var seen int64
-	for _, b := range bins {
-		seen += h[b]
-		if seen >= half {
-			return b, true
-		}
-	}
-	return bins[len(bins)-1], true
-}
+func (h Hist) Median() (int, bool) { return h.Quantile(0.5) }
 
 // Quantile is the bin at or below which share q (0 to 1) of the values
 // fall: the value of rank ⌈q·n⌉, the first at q = 0.

@@ -29,3 +29,23 @@ func FuzzParseHist(f *testing.F) {
 		}
 	})
 }
+
+// TestQuantile: ranks by ⌈q·n⌉ over the bins in order; the median is the
+// lower middle for an even count; an empty histogram has none.
+func TestQuantile(t *testing.T) {
+	h := ParseHist("-90:40,-110:10,-80:10,-100:40")
+	for _, c := range []struct {
+		q    float64
+		want int
+	}{{0, -110}, {0.1, -110}, {0.11, -100}, {0.5, -100}, {0.51, -90}, {0.9, -90}, {0.91, -80}, {1, -80}} {
+		if got, ok := h.Quantile(c.q); !ok || got != c.want {
+			t.Errorf("Quantile(%v) = %d, %v; want %d", c.q, got, ok, c.want)
+		}
+	}
+	if m, _ := ParseHist("1:1,2:1,3:1,4:1").Median(); m != 2 {
+		t.Errorf("median of 1..4 = %d, want the lower middle 2", m)
+	}
+	if _, ok := (Hist{}).Quantile(0.5); ok {
+		t.Error("an empty histogram has a quantile")
+	}
+}
