@@ -75,6 +75,11 @@ type Keeper struct {
 	// diagnose: the last failure's cause is NetworkManager's "timed out"
 	// or "failed": ask the device what it can check.
 	diagnose bool
+	// dropped is when the keeper took down an attempt that timed out:
+	// until it has gone, that attempt still shows as connecting (and may
+	// end "disconnected by the user"), which is neither a new attempt nor
+	// a second failure.
+	dropped time.Time
 	// madeWay is when the VPN last made way for a link that brings it.
 	madeWay map[string]time.Time
 	// agentWait is when the keeper first waited for the agent to
@@ -93,6 +98,10 @@ const (
 	agentGrace = 3 * time.Second
 	agentPoll  = 100 * time.Millisecond
 )
+
+// dropGrace bounds the wait for a timed-out attempt to go: after it, a
+// VPN still connecting is taken as an attempt of its own.
+const dropGrace = 10 * time.Second
 
 // reasonGrace is how long a VPN seen down waits for NetworkManager's reason.
 const reasonGrace = 2 * time.Second
@@ -285,6 +294,9 @@ func (k *Keeper) StepOn(now time.Time, s *netstate.Snapshot, work string) Output
 		return Output{}
 	}
 	st := k.look(now, s, work)
+	if k.stillDropping(st) {
+		return st.out
+	}
 	switch st.state {
 	case netstate.StateConnected:
 		if !k.makeWay(st) {
@@ -303,6 +315,24 @@ func (k *Keeper) StepOn(now time.Time, s *netstate.Snapshot, work string) Output
 			Reason: "why it did not connect"})
 	}
 	return st.out
+}
+
+// stillDropping reports whether the VPN seen connecting (or up) is the
+// attempt the keeper took down at its timeout, not yet gone.
+func (k *Keeper) stillDropping(st *step) bool {
+	if k.dropped.IsZero() {
+		return false
+	}
+	going := st.state == netstate.StateConnecting || st.state == netstate.StateConnected
+	if !going || st.now.Sub(k.dropped) >= dropGrace {
+		k.dropped = time.Time{}
+		return false
+	}
+	st.out.Next = k.dropped.Add(dropGrace)
+	if !k.retry.IsZero() && k.retry.Before(st.out.Next) {
+		st.out.Next = k.retry
+	}
+	return true
 }
 
 // step is one look at the VPN: what the snapshot says of it and of the
@@ -478,6 +508,7 @@ func (k *Keeper) whileConnecting(st *step) {
 	if st.now.Sub(k.asked) >= k.p.ActivationTimeout {
 		st.out.Events = append(st.out.Events, k.fail(st.now, fmt.Sprintf("did not connect within %s", k.p.ActivationTimeout))...)
 		st.out.Actions = append(st.out.Actions, failover.Action{Kind: failover.Deactivate, Link: st.id, Profile: k.p.Profile, Reason: "timed out"})
+		k.dropped = st.now
 		st.out.Next = k.retry
 		return
 	}

@@ -179,6 +179,42 @@ func TestTimeoutAndRefusedAction(t *testing.T) {
 	}
 }
 
+// TestTimedOutAttemptGoingDownIsOneFailure: the attempt fieldlink took
+// down at its timeout is still "connecting" in the next picture, then
+// ends "disconnected by the user". That is the same failure, not another
+// attempt by someone else failing: one back-off step, and the timeout's
+// diagnosis is still asked for.
+func TestTimedOutAttemptGoingDownIsOneFailure(t *testing.T) {
+	k := New(Policy{Profile: "NHS-VPN", Auto: true, ActivationTimeout: 6 * time.Second, RetryMin: 2 * time.Second})
+	green := func(st netstate.State, why string) *netstate.Snapshot {
+		return snap("wlan0", netstate.LevelGreen, true, st, why)
+	}
+	only(t, k.Step(t0, green(netstate.StateUnknown, "")), failover.Activate)
+	out := k.Step(t0.Add(6*time.Second), green(netstate.StateConnecting, ""))
+	if len(out.Actions) != 2 || out.Actions[0].Kind != failover.Deactivate || out.Actions[1].Kind != failover.Diagnose {
+		t.Fatalf("a timeout: want deactivate then diagnose, got %v", out.Actions)
+	}
+	retry := k.Status().Retry
+	for _, st := range []struct {
+		at    time.Duration
+		state netstate.State
+		why   string
+	}{{6001 * time.Millisecond, netstate.StateConnecting, ""}, {6005 * time.Millisecond, netstate.StateDisconnecting, ""},
+		{6006 * time.Millisecond, netstate.StateDisconnected, "disconnected by the user"}} {
+		out := k.Step(t0.Add(st.at), green(st.state, st.why))
+		if len(out.Events) != 0 || len(out.Actions) != 0 {
+			t.Fatalf("at %v (%v %q), the timed-out attempt going down: %+v", st.at, st.state, st.why, out)
+		}
+		if s := k.Status(); s.Phase != netstate.VPNRetrying || !s.Retry.Equal(retry) || !strings.Contains(s.Reason, "did not connect within 6s") {
+			t.Fatalf("at %v: %+v, want retrying at %v for the timeout", st.at, s, retry)
+		}
+	}
+	if evs := k.Diagnosed(t0.Add(6100*time.Millisecond), "its server answers"); len(evs) != 1 {
+		t.Fatalf("diagnosis after the attempt went down: %+v", evs)
+	}
+	only(t, k.Step(retry, green(netstate.StateDisconnected, "")), failover.Activate)
+}
+
 func TestManualOnly(t *testing.T) {
 	k := New(Policy{Profile: "NHS-VPN"})
 	none(t, k.Step(t0, snap("wlan0", netstate.LevelGreen, true, netstate.StateUnknown, "")))
