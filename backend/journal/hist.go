@@ -109,6 +109,16 @@ func (h Hist) Merge(o Hist) {
 	}
 }
 
+// Sub takes o out of h, where o is a part of h (an earlier cumulative
+// histogram out of a later one); bins left empty go.
+func (h Hist) Sub(o Hist) {
+	for b, n := range o {
+		if h[b] -= n; h[b] <= 0 {
+			delete(h, b)
+		}
+	}
+}
+
 // Count is the number of values.
 func (h Hist) Count() int64 {
 	var n int64

@@ -49,3 +49,20 @@ func TestQuantile(t *testing.T) {
 		t.Error("an empty histogram has a quantile")
 	}
 }
+
+// TestSubUndoesMerge: a period's histogram is the cumulative one at its
+// end less the one before its start.
+func TestSubUndoesMerge(t *testing.T) {
+	before := ParseHist("-101:2,-95:1")
+	period := ParseHist("-95:3,-80:1")
+	cum := Hist{}
+	cum.Merge(before)
+	cum.Merge(period)
+	cum.Sub(before)
+	if got := cum.String(); got != period.String() {
+		t.Fatalf("(before + period) - before = %q, want %q", got, period.String())
+	}
+	if _, ok := cum[-101]; ok {
+		t.Fatalf("an emptied bin stays: %v", cum)
+	}
+}

@@ -18,7 +18,7 @@ import (
 const aheadEvery = 10 * time.Minute
 
 // aheadMonths is the months the fleet's figures cover: this one and the
-// two before, whole (the month pre-aggregates answer it).
+// two before, whole.
 const aheadMonths = 3
 
 // timed is a value made at most every aheadEvery (the fleet's figures

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/fleet/store"
 	"github.com/fieldlink/fieldlink/backend/fleet/upload"
 	"github.com/fieldlink/fieldlink/backend/journal"
 	"github.com/fieldlink/fieldlink/backend/report"
@@ -31,7 +30,7 @@ func TestAheadBringsTheFleetsFiguresForTheDevicesAreas(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if _, err := r.store.Refresh(ctx, store.RefreshOptions{Areas: true}); err != nil {
+	if _, err := r.store.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	j, err := journal.Open(r.paths[0])
@@ -133,7 +132,7 @@ func TestTrendsFollowTheMonths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.store.Refresh(context.Background(), store.RefreshOptions{Areas: true})
+	r.store.Refresh(context.Background())
 	code, body := r.get("/report.json")
 	var rep report.Report
 	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil {

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/fieldlink/fieldlink/backend/fleet/store"
 	"github.com/fieldlink/fieldlink/backend/fleet/upload"
 	"github.com/fieldlink/fieldlink/backend/testbed/chromium"
 )
@@ -108,7 +107,7 @@ func TestFleetPageInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.store.Refresh(context.Background(), store.RefreshOptions{Areas: true})
+	r.store.Refresh(context.Background())
 
 	doc := r.browse(t, "/report")
 	page := text(doc)
@@ -176,7 +175,7 @@ func TestFleetMapInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.store.Refresh(context.Background(), store.RefreshOptions{Areas: true})
+	r.store.Refresh(context.Background())
 	withBoxes := strings.NewReplacer(
 		`cells = ["234-30 TAC 2C10", "234-15 TAC 1F2A"]`, "cells = [\"234-30 TAC 2C10\", \"234-15 TAC 1F2A\"]\nboxes = [[52.40, -1.99, 52.42, -1.96]]",
 		`cells = ["234-30 TAC 2C11", "234-15 TAC 1F2B"]`, "cells = [\"234-30 TAC 2C11\", \"234-15 TAC 1F2B\"]\nboxes = [[52.43, -1.90, 52.44, -1.88]]",

@@ -534,9 +534,6 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 	note := ""
 	if !fresh.Days.IsZero() && fresh.Days.Year() > 1970 {
 		note = "Figures as of " + fresh.Days.UTC().Format("15:04 MST") + "."
-		if fresh.StaleMon > 0 && fresh.Areas.Year() > 1970 {
-			note += " Areas as of " + fresh.Areas.UTC().Format("2 Jan 15:04 MST") + "."
-		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rep.WriteHTMLPage(w, report.Page{Form: template.HTML(form.String()) + presets(s.store.Now().UTC().Format(time.DateOnly), period),
@@ -554,19 +551,19 @@ const settleUploads = time.Second
 // Refresher keeps the store's pre-aggregates current: within about
 // settleUploads of an upload's acknowledgement (the figures of a moment
 // are then right within seconds, the headline and the area table alike),
-// and every tick besides (a refresh that failed is tried again then). The
-// months of areas are summed from the fleet's day rows at every refresh,
-// cheap enough since those exist. It returns when ctx ends.
+// and every tick besides (a refresh that failed is tried again then).
+// Each refresh commits everything it brings up to date at once. It
+// returns when ctx ends.
 func (s *Server) Refresher(ctx context.Context, tick time.Duration, logf func(string, ...any)) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		stats, err := s.store.Refresh(ctx, store.RefreshOptions{Areas: true})
+		stats, err := s.store.Refresh(ctx)
 		if err != nil && ctx.Err() == nil {
 			logf("refresh: %v", err)
 		}
-		if err == nil && stats.Days+stats.DeviceMonths+stats.Months > 0 {
-			logf("refreshed %d days, %d device-months, %d area-months in %s", stats.Days, stats.DeviceMonths, stats.Months, stats.Took.Round(time.Millisecond))
+		if err == nil && stats.Days+stats.Devices > 0 {
+			logf("refreshed %d days and %d devices (%d running-total rows) in %s", stats.Days, stats.Devices, stats.Rows, stats.Took.Round(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():

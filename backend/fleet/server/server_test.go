@@ -144,7 +144,7 @@ func TestDevicesSyncAndTheFleetReportMatches(t *testing.T) {
 			t.Fatalf("device %d: %s (stored %v)", i, res, res.Stored)
 		}
 	}
-	if _, err := r.store.Refresh(context.Background(), store.RefreshOptions{Areas: true}); err != nil {
+	if _, err := r.store.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	code, body := r.get("/report.json")
@@ -164,7 +164,7 @@ func TestDevicesSyncAndTheFleetReportMatches(t *testing.T) {
 	if _, err := r.sync(0, upload.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	r.store.Refresh(context.Background(), store.RefreshOptions{Areas: true})
+	r.store.Refresh(context.Background())
 	code, body = r.get("/report.json")
 	var again report.Report
 	json.Unmarshal([]byte(body), &again)

@@ -13,8 +13,8 @@ import (
 )
 
 // Fetcher reads the fleet report's figures: the whole fleet from the
-// pre-aggregates (small tables: per fleet-day and network, per device and
-// month, per month and area) and the days of a period's ragged ends; a
+// pre-aggregates (the fleet's days per network, and the running totals
+// per device and per network × area, two rows a key for any period); a
 // few devices (one, or a group) from their day roll-ups.
 func (s *Store) Fetcher() report.Fetcher { return pgFetcher{s} }
 
@@ -33,89 +33,23 @@ func (p pgFetcher) Devices(ctx context.Context) ([]report.DeviceInfo, error) {
 }
 
 // Fetch reads the figures of a period: a few devices from their day
-// roll-ups; the whole fleet from the month pre-aggregates for whole months
-// and from the day tables for the period's ragged ends, all queries at
-// once.
+// roll-ups; the whole fleet from its days and running totals, all
+// queries at once, in one snapshot (a refresh commits everything it
+// changed at once, and the queries share the snapshot of the first).
 func (p pgFetcher) Fetch(ctx context.Context, f report.Filter) (*report.Data, error) {
 	// Day numbers are INTEGER here; "no bound" is far beyond any day.
 	f.DayLo, f.DayHi = max(f.DayLo, -1<<30), min(f.DayHi, 1<<30)
 	if len(f.Devices) > 0 {
 		return report.FetchDays(ctx, p.s.db, f, report.PostgresDialect)
 	}
-	var first, last *int32
-	if err := p.s.pool.QueryRow(ctx, `SELECT MIN(day), MAX(day) FROM fleet_day_net`).Scan(&first, &last); err != nil {
-		return nil, fmt.Errorf("fleet report: %w", err)
-	}
-	c := &collector{d: &report.Data{}}
-	if first == nil {
-		return c.d, nil
-	}
-	pl := splitPeriod(f, int64(*first), int64(*last))
-	counted, err := p.countedAt(ctx, pl.months, f.VisitBin)
-	if err != nil {
-		return nil, err
-	}
-	qs := append(c.fleetQueries(pl), c.cellQuery(pl.months, counted))
-	qs = append(qs, c.edgeQueries(pl)...)
+	c := &collector{d: &report.Data{}, bin: f.VisitBin}
+	lo, hi := int32(f.DayLo), int32(f.DayHi)
+	qs := append(c.fleetQueries(lo, hi), c.cumQuery(deviceCum, lo, hi, c.deviceRow), c.cumQuery(areaCum, lo, hi, c.areaRow),
+		c.cumQuery(cellCum, lo, hi, c.cellRow))
 	if err := p.runAll(ctx, qs); err != nil {
 		return nil, fmt.Errorf("fleet report: %w", err)
 	}
 	return c.d, nil
-}
-
-// period is a report's days cut where the pre-aggregates change: the whole
-// months inside it, and the day ranges of its ragged ends.
-type period struct {
-	lo, hi int64
-	months []string
-	ranges [][2]int64
-}
-
-// splitPeriod cuts the filter's days, clipped to the days the fleet has,
-// into whole months and ragged ends.
-func splitPeriod(f report.Filter, first, last int64) period {
-	pl := period{lo: max(f.DayLo, first), hi: min(f.DayHi, last)}
-	for day := pl.lo; day <= pl.hi; {
-		m := journal.MonthOf(day)
-		mlo, mhi, _ := journal.MonthDays(m)
-		if mlo >= f.DayLo && mhi <= f.DayHi {
-			pl.months = append(pl.months, m)
-		} else {
-			pl.ranges = append(pl.ranges, [2]int64{max(mlo, pl.lo), min(mhi, pl.hi)})
-		}
-		day = mhi + 1
-	}
-	return pl
-}
-
-// edgeWhere is the SQL condition selecting the ragged ends' days, with its
-// arguments numbered from first.
-func (pl period) edgeWhere(first int) (string, []any) {
-	if len(pl.ranges) == 0 {
-		return "false", nil
-	}
-	var ors []string
-	var args []any
-	for i, r := range pl.ranges {
-		ors = append(ors, fmt.Sprintf("day BETWEEN $%d AND $%d", first+2*i, first+2*i+1))
-		args = append(args, r[0], r[1])
-	}
-	return "(" + strings.Join(ors, " OR ") + ")", args
-}
-
-// countedAt says whether every month's visit cells were counted ahead at
-// the share asked for, so they answer with two numbers each instead of
-// their histograms.
-func (p pgFetcher) countedAt(ctx context.Context, months []string, bin int) (bool, error) {
-	var counted bool
-	if len(months) == 0 || bin <= 0 {
-		return false, nil
-	}
-	if err := p.s.pool.QueryRow(ctx, `SELECT COALESCE(bool_and(share_bin = $2), false) FROM month_visit WHERE month = ANY($1)`,
-		months, bin).Scan(&counted); err != nil {
-		return false, fmt.Errorf("fleet report: %w", err)
-	}
-	return counted, nil
 }
 
 const sumTimes = `SUM(connected_ms)::bigint, SUM(green_ms)::bigint, SUM(amber_ms)::bigint, SUM(red_ms)::bigint, SUM(usable_ms)::bigint,
@@ -130,62 +64,79 @@ type query struct {
 
 // collector gathers the rows of queries that run at once into one Data.
 type collector struct {
-	mu sync.Mutex
-	d  *report.Data
+	mu  sync.Mutex
+	d   *report.Data
+	bin int // the visit share asked for
 }
 
 func timesOf(t *report.Times) []any {
 	return []any{&t.Connected, &t.Green, &t.Amber, &t.Red, &t.Usable, &t.InUse, &t.Workable}
 }
 
-// fleetQueries read the whole fleet's days (per network, per day) and the
-// whole months' device and area pre-aggregates.
-func (c *collector) fleetQueries(pl period) []query {
-	lo, hi, months := pl.lo, pl.hi, pl.months
+// fleetQueries read the whole fleet's days: per network, and per day.
+func (c *collector) fleetQueries(lo, hi int32) []query {
 	return []query{
 		{`SELECT kind, network, MAX(mcc), MAX(mnc), SUM(sessions)::bigint, ` + sumTimes + `, string_agg(h_connect, ','), string_agg(h_signal, ','),
 			string_agg(h_sinr, ',') FROM fleet_day_net WHERE day BETWEEN $1 AND $2 GROUP BY kind, network`, []any{lo, hi}, c.netRow},
 		{`SELECT day, SUM(sessions)::bigint, ` + sumTimes + ` FROM fleet_day_net WHERE day BETWEEN $1 AND $2 GROUP BY day`, []any{lo, hi},
-			c.keyTimes(true, &c.d.DayTimes)},
-		{`SELECT day, failovers, h_visit FROM fleet_day_device WHERE day BETWEEN $1 AND $2`, []any{lo, hi}, c.visitSums(true, &c.d.DayVisits)},
-		{`SELECT device_id, SUM(sessions)::bigint, ` + sumTimes + ` FROM device_month WHERE month = ANY($1) GROUP BY device_id`, []any{months},
-			c.keyTimes(false, &c.d.DeviceTimes)},
-		{`SELECT device_id, SUM(failovers)::bigint, string_agg(h_visit, ',') FROM device_month WHERE month = ANY($1) GROUP BY device_id`,
-			[]any{months}, c.visitSums(false, &c.d.DeviceVisits)},
-		{`SELECT kind, network, area, MAX(area_name), ` + sumTimes + `, string_agg(h_signal, ',') FROM month_area WHERE month = ANY($1)
-			GROUP BY kind, network, area`, []any{months}, c.areaRow},
+			c.dayTimes},
+		{`SELECT day, failovers, h_visit FROM fleet_day_device WHERE day BETWEEN $1 AND $2`, []any{lo, hi}, c.dayVisits},
 	}
 }
 
-// cellQuery reads the whole months' operator × area visit cells: counted
-// ones as two numbers, others as their histograms.
-func (c *collector) cellQuery(months []string, counted bool) query {
-	if counted {
-		return query{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, SUM(workable)::bigint
-			FROM month_visit WHERE month = ANY($1) GROUP BY kind, network, area`, []any{months}, c.countedCellRow}
+// cumQuery reads a running-total table over the period: for each key
+// with days in it, its labels and, per summed or counted column, the
+// total at the period's last day (or the fleet's last, if before) less
+// the total the day before its first. The histograms come only where the
+// counted visits do not answer (counted at another share): the total's,
+// then the one before.
+func (c *collector) cumQuery(spec cumSpec, lo, hi int32, scan func(pgx.Rows) error) query {
+	cols := make([]string, 0, len(spec.keys)+len(spec.labels)+len(spec.sums)+len(spec.counted)+2)
+	var on []string
+	for _, k := range spec.keys {
+		cols, on = append(cols, "h."+k), append(on, "l."+k+" = h."+k)
 	}
-	return query{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, string_agg(h_share, ',')
-			FROM month_visit WHERE month = ANY($1) GROUP BY kind, network, area`, []any{months}, c.cellRow}
+	for _, l := range spec.labels {
+		cols = append(cols, "h."+l)
+	}
+	for _, s := range append(append([]string{}, spec.sums...), spec.counted...) {
+		if s != "share_bin" {
+			cols = append(cols, fmt.Sprintf("h.%[1]s - COALESCE(l.%[1]s, 0)", s))
+		}
+	}
+	counted, args := "false", []any{lo, hi}
+	if len(spec.counted) > 0 {
+		counted, args = "h.share_bin = $3 AND COALESCE(l.share_bin, $3) = $3", append(args, int32(c.bin))
+	}
+	cols = append(cols, fmt.Sprintf("CASE WHEN %[1]s THEN '' ELSE h.%[2]s END, CASE WHEN %[1]s THEN '' ELSE COALESCE(l.%[2]s, '') END",
+		counted, spec.hist))
+	return query{`SELECT ` + strings.Join(cols, ", ") + ` FROM ` + spec.table + ` h
+		LEFT JOIN ` + spec.table + ` l ON l.day = $1::int - 1 AND ` + strings.Join(on, " AND ") + `
+		WHERE h.day = (SELECT LEAST($2::int, MAX(day)) FROM ` + spec.table + `) AND h.day >= $1 AND h.days > COALESCE(l.days, 0)`, args, scan}
 }
 
-// edgeQueries read the ragged ends' days from the day tables.
-func (c *collector) edgeQueries(pl period) []query {
-	if len(pl.ranges) == 0 {
+// periodHist is a period's histogram from the two running totals, or nil
+// when the counted figures answer.
+func periodHist(total, before string) journal.Hist {
+	if total == "" {
 		return nil
 	}
-	edges, args := pl.edgeWhere(1)
-	return []query{
-		{`SELECT device_id, SUM(sessions)::bigint, ` + sumTimes + ` FROM day_net WHERE ` + edges + ` GROUP BY device_id`, args,
-			c.keyTimes(false, &c.d.DeviceTimes)},
-		{`SELECT device_id, SUM(failovers)::bigint, string_agg(h_visit, ',') FROM day_device WHERE ` + edges + ` GROUP BY device_id`,
-			args, c.visitSums(false, &c.d.DeviceVisits)},
-		// The fleet's own day rows: a few per area and day, where the
-		// devices' are thousands.
-		{`SELECT kind, network, area, MAX(area_name), ` + sumTimes + `, string_agg(h_signal, ',') FROM fleet_day_area WHERE ` + edges +
-			` GROUP BY kind, network, area`, args, c.areaRow},
-		{`SELECT kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, string_agg(h_share, ',') FROM fleet_day_visit
-				WHERE ` + edges + ` GROUP BY kind, network, area`, args, c.cellRow},
+	h := journal.ParseHist(total)
+	h.Sub(journal.ParseHist(before))
+	return h
+}
+
+// countedHist is a histogram of two bins that answers Count and
+// AtLeast(bin) exactly: the workable visits at 100, the rest at 0.
+func countedHist(visits, workable int64) journal.Hist {
+	h := journal.Hist{}
+	if workable > 0 {
+		h[100] = workable
 	}
+	if visits > workable {
+		h[0] = visits - workable
+	}
+	return h
 }
 
 // keep appends under the collector's lock: the queries' rows arrive on
@@ -207,100 +158,103 @@ func (c *collector) netRow(rows pgx.Rows) error {
 	return nil
 }
 
-func (c *collector) keyTimes(byDay bool, into *[]report.KeySum) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
-		var x report.KeySum
-		var day int32
-		key := any(&x.Device)
-		if byDay {
-			key = &day
-		}
-		if err := rows.Scan(append([]any{key, &x.Sessions}, timesOf(&x.Times)...)...); err != nil {
-			return err
-		}
-		x.Day = int64(day)
-		keep(c, into, x)
-		return nil
+func (c *collector) dayTimes(rows pgx.Rows) error {
+	var x report.KeySum
+	var day int32
+	if err := rows.Scan(append([]any{&day, &x.Sessions}, timesOf(&x.Times)...)...); err != nil {
+		return err
 	}
+	x.Day = int64(day)
+	keep(c, &c.d.DayTimes, x)
+	return nil
 }
 
-func (c *collector) visitSums(byDay bool, into *[]report.VisitSum) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
-		var x report.VisitSum
-		var day int32
-		var h string
-		key := any(&x.Device)
-		if byDay {
-			key = &day
-		}
-		if err := rows.Scan(key, &x.Failovers, &h); err != nil {
-			return err
-		}
-		x.Day, x.H = int64(day), journal.ParseHist(h)
-		keep(c, into, x)
-		return nil
+func (c *collector) dayVisits(rows pgx.Rows) error {
+	var x report.VisitSum
+	var day int32
+	var h string
+	if err := rows.Scan(&day, &x.Failovers, &h); err != nil {
+		return err
 	}
+	x.Day, x.H = int64(day), journal.ParseHist(h)
+	keep(c, &c.d.DayVisits, x)
+	return nil
+}
+
+func (c *collector) deviceRow(rows pgx.Rows) error {
+	var t report.KeySum
+	v := report.VisitSum{}
+	var visits, workable int64
+	var total, before string
+	if err := rows.Scan(append(append([]any{&t.Device, &t.Sessions}, timesOf(&t.Times)...), &v.Failovers, &visits, &workable, &total, &before)...); err != nil {
+		return err
+	}
+	v.Device = t.Device
+	if v.H = periodHist(total, before); v.H == nil {
+		v.H = countedHist(visits, workable)
+	}
+	keep(c, &c.d.DeviceTimes, t)
+	keep(c, &c.d.DeviceVisits, v)
+	return nil
 }
 
 func (c *collector) areaRow(rows pgx.Rows) error {
 	var x report.AreaSum
-	var h string
-	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, timesOf(&x.Times)...), &h)...); err != nil {
+	var total, before string
+	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, timesOf(&x.Times)...), &total, &before)...); err != nil {
 		return err
 	}
-	x.HSignal = journal.ParseHist(h)
+	if x.HSignal = periodHist(total, before); x.HSignal == nil {
+		x.HSignal = journal.Hist{}
+	}
 	keep(c, &c.d.Areas, x)
 	return nil
 }
 
 func (c *collector) cellRow(rows pgx.Rows) error {
 	var x report.VisitCell
-	var h string
-	if err := rows.Scan(&x.Kind, &x.Network, &x.Area, &x.MCC, &x.MNC, &x.AreaName, &x.Visits, &h); err != nil {
-		return err
-	}
-	x.H = journal.ParseHist(h)
-	keep(c, &c.d.Cells, x)
-	return nil
-}
-
-func (c *collector) countedCellRow(rows pgx.Rows) error {
-	var x report.VisitCell
 	var workable int64
-	if err := rows.Scan(&x.Kind, &x.Network, &x.Area, &x.MCC, &x.MNC, &x.AreaName, &x.Visits, &workable); err != nil {
+	var total, before string
+	if err := rows.Scan(&x.Kind, &x.Network, &x.Area, &x.MCC, &x.MNC, &x.AreaName, &x.Visits, &workable, &total, &before); err != nil {
 		return err
 	}
-	// Two bins that answer AtLeast(bin) and Count exactly: the workable
-	// visits at 100, the rest at 0.
-	x.H = journal.Hist{}
-	if workable > 0 {
-		x.H[100] = workable
-	}
-	if x.Visits > workable {
-		x.H[0] = x.Visits - workable
+	if x.H = periodHist(total, before); x.H == nil {
+		x.H = countedHist(x.Visits, workable)
 	}
 	keep(c, &c.d.Cells, x)
 	return nil
 }
 
-// runAll runs the queries at once on the pool and returns the first error.
+// runAll runs the queries at once on the pool, each in a read-only
+// transaction on the snapshot of the first, and returns the first error.
 func (p pgFetcher) runAll(ctx context.Context, qs []query) error {
+	ro := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	lead, err := p.s.pool.BeginTx(ctx, ro)
+	if err != nil {
+		return err
+	}
+	defer lead.Rollback(context.WithoutCancel(ctx))
+	var snap string
+	if err := lead.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
+		return err
+	}
 	errs := make(chan error, len(qs))
-	for _, x := range qs {
+	for i, x := range qs {
 		go func() {
-			rows, err := p.s.pool.Query(ctx, x.sql, x.args...)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer rows.Close()
-			for rows.Next() {
-				if err := x.scan(rows); err != nil {
+			tx := lead
+			if i > 0 {
+				var err error
+				if tx, err = p.s.pool.BeginTx(ctx, ro); err != nil {
+					errs <- err
+					return
+				}
+				defer tx.Rollback(context.WithoutCancel(ctx))
+				if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+strings.ReplaceAll(snap, "'", "")+`'`); err != nil {
 					errs <- err
 					return
 				}
 			}
-			errs <- rows.Err()
+			errs <- run(ctx, tx, x)
 		}()
 	}
 	var firstErr error
@@ -310,4 +264,19 @@ func (p pgFetcher) runAll(ctx context.Context, qs []query) error {
 		}
 	}
 	return firstErr
+}
+
+// run runs one query and keeps its rows.
+func run(ctx context.Context, tx pgx.Tx, x query) error {
+	rows, err := tx.Query(ctx, x.sql, x.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := x.scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -182,7 +182,7 @@ func (e *ErrTooMany) Error() string { return e.Msg }
 func (s *Store) Ingest(ctx context.Context, e Enrollment, r io.Reader, name string) (Stats, []string, error) {
 	in := &ingest{s: s, e: e, dev: e.Device, name: name, lo: e.Created.AddDate(0, 0, -DaysBefore).Unix() / 86400,
 		hi: s.now().AddDate(0, 0, DaysAfter).Unix() / 86400,
-		w:  &upload{s: s, seen: map[string]bool{}, staleDays: map[int64]bool{}, staleMonths: map[string]bool{}, stats: Stats{}}}
+		w:  &upload{s: s, seen: map[string]bool{}, staleDays: map[int64]bool{}, stats: Stats{}}}
 	defer in.rollback(ctx)
 	warnings, err := journal.DecodeExport(r, name, func(rec journal.Record) error { return in.add(ctx, rec) })
 	if err != nil {
@@ -405,14 +405,13 @@ func bindToken(ctx context.Context, tx pgx.Tx, e Enrollment, dev, name string) e
 }
 
 // upload is what one upload's records touch: the partitions it made sure
-// of, and the days and months whose pre-aggregates it made stale.
+// of, and the days whose pre-aggregates it made stale.
 type upload struct {
-	s           *Store
-	parts       []string
-	seen        map[string]bool
-	staleDays   map[int64]bool
-	staleMonths map[string]bool
-	stats       Stats
+	s         *Store
+	parts     []string
+	seen      map[string]bool
+	staleDays map[int64]bool
+	stats     Stats
 }
 
 // queueRecords queues each record's upsert; a day record's day becomes a
@@ -445,7 +444,6 @@ func (w *upload) queueRecords(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, 
 				w.parts = append(w.parts, part)
 			}
 			w.staleDays[day] = true
-			w.staleMonths[journal.MonthOf(day)] = true
 		}
 		batch.Queue(u.sql, args...)
 		w.stats[rec.Type]++
@@ -458,21 +456,17 @@ type statement struct {
 	args []any
 }
 
-// bookkeeping marks the touched days and months stale for the refresher
+// bookkeeping marks the touched days and the device stale for the refresher
 // and notes the token's last use.
 func (w *upload) bookkeeping(dev string, tokenHash []byte) []statement {
 	var days []int64
 	for d := range w.staleDays {
 		days = append(days, d)
 	}
-	var months []string
-	for m := range w.staleMonths {
-		months = append(months, m)
-	}
 	return []statement{
 		{`INSERT INTO stale_day SELECT unnest($1::int[]) ON CONFLICT DO NOTHING`, []any{days}},
-		{`INSERT INTO stale_month SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, []any{months}},
-		{`INSERT INTO stale_device_month SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, []any{months, dev}},
+		{`INSERT INTO stale_device_cum SELECT $2, MIN(d) FROM unnest($1::int[]) d HAVING MIN(d) IS NOT NULL
+			ON CONFLICT (device_id) DO UPDATE SET day = LEAST(stale_device_cum.day, EXCLUDED.day)`, []any{days, dev}},
 		// The store's clock, as the reports and the silent devices read it.
 		{`UPDATE enrollment SET last_upload = $2 WHERE token_hash = $1`, []any{tokenHash, w.s.now()}},
 	}

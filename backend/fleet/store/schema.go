@@ -159,4 +159,41 @@ CREATE TABLE fleet_day_visit (
 INSERT INTO stale_day SELECT DISTINCT day FROM day_area ON CONFLICT DO NOTHING;
 INSERT INTO stale_day SELECT DISTINCT day FROM day_visit ON CONFLICT DO NOTHING
 `,
+	// 5: running totals, so that any period costs the same: per day and
+	// key, everything the key had up to that day, for every day from the
+	// key's first to the fleet's last; a period is the rows of its last
+	// day less those of the day before its first (two ranges of the
+	// primary key), whatever its ends. Per device (from its day
+	// roll-ups), per network × area (from the fleet's days) and per
+	// network × area's visits; days counts the days with something, so a
+	// key idle all period is left out. Visits are also counted ahead at
+	// the server's visit share (share_bin, workable), so the usual report
+	// subtracts numbers, not histograms. They replace the month
+	// pre-aggregates (whole months only, with ragged ends read from the
+	// days). Everything stored is marked for the next refresh to total.
+	`
+CREATE TABLE device_cum (
+	day INTEGER NOT NULL, device_id TEXT NOT NULL, days BIGINT NOT NULL,
+	sessions BIGINT NOT NULL, connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	usable_ms BIGINT NOT NULL, in_use_ms BIGINT NOT NULL, workable_ms BIGINT NOT NULL, failovers BIGINT NOT NULL,
+	visits BIGINT NOT NULL, workable BIGINT NOT NULL, share_bin INTEGER NOT NULL, h_visit TEXT NOT NULL,
+	PRIMARY KEY (day, device_id)
+);
+CREATE TABLE area_cum (
+	day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL, days BIGINT NOT NULL, area_name TEXT NOT NULL,
+	connected_ms BIGINT NOT NULL, green_ms BIGINT NOT NULL, amber_ms BIGINT NOT NULL, red_ms BIGINT NOT NULL,
+	usable_ms BIGINT NOT NULL, in_use_ms BIGINT NOT NULL, workable_ms BIGINT NOT NULL, h_signal TEXT NOT NULL,
+	PRIMARY KEY (day, kind, network, area)
+);
+CREATE TABLE cell_cum (
+	day INTEGER NOT NULL, kind TEXT NOT NULL, network TEXT NOT NULL, area TEXT NOT NULL, days BIGINT NOT NULL,
+	mcc TEXT NOT NULL, mnc TEXT NOT NULL, area_name TEXT NOT NULL, visits BIGINT NOT NULL, workable BIGINT NOT NULL,
+	share_bin INTEGER NOT NULL, h_share TEXT NOT NULL,
+	PRIMARY KEY (day, kind, network, area)
+);
+CREATE TABLE stale_device_cum (device_id TEXT PRIMARY KEY, day INTEGER NOT NULL);
+CREATE TABLE stale_fleet_cum (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), day INTEGER NOT NULL);
+CREATE TABLE cum_share (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), share_bin INTEGER NOT NULL);
+DROP TABLE device_month, month_area, month_visit, stale_device_month, stale_month
+`,
 }

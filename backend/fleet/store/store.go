@@ -24,8 +24,8 @@ import (
 
 // Store is an open fleet database.
 type Store struct {
-	// shareBin is the visit share (percent) the month pre-aggregates
-	// count workable visits at.
+	// shareBin is the visit share (percent) the running totals count
+	// workable visits at.
 	shareBin int
 	dbURL    string
 	pool     *pgxpool.Pool
@@ -95,8 +95,9 @@ func redact(url string) string {
 }
 
 // SetVisitShare is the visit share (0.8: 80%) the usual report asks for:
-// the month pre-aggregates count workable visits at it; a report at
-// another share reads their histograms instead.
+// the running totals count workable visits at it (a change rewrites
+// them at the next refresh); a report at another share reads their
+// histograms instead.
 func (s *Store) SetVisitShare(share float64) { s.shareBin = int(share*100 + 0.5) }
 
 // Close closes the store.
