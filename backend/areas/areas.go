@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/pelletier/go-toml/v2"
@@ -135,6 +136,34 @@ func normHex(s string) string {
 type Map struct {
 	Path  string
 	Areas []Area
+	// byCell finds the areas of a network's tracking or location area,
+	// in the map's order, made on first use: a fleet report names
+	// thousands of areas against a map of thousands.
+	once   sync.Once
+	byCell map[string][]cellRef
+}
+
+// cellRef is an area (its index in Areas) a cell entry places, and the
+// entry's cell when it names one.
+type cellRef struct {
+	area   int
+	cellID string
+}
+
+func cellKey(plmn, kind, code string) string { return plmn + " " + kind + " " + code }
+
+// cells is the map's cell index.
+func (m *Map) cells() map[string][]cellRef {
+	m.once.Do(func() {
+		m.byCell = map[string][]cellRef{}
+		for i, a := range m.Areas {
+			for _, c := range a.Cells {
+				k := cellKey(c.PLMN, c.Kind, c.Code)
+				m.byCell[k] = append(m.byCell[k], cellRef{i, c.CellID})
+			}
+		}
+	})
+	return m.byCell
 }
 
 // Area is one named place and what places it: cells, Wi-Fi networks and
@@ -167,30 +196,29 @@ func (m *Map) Name(code string) string {
 		return ""
 	}
 	p := ParseCode(code)
-	best, bestRank := "", 0
-	for _, a := range m.Areas {
-		for _, c := range a.Cells {
-			if c.PLMN != p.PLMN {
-				continue
-			}
-			code := p.TAC
-			if c.Kind == "LAC" {
-				code = p.LAC
-			}
-			if code == "" || normHex(code) != c.Code {
-				continue
-			}
+	best, bestRank, bestArea := "", 0, len(m.Areas)
+	for kind, area := range map[string]string{"TAC": p.TAC, "LAC": p.LAC} {
+		if area == "" || p.PLMN == "" {
+			continue
+		}
+		for _, ref := range m.cells()[cellKey(p.PLMN, kind, normHex(area))] {
 			rank := 3
-			if c.CellID != "" {
-				if p.Cell == "" || normHex(p.Cell) != c.CellID {
+			if ref.cellID != "" {
+				if p.Cell == "" || normHex(p.Cell) != ref.cellID {
 					continue
 				}
 				rank = 4
 			}
-			if rank > bestRank {
-				best, bestRank = a.Name, rank
+			// The first area of the best rank, as the map is read.
+			if rank > bestRank || rank == bestRank && ref.area < bestArea {
+				best, bestRank, bestArea = m.Areas[ref.area].Name, rank, ref.area
 			}
 		}
+	}
+	if bestRank >= 3 {
+		return best
+	}
+	for _, a := range m.Areas {
 		for _, s := range a.SSIDs {
 			if p.SSID != "" && s == p.SSID && bestRank < 2 {
 				best, bestRank = a.Name, 2

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"github.com/fieldlink/fieldlink/backend/areas"
-	"github.com/fieldlink/fieldlink/backend/testbed/fleetsample"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -12,13 +10,15 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/fieldlink/fieldlink/backend/areas"
 	"github.com/fieldlink/fieldlink/backend/fleet/upload"
 	"github.com/fieldlink/fieldlink/backend/testbed/chromium"
+	"github.com/fieldlink/fieldlink/backend/testbed/fleetsample"
 )
 
 // browse opens a page of the server in headless Chromium, signed in with
 // the viewer's link, and returns the document as the browser built it.
-func (r *rig) browse(t *testing.T, next string) *html.Node {
+func (r *rig) browse(t testing.TB, next string) *html.Node {
 	t.Helper()
 	browser := chromium.Find(t, "open the fleet page with")
 	dir := t.TempDir()
