@@ -73,23 +73,23 @@ func rebuildMonth(ctx context.Context, tx *sql.Tx, month string) error {
 	type areaRow struct {
 		kind, network, area, name string
 		t                         [7]int64
-		h                         string
+		h, tech                   string
 	}
 	var areas []areaRow
 	rows, err := tx.QueryContext(ctx, `SELECT kind, network, area, MAX(area_name), SUM(connected_ms), SUM(green_ms), SUM(amber_ms),
-		SUM(red_ms), SUM(usable_ms), SUM(in_use_ms), SUM(workable_ms), group_concat(h_signal)
+		SUM(red_ms), SUM(usable_ms), SUM(in_use_ms), SUM(workable_ms), group_concat(h_signal), group_concat(h_tech)
 		FROM day_area WHERE day BETWEEN ? AND ? GROUP BY kind, network, area`, lo, hi)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var x areaRow
-		var h sql.NullString
-		if err := rows.Scan(&x.kind, &x.network, &x.area, &x.name, &x.t[0], &x.t[1], &x.t[2], &x.t[3], &x.t[4], &x.t[5], &x.t[6], &h); err != nil {
+		var h, tech sql.NullString
+		if err := rows.Scan(&x.kind, &x.network, &x.area, &x.name, &x.t[0], &x.t[1], &x.t[2], &x.t[3], &x.t[4], &x.t[5], &x.t[6], &h, &tech); err != nil {
 			rows.Close()
 			return err
 		}
-		x.h = ParseHist(h.String).String()
+		x.h, x.tech = ParseHist(h.String).String(), ParseHist(tech.String).String()
 		areas = append(areas, x)
 	}
 	rows.Close()
@@ -98,8 +98,8 @@ func rebuildMonth(ctx context.Context, tx *sql.Tx, month string) error {
 	}
 	for _, x := range areas {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO month_area(month, kind, network, area, area_name, connected_ms, green_ms, amber_ms,
-			red_ms, usable_ms, in_use_ms, workable_ms, h_signal) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, month, x.kind, x.network, x.area, x.name,
-			x.t[0], x.t[1], x.t[2], x.t[3], x.t[4], x.t[5], x.t[6], x.h); err != nil {
+			red_ms, usable_ms, in_use_ms, workable_ms, h_signal, h_tech) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, month, x.kind, x.network, x.area,
+			x.name, x.t[0], x.t[1], x.t[2], x.t[3], x.t[4], x.t[5], x.t[6], x.h, x.tech); err != nil {
 			return err
 		}
 	}

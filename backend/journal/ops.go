@@ -161,19 +161,19 @@ func addDayNet(ctx context.Context, tx *batchTx, dev string, day int64, kind, ne
 }
 
 func addDayArea(ctx context.Context, tx *batchTx, dev string, day int64, kind, network, area, name string, acc *areaAcc) error {
-	h, err := mergeHist(ctx, tx, `SELECT h_signal FROM day_area WHERE device_id=? AND day=? AND kind=? AND network=? AND area=?`,
-		[]any{dev, day, kind, network, area}, acc.hSignal)
+	h, err := mergeHist(ctx, tx, `SELECT h_signal, h_tech FROM day_area WHERE device_id=? AND day=? AND kind=? AND network=? AND area=?`,
+		[]any{dev, day, kind, network, area}, acc.hSignal, acc.hTech)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO day_area(device_id, day, kind, network, area, connected_ms, green_ms, amber_ms, red_ms,
-		workable_ms, usable_ms, in_use_ms, area_name, h_signal) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		workable_ms, usable_ms, in_use_ms, area_name, h_signal, h_tech) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(device_id, day, kind, network, area) DO UPDATE SET
 		connected_ms=connected_ms+excluded.connected_ms, green_ms=green_ms+excluded.green_ms, amber_ms=amber_ms+excluded.amber_ms,
 		red_ms=red_ms+excluded.red_ms, workable_ms=workable_ms+excluded.workable_ms, usable_ms=usable_ms+excluded.usable_ms,
-		in_use_ms=in_use_ms+excluded.in_use_ms, area_name=excluded.area_name, h_signal=excluded.h_signal`,
+		in_use_ms=in_use_ms+excluded.in_use_ms, area_name=excluded.area_name, h_signal=excluded.h_signal, h_tech=excluded.h_tech`,
 		dev, day, kind, network, area, acc.conn.Milliseconds(), acc.green.Milliseconds(), acc.amber.Milliseconds(), acc.red.Milliseconds(),
-		acc.workable.Milliseconds(), acc.usable.Milliseconds(), acc.inUse.Milliseconds(), name, h[0])
+		acc.workable.Milliseconds(), acc.usable.Milliseconds(), acc.inUse.Milliseconds(), name, h[0], h[1])
 	return err
 }
 

@@ -121,7 +121,7 @@ var records = []recordSpec{
 			d("connected_ms"), d("green_ms"), d("amber_ms"),
 			d("red_ms"), d("workable_ms"), {name: "h_signal", typ: colText},
 			{name: "usable_ms", typ: colInt, dur: true, added: true}, {name: "in_use_ms", typ: colInt, dur: true, added: true},
-			{name: "area_name", typ: colText, added: true}},
+			{name: "area_name", typ: colText, added: true}, {name: "h_tech", typ: colText, added: true}},
 		upsert: []string{"device_id", "day", "kind", "network", "area"}},
 	{record: "day_visit", table: "day_visit", from: "day_visit", since: dayMS, order: "day, device_id, kind, network, area",
 		cols: []column{{name: "device_id", typ: colText}, {name: "day", typ: colText, expr: dayExpr, in: dayIn},

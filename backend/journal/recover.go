@@ -156,7 +156,7 @@ func (o opVisitResume) exec(ctx context.Context, tx *batchTx, _ map[string]int64
 // state holds until the next.
 func rebuild(ctx context.Context, db *sql.DB, id, start int64) (opClose, error) {
 	c := opClose{hSignal: Hist{}, hSINR: Hist{}, areas: map[string]*areaAcc{}}
-	rows, err := db.QueryContext(ctx, `SELECT t_ms, level, in_use, strength, rsrp, sinr, rscp, rtt, probe, area FROM sample
+	rows, err := db.QueryContext(ctx, `SELECT t_ms, level, in_use, strength, rsrp, sinr, rscp, rtt, probe, area, tech FROM sample
 		WHERE session_id = ? ORDER BY t_ms`, id)
 	if err != nil {
 		return c, err
@@ -164,7 +164,7 @@ func rebuild(ctx context.Context, db *sql.DB, id, start int64) (opClose, error) 
 	defer rows.Close()
 	hS, hR, hN, hC, hT := Hist{}, Hist{}, Hist{}, Hist{}, Hist{}
 	var prevT int64 = -1
-	var prevLevel, prevInUse int
+	var prevLevel, prevInUse, prevGen int
 	var prevProbe sql.NullInt64
 	prevArea := ""
 	last := start
@@ -177,10 +177,11 @@ func rebuild(ctx context.Context, db *sql.DB, id, start int64) (opClose, error) 
 		work := prevInUse == 1 && lv >= netstate.LevelAmber && (!prevProbe.Valid || prevProbe.Int64 == 1)
 		a := c.areas[prevArea]
 		if a == nil {
-			a = &areaAcc{hSignal: Hist{}}
+			a = newAreaAcc()
 			c.areas[prevArea] = a
 		}
 		a.conn += dt
+		a.creditTech(prevGen, dt)
 		switch lv {
 		case netstate.LevelGreen:
 			c.green += dt
@@ -205,8 +206,8 @@ func rebuild(ctx context.Context, db *sql.DB, id, start int64) (opClose, error) 
 		var level, inUse int
 		var strength, rsrp, sinr, rscp, rtt sql.NullFloat64
 		var probe sql.NullInt64
-		var area string
-		if err := rows.Scan(&t, &level, &inUse, &strength, &rsrp, &sinr, &rscp, &rtt, &probe, &area); err != nil {
+		var area, tech string
+		if err := rows.Scan(&t, &level, &inUse, &strength, &rsrp, &sinr, &rscp, &rtt, &probe, &area, &tech); err != nil {
 			return c, err
 		}
 		credit(t)
@@ -237,7 +238,10 @@ func rebuild(ctx context.Context, db *sql.DB, id, start int64) (opClose, error) 
 		bin(c.hSignal, sig, 1)
 		bin(c.hSINR, sinr, 1)
 		if c.areas[area] == nil {
-			c.areas[area] = &areaAcc{hSignal: Hist{}}
+			c.areas[area] = newAreaAcc()
+		}
+		if tech != "" || c.samples == 1 {
+			prevGen = generations[tech] // "" repeats the previous sample's
 		}
 		bin(c.areas[area].hSignal, sig, 1)
 		prevT, prevLevel, prevInUse, prevProbe, prevArea, last = t, level, inUse, probe, area, t

@@ -385,4 +385,11 @@ CREATE TABLE fleet_ahead (
 	doc     TEXT NOT NULL
 )
 `,
+	// 9: an area's connected time by radio generation (milliseconds in
+	// bins 2 to 5): the 5G/4G/3G/2G share per operator and area. Days
+	// recorded before have none.
+	`
+ALTER TABLE day_area ADD COLUMN h_tech TEXT NOT NULL DEFAULT '';
+ALTER TABLE month_area ADD COLUMN h_tech TEXT NOT NULL DEFAULT ''
+`,
 }

@@ -24,6 +24,7 @@ type openSession struct {
 	level                   netstate.Level
 	inUse, workable, usable bool
 	area                    string
+	gen                     int // the radio generation (2 to 5; 0: not cellular, or unknown)
 	green, amber, red       time.Duration
 	inUseD, workableD       time.Duration
 	// usableD is the connected time the link was workable, whether or not
@@ -48,6 +49,30 @@ type openSession struct {
 type areaAcc struct {
 	conn, green, amber, red, workable, usable, inUse time.Duration
 	hSignal                                          Hist
+	// hTech is the connected time by radio generation: milliseconds in
+	// bins 2 to 5 (2G to 5G).
+	hTech Hist
+}
+
+func newAreaAcc() *areaAcc { return &areaAcc{hSignal: Hist{}, hTech: Hist{}} }
+
+// generations are the radio generations of the technologies' labels, as
+// sessions and samples write them.
+var generations = func() map[string]int {
+	m := map[string]int{}
+	for t := netstate.TechGSM; t <= netstate.Tech5GNR; t++ {
+		if g := t.Generation(); g != "" {
+			m[t.Label()] = int(g[0] - '0')
+		}
+	}
+	return m
+}()
+
+// creditTech adds dt at generation gen (none: 0) to an area's time.
+func (a *areaAcc) creditTech(gen int, dt time.Duration) {
+	if gen > 0 {
+		a.hTech[gen] += dt.Milliseconds()
+	}
 }
 
 type figures struct {
@@ -165,6 +190,10 @@ func (r *Recorder) observe(in input) {
 			r.visit.found(s)
 		}
 		s.level, s.inUse, s.workable, s.area = l.Level, snap.Primary == l.ID, snap.Primary == l.ID && l.Workable(), area
+		s.gen = 0
+		if l.Kind == netstate.KindCellular {
+			s.gen = generations[l.Cell.Tech.Label()]
+		}
 		s.usable = l.Workable()
 		r.maybeSample(s, l, now)
 	}
@@ -239,10 +268,11 @@ func (r *Recorder) advance(s *openSession, now time.Time) {
 	}
 	a := s.areas[s.area]
 	if a == nil {
-		a = &areaAcc{hSignal: Hist{}}
+		a = newAreaAcc()
 		s.areas[s.area] = a
 	}
 	a.conn += dt
+	a.creditTech(s.gen, dt)
 	addLevel(s.level, dt, &a.green, &a.amber, &a.red)
 	if s.workable {
 		a.workable += dt
@@ -315,7 +345,9 @@ func (r *Recorder) maybeSample(s *openSession, l *netstate.Link, now time.Time) 
 	if a := s.areas[s.area]; a != nil {
 		bin(a.hSignal, sig, 1)
 	} else if sig.OK {
-		s.areas[s.area] = &areaAcc{hSignal: Hist{int(math.Round(sig.V)): 1}}
+		a := newAreaAcc()
+		a.hSignal[int(math.Round(sig.V))] = 1
+		s.areas[s.area] = a
 	}
 	probe := sql.NullInt64{}
 	if l.Probe.OK != netstate.Unknown {

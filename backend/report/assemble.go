@@ -117,6 +117,22 @@ func signal(row *Row, h journal.Hist) {
 	}
 }
 
+// techShare is time by radio generation (bins 2 to 5) in percent of the
+// time the generation was known; nil when it never was.
+func techShare(h journal.Hist) map[string]float64 {
+	total := h.Count()
+	if total <= 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for g, ms := range h {
+		if g >= 2 && g <= 5 && ms > 0 {
+			out[fmt.Sprintf("%dG", g)] = round(100*float64(ms)/float64(total), 1)
+		}
+	}
+	return out
+}
+
 func quantile(h journal.Hist, q float64) *float64 {
 	b, ok := h.Quantile(q)
 	if !ok {
@@ -171,6 +187,7 @@ func areaRows(d *Data, netLabel func(kind, network string) string, areaLabel fun
 		kind    string
 		net     string
 		hSignal journal.Hist
+		hTech   journal.Hist
 	}
 	m := map[[2]string]*acc{}
 	for _, x := range d.Areas {
@@ -178,11 +195,12 @@ func areaRows(d *Data, netLabel func(kind, network string) string, areaLabel fun
 		net := netLabel(x.Kind, x.Network)
 		a := m[[2]string{area, net}]
 		if a == nil {
-			a = &acc{kind: x.Kind, net: net, hSignal: journal.Hist{}}
+			a = &acc{kind: x.Kind, net: net, hSignal: journal.Hist{}, hTech: journal.Hist{}}
 			m[[2]string{area, net}] = a
 		}
 		a.t.add(x.Times)
 		a.hSignal.Merge(x.HSignal)
+		a.hTech.Merge(x.HTech)
 	}
 	out := make([]Row, 0, len(m))
 	for k, a := range m {
@@ -190,6 +208,7 @@ func areaRows(d *Data, netLabel func(kind, network string) string, areaLabel fun
 		row.Sessions = 0
 		row.Network = a.net
 		signal(&row, a.hSignal)
+		row.TechShare = techShare(a.hTech)
 		out = append(out, row)
 	}
 	sortRows(out, func(a, b Row) bool {

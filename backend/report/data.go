@@ -69,6 +69,9 @@ type AreaSum struct {
 	Kind, Network, Area, AreaName string
 	Times
 	HSignal journal.Hist
+	// HTech is the connected time by radio generation (milliseconds in
+	// bins 2 to 5: 2G to 5G).
+	HTech journal.Hist
 }
 
 // VisitSum is visits grouped by a device or a day: failovers and the
@@ -338,7 +341,8 @@ func (c *gather) areaJobs(q dialectSQL, where string, args []any, tables ...stri
 		area, visit = tables[0], tables[1]
 	}
 	return []job{
-		{`SELECT ` + q.areaCols() + `, ` + q.Concat("h_signal") + ` FROM ` + area + where + ` GROUP BY kind, network, area`, args, c.areaRow},
+		{`SELECT ` + q.areaCols() + `, ` + q.Concat("h_signal") + `, ` + q.Concat("h_tech") + ` FROM ` + area + where +
+			` GROUP BY kind, network, area`, args, c.areaRow},
 		{`SELECT ` + q.cellCols() + q.Concat("h_share") + ` FROM ` + visit + where + ` GROUP BY kind, network, area`, args, c.cellRow},
 	}
 }
@@ -409,11 +413,11 @@ func (c *gather) visitRow(into *[]VisitSum) func(*sql.Rows) error {
 
 func (c *gather) areaRow(rows *sql.Rows) error {
 	var x AreaSum
-	var hs sql.NullString
-	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, scanTimes(&x.Times)...), &hs)...); err != nil {
+	var hs, ht sql.NullString
+	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, scanTimes(&x.Times)...), &hs, &ht)...); err != nil {
 		return err
 	}
-	x.HSignal = journal.ParseHist(hs.String)
+	x.HSignal, x.HTech = journal.ParseHist(hs.String), journal.ParseHist(ht.String)
 	keepRow(c, &c.d.Areas, x)
 	return nil
 }

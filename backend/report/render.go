@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -28,6 +29,26 @@ func signalText(r Row) string {
 		s += " (" + opt(r.SignalLow, "") + "…" + opt(r.SignalHigh, "") + ")"
 	}
 	return s
+}
+
+// techText is a network's time in an area by radio generation, the most
+// used first: "4G 81% · 5G 19%"; "" when the devices did not say.
+func techText(r Row) string {
+	gens := make([]string, 0, len(r.TechShare))
+	for g := range r.TechShare {
+		gens = append(gens, g)
+	}
+	sort.Slice(gens, func(i, j int) bool {
+		if a, b := r.TechShare[gens[i]], r.TechShare[gens[j]]; a != b {
+			return a > b
+		}
+		return gens[i] > gens[j]
+	})
+	parts := make([]string, len(gens))
+	for i, g := range gens {
+		parts[i] = fmt.Sprintf("%s %.0f%%", g, r.TechShare[g])
+	}
+	return strings.Join(parts, " · ")
 }
 
 func fnum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -167,7 +188,7 @@ func writeSection(b *strings.Builder, title string, rows []Row, kind sectionKind
 	case byNetwork:
 		head = "\tsessions" + head + "\tconnect s\tsignal\tSINR dB"
 	case byArea:
-		head = "\tnetwork" + head + "\tsignal"
+		head = "\tnetwork" + head + "\tsignal\ttechnology"
 	case byVisits:
 		head += "\tvisits\tworkable visits%\tfailovers"
 	}
@@ -181,7 +202,7 @@ func writeSection(b *strings.Builder, title string, rows []Row, kind sectionKind
 			line = fmt.Sprintf("%s\t%d%s\t%s\t%s\t%s", row.Key, row.Sessions, figs, opt(row.MedianConnectS, ""),
 				opt(row.MedianSignal, " "+row.SignalUnit), opt(row.MedianSINR, ""))
 		case byArea:
-			line = fmt.Sprintf("%s\t%s%s\t%s", row.Key, row.Network, figs, signalText(row))
+			line = fmt.Sprintf("%s\t%s%s\t%s\t%s", row.Key, row.Network, figs, signalText(row), techText(row))
 		case byVisits:
 			line = fmt.Sprintf("%s%s\t%d\t%s\t%d", row.Key, figs, row.Visits, opt(row.WorkableVisitsPct, ""), row.Failovers)
 		}
@@ -201,7 +222,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // which columns it fills.
 var csvHeader = []string{"section", "area", "network", "kind", "visits", "workable_visits", "workable_visits_pct",
 	"sessions", "connected_hours", "go_pct", "marginal_pct", "do_not_proceed_pct", "usable_pct", "in_use_hours", "workable_pct",
-	"failovers", "median_connect_s", "median_signal", "signal_p10", "signal_p90", "signal_unit", "median_sinr_db", "note"}
+	"failovers", "median_connect_s", "median_signal", "signal_p10", "signal_p90", "signal_unit", "median_sinr_db", "tech_share", "note"}
 
 // WriteCSV writes every table as rows of one CSV, the first column naming
 // the table, the answer first. Text that a spreadsheet would take for a
@@ -255,7 +276,8 @@ func (r *Report) WriteCSV(w io.Writer) error {
 				"sessions": strconv.FormatInt(x.Sessions, 10), "connected_hours": fnum(x.ConnectedHours), "go_pct": fnum(x.GreenPct),
 				"marginal_pct": fnum(x.AmberPct), "do_not_proceed_pct": fnum(x.RedPct), "usable_pct": fnum(x.UsablePct),
 				"in_use_hours": fnum(x.InUseHours), "workable_pct": o(x.WorkablePct), "median_connect_s": o(x.MedianConnectS),
-				"median_signal": o(x.MedianSignal), "signal_p10": o(x.SignalLow), "signal_p90": o(x.SignalHigh), "signal_unit": x.SignalUnit, "median_sinr_db": o(x.MedianSINR)}
+				"median_signal": o(x.MedianSignal), "signal_p10": o(x.SignalLow), "signal_p90": o(x.SignalHigh), "signal_unit": x.SignalUnit, "median_sinr_db": o(x.MedianSINR),
+				"tech_share": strings.ReplaceAll(techText(x), " · ", "; ")}
 			if withArea {
 				m["area"], m["network"] = safe(x.Key), safe(x.Network)
 			}
@@ -370,7 +392,7 @@ func (r *Report) WriteHTMLPage(w io.Writer, page Page) error {
 }
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"opt": opt, "signal": signalText, "num": fnum, "count": count, "trim": trim, "last": func(s []string) int { return len(s) - 1 },
+	"opt": opt, "signal": signalText, "tech": techText, "num": fnum, "count": count, "trim": trim, "last": func(s []string) int { return len(s) - 1 },
 	"cell": func(a AreaRow, network string) Cell { c, _ := a.find(network); return c },
 	"heat": heat, "text": cellText,
 	"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
@@ -470,8 +492,8 @@ form.filters label{margin-right:1em}
 {{end}}</tbody></table>
 
 <h2>Time by area and network</h2>
-<table class="data"><thead><tr><th class="left">Area</th><th class="left">Network</th><th>Connected hours</th><th>GO %</th><th>MARGINAL %</th><th>DO NOT PROCEED %</th><th>Usable %</th><th>In use hours</th><th>Workable % of in use</th><th title="the median, then the figures a tenth of the samples fell below and above">Signal (spread)</th></tr></thead><tbody>
-{{range .R.Areas}}<tr><td class="left">{{.Key}}</td><td class="left">{{.Network}}</td><td>{{num .ConnectedHours}}</td><td>{{num .GreenPct}}</td><td>{{num .AmberPct}}</td><td>{{num .RedPct}}</td><td>{{num .UsablePct}}</td><td>{{num .InUseHours}}</td><td>{{opt .WorkablePct ""}}</td><td>{{signal .}}</td></tr>
+<table class="data"><thead><tr><th class="left">Area</th><th class="left">Network</th><th>Connected hours</th><th>GO %</th><th>MARGINAL %</th><th>DO NOT PROCEED %</th><th>Usable %</th><th>In use hours</th><th>Workable % of in use</th><th title="the median, then the figures a tenth of the samples fell below and above">Signal (spread)</th><th title="connected time by radio generation">Technology</th></tr></thead><tbody>
+{{range .R.Areas}}<tr><td class="left">{{.Key}}</td><td class="left">{{.Network}}</td><td>{{num .ConnectedHours}}</td><td>{{num .GreenPct}}</td><td>{{num .AmberPct}}</td><td>{{num .RedPct}}</td><td>{{num .UsablePct}}</td><td>{{num .InUseHours}}</td><td>{{opt .WorkablePct ""}}</td><td>{{signal .}}</td><td>{{tech .}}</td></tr>
 {{end}}</tbody></table>
 
 <h2>By device</h2>

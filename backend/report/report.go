@@ -110,6 +110,9 @@ type Row struct {
 	SignalHigh *float64 `json:"signal_p90,omitempty"`
 	SignalUnit string   `json:"signal_unit,omitempty"`
 	MedianSINR *float64 `json:"median_sinr_db,omitempty"`
+	// TechShare is a cellular network's connected time in an area by
+	// radio generation, in percent ("4G": 81.2), where the devices said.
+	TechShare map[string]float64 `json:"tech_share_pct,omitempty"`
 }
 
 // Cell is one network's visits in one area.

@@ -21,12 +21,12 @@ type cumSpec struct {
 	keys   []string // key columns (text)
 	labels []string // names carried from the newest day (text)
 	sums   []string // summed columns (bigint)
-	hist   string   // the histogram merged day by day
+	hists  []string // the histograms merged day by day
 	// counted are visits counted ahead from the histogram at the store's
-	// visit share: "visits" (its count), "workable" (at least the share)
-	// and "share_bin" (the share).
+	// visit share: "visits" (the first histogram's count), "workable" (at
+	// least the share) and "share_bin" (the share).
 	counted []string
-	// source selects keys, day, labels, sums, hist of the days from $1
+	// source selects keys, day, labels, sums, hists of the days from $1
 	// on (a key may have several rows a day: they are added), ordered by
 	// key and day; filter, put in its %[1]s, restricts it to the keys in
 	// $2.
@@ -36,18 +36,19 @@ type cumSpec struct {
 var (
 	deviceCum = cumSpec{table: "device_cum", keys: []string{"device_id"},
 		sums: []string{"sessions", "connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "failovers"},
-		hist: "h_visit", counted: []string{"visits", "workable", "share_bin"},
+		hists: []string{"h_visit"}, counted: []string{"visits", "workable", "share_bin"},
 		source: `SELECT device_id, day, SUM(sessions)::bigint, ` + sumTimes + `, 0::bigint, '' FROM day_net WHERE day >= $1 %[1]s
 			GROUP BY device_id, day
 			UNION ALL SELECT device_id, day, 0, 0, 0, 0, 0, 0, 0, 0, failovers, h_visit FROM day_device WHERE day >= $1 %[1]s
 			ORDER BY 1, 2`,
 		filter: `AND device_id = ANY($2)`}
 	areaCum = cumSpec{table: "area_cum", keys: []string{"kind", "network", "area"}, labels: []string{"area_name"},
-		sums: []string{"connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms"}, hist: "h_signal",
+		sums:  []string{"connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms"},
+		hists: []string{"h_signal", "h_tech"},
 		source: `SELECT kind, network, area, day, area_name, connected_ms, green_ms, amber_ms, red_ms, usable_ms, in_use_ms, workable_ms,
-			h_signal FROM fleet_day_area WHERE day >= $1 ORDER BY kind, network, area, day`}
+			h_signal, h_tech FROM fleet_day_area WHERE day >= $1 ORDER BY kind, network, area, day`}
 	cellCum = cumSpec{table: "cell_cum", keys: []string{"kind", "network", "area"},
-		labels: []string{"mcc", "mnc", "area_name"}, sums: []string{"visits"}, hist: "h_share", counted: []string{"workable", "share_bin"},
+		labels: []string{"mcc", "mnc", "area_name"}, sums: []string{"visits"}, hists: []string{"h_share"}, counted: []string{"workable", "share_bin"},
 		source: `SELECT kind, network, area, day, mcc, mnc, area_name, visits, h_share FROM fleet_day_visit WHERE day >= $1
 			ORDER BY kind, network, area, day`}
 )
@@ -63,7 +64,7 @@ func (c cumSpec) cursor() string { return c.table + "_source" }
 func (c cumSpec) columns() []string {
 	cols := append(append([]string{"day"}, c.keys...), "days")
 	cols = append(append(append(cols, c.labels...), c.sums...), c.counted...)
-	return append(cols, c.hist)
+	return append(cols, c.hists...)
 }
 
 // running is one key's totals as its days are added.
@@ -72,8 +73,8 @@ type running struct {
 	days    int64 // days with something
 	labels  []string
 	sums    []int64
-	h       journal.Hist
-	hs      string // h as text, "" when it changed since
+	h       []journal.Hist
+	hs      []string // h as text, "" when it changed since
 	next    int32  // the next day to write
 	pending bool   // the day before next... is being added to
 	day     int32  // the day being added to, while pending
@@ -163,20 +164,21 @@ func (c cumSpec) bases(ctx context.Context, tx pgx.Tx, from int32, keyWhere stri
 	if from == noDay {
 		return state, nil
 	}
-	cols := append(append(append(append([]string{}, c.keys...), "days"), c.labels...), c.sums...)
-	rows, err := tx.Query(ctx, `SELECT `+strings.Join(cols, ", ")+`, `+c.hist+` FROM `+c.table+` WHERE day = $1 - 1`+keyWhere, args...)
+	cols := append(append(append(append(append([]string{}, c.keys...), "days"), c.labels...), c.sums...), c.hists...)
+	rows, err := tx.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+c.table+` WHERE day = $1 - 1`+keyWhere, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		r := c.newRunning(nil)
-		var hist string
-		dest := r.dest(&hist)
-		if err := rows.Scan(dest...); err != nil {
+		hists := make([]string, len(c.hists))
+		if err := rows.Scan(r.dest(hists)...); err != nil {
 			return nil, err
 		}
-		r.h.Add(hist)
+		for i, h := range hists {
+			r.h[i].Add(h)
+		}
 		r.next, r.started = from, true
 		state[strings.Join(r.key, "\x00")] = r
 	}
@@ -184,13 +186,17 @@ func (c cumSpec) bases(ctx context.Context, tx pgx.Tx, from int32, keyWhere stri
 }
 
 func (c cumSpec) newRunning(key []string) *running {
-	r := &running{key: make([]string, len(c.keys)), labels: make([]string, len(c.labels)), sums: make([]int64, len(c.sums)), h: journal.Hist{}}
+	r := &running{key: make([]string, len(c.keys)), labels: make([]string, len(c.labels)), sums: make([]int64, len(c.sums)),
+		h: make([]journal.Hist, len(c.hists)), hs: make([]string, len(c.hists))}
+	for i := range r.h {
+		r.h[i] = journal.Hist{}
+	}
 	copy(r.key, key)
 	return r
 }
 
-// dest are where a row of keys, days, labels, sums and hist is scanned.
-func (r *running) dest(hist *string) []any {
+// dest are where a row of keys, days, labels, sums and hists is scanned.
+func (r *running) dest(hists []string) []any {
 	d := make([]any, 0, len(r.key)+1+len(r.labels)+len(r.sums)+1)
 	for i := range r.key {
 		d = append(d, &r.key[i])
@@ -202,7 +208,10 @@ func (r *running) dest(hist *string) []any {
 	for i := range r.sums {
 		d = append(d, &r.sums[i])
 	}
-	return append(d, hist)
+	for i := range hists {
+		d = append(d, &hists[i])
+	}
+	return d
 }
 
 // cumWriter adds the source's days to the running totals, a batch of the
@@ -233,8 +242,8 @@ func (w *cumWriter) fetch(ctx context.Context, tx pgx.Tx) (int, error) {
 	labels := make([]string, len(c.labels))
 	sums := make([]int64, len(c.sums))
 	var day int32
-	var hist string
-	dest := make([]any, 0, len(key)+1+len(labels)+len(sums)+1)
+	hists := make([]string, len(c.hists))
+	dest := make([]any, 0, len(key)+1+len(labels)+len(sums)+len(hists))
 	for i := range key {
 		dest = append(dest, &key[i])
 	}
@@ -245,20 +254,22 @@ func (w *cumWriter) fetch(ctx context.Context, tx pgx.Tx) (int, error) {
 	for i := range sums {
 		dest = append(dest, &sums[i])
 	}
-	dest = append(dest, &hist)
+	for i := range hists {
+		dest = append(dest, &hists[i])
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return 0, err
 		}
 		n++
-		w.add(key, day, labels, sums, hist)
+		w.add(key, day, labels, sums, hists)
 	}
 	return n, rows.Err()
 }
 
 // add adds one source row to its key's totals, writing the days before it
 // (the day being added to, the days carried since).
-func (w *cumWriter) add(key []string, day int32, labels []string, sums []int64, hist string) {
+func (w *cumWriter) add(key []string, day int32, labels []string, sums []int64, hists []string) {
 	if day > w.to {
 		return // a day not summed for the fleet yet: the next refresh's
 	}
@@ -291,9 +302,11 @@ func (w *cumWriter) add(key []string, day int32, labels []string, sums []int64, 
 	for i, s := range sums {
 		r.sums[i] += s
 	}
-	if hist != "" {
-		r.h.Add(hist)
-		r.hs = ""
+	for i, h := range hists {
+		if h != "" {
+			r.h[i].Add(h)
+			r.hs[i] = ""
+		}
 	}
 }
 
@@ -314,8 +327,10 @@ func (w *cumWriter) end(r *running) {
 
 // write queues a key's totals for the days d0 to d1.
 func (w *cumWriter) write(r *running, d0, d1 int32) {
-	if r.hs == "" {
-		r.hs = r.h.String()
+	for i, h := range r.h {
+		if r.hs[i] == "" {
+			r.hs[i] = h.String()
+		}
 	}
 	row := make([]any, 0, len(r.key)+1+len(r.labels)+len(r.sums)+len(w.spec.counted)+1)
 	for _, k := range r.key {
@@ -331,14 +346,17 @@ func (w *cumWriter) write(r *running, d0, d1 int32) {
 	for _, col := range w.spec.counted {
 		switch col {
 		case "visits":
-			row = append(row, r.h.Count())
+			row = append(row, r.h[0].Count())
 		case "workable":
-			row = append(row, r.h.AtLeast(w.bin))
+			row = append(row, r.h[0].AtLeast(w.bin))
 		case "share_bin":
 			row = append(row, int32(w.bin))
 		}
 	}
-	w.out = append(w.out, segment{row: append(row, r.hs), d0: d0, d1: d1})
+	for _, h := range r.hs {
+		row = append(row, h)
+	}
+	w.out = append(w.out, segment{row: row, d0: d0, d1: d1})
 }
 
 // flush writes the queued segments, a row a day.

@@ -26,13 +26,14 @@ func (a allDevices) Fetch(ctx context.Context, f report.Filter) (*report.Data, e
 	return a.Fetcher.Fetch(ctx, f)
 }
 
-// variedDay is a device-day as a sync sends it, with its areas, signal
-// and visits' shares drawn, so that a day counted twice or left out
+// variedDay is a device-day as a sync sends it, with its areas, signal,
+// radio generations and visits' shares drawn, so that a day counted twice or left out
 // shows in every figure.
 func variedDay(rng *rand.Rand, dev string, day int64) []byte {
 	s := string(deviceDay(dev, day))
 	s = strings.ReplaceAll(s, `"area":"234-30 TAC 2C1`, fmt.Sprintf(`"area":"234-30 TAC %X`, 0x2C0+rng.Intn(12)))
-	s = strings.ReplaceAll(s, `"h_signal":"-97:2"`, fmt.Sprintf(`"h_signal":"%d:%d"`, -120+rng.Intn(50), 1+rng.Intn(3)))
+	s = strings.ReplaceAll(s, `"h_signal":"-97:2"`, fmt.Sprintf(`"h_signal":"%d:%d","h_tech":"4:%d,5:%d"`, -120+rng.Intn(50), 1+rng.Intn(3),
+		rng.Intn(400000), rng.Intn(100000)))
 	s = strings.ReplaceAll(s, `"h_share":"94:1"`, fmt.Sprintf(`"h_share":"%d:1"`, 40+rng.Intn(61)))
 	s = strings.ReplaceAll(s, `"h_visit":"95:5,60:1"`, fmt.Sprintf(`"h_visit":"%d:5,%d:1"`, 40+rng.Intn(61), 40+rng.Intn(61)))
 	return []byte(s)

@@ -108,8 +108,10 @@ func (c *collector) cumQuery(spec cumSpec, lo, hi int32, scan func(pgx.Rows) err
 	if len(spec.counted) > 0 {
 		counted, args = "h.share_bin = $3 AND COALESCE(l.share_bin, $3) = $3", append(args, int32(c.bin))
 	}
-	cols = append(cols, fmt.Sprintf("CASE WHEN %[1]s THEN '' ELSE h.%[2]s END, CASE WHEN %[1]s THEN '' ELSE COALESCE(l.%[2]s, '') END",
-		counted, spec.hist))
+	for _, h := range spec.hists {
+		cols = append(cols, fmt.Sprintf("CASE WHEN %[1]s THEN '' ELSE h.%[2]s END, CASE WHEN %[1]s THEN '' ELSE COALESCE(l.%[2]s, '') END",
+			counted, h))
+	}
 	return query{`SELECT ` + strings.Join(cols, ", ") + ` FROM ` + spec.table + ` h
 		LEFT JOIN ` + spec.table + ` l ON l.day = $1::int - 1 AND ` + strings.Join(on, " AND ") + `
 		WHERE h.day = (SELECT LEAST($2::int, MAX(day)) FROM ` + spec.table + `) AND h.day >= $1 AND h.days > COALESCE(l.days, 0)`, args, scan}
@@ -200,12 +202,16 @@ func (c *collector) deviceRow(rows pgx.Rows) error {
 
 func (c *collector) areaRow(rows pgx.Rows) error {
 	var x report.AreaSum
-	var total, before string
-	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, timesOf(&x.Times)...), &total, &before)...); err != nil {
+	var total, before, techTotal, techBefore string
+	if err := rows.Scan(append(append([]any{&x.Kind, &x.Network, &x.Area, &x.AreaName}, timesOf(&x.Times)...), &total, &before,
+		&techTotal, &techBefore)...); err != nil {
 		return err
 	}
 	if x.HSignal = periodHist(total, before); x.HSignal == nil {
 		x.HSignal = journal.Hist{}
+	}
+	if x.HTech = periodHist(techTotal, techBefore); x.HTech == nil {
+		x.HTech = journal.Hist{}
 	}
 	keep(c, &c.d.Areas, x)
 	return nil

@@ -126,13 +126,13 @@ func (s *Store) refreshDays(ctx context.Context, tx pgx.Tx) (int, error) {
 // fleetDayAreas sums the days' area and visit roll-ups over the devices
 // into the fleet's own day rows.
 func fleetDayAreas(ctx context.Context, tx pgx.Tx, days []int32) error {
-	areas, err := merged(ctx, tx, 1, `SELECT day, kind, network, area, MAX(area_name), `+sumTimes+`, string_agg(h_signal, ',')
-		FROM day_area WHERE day = ANY($1) GROUP BY day, kind, network, area`, days)
+	areas, err := merged(ctx, tx, 2, `SELECT day, kind, network, area, MAX(area_name), `+sumTimes+`, string_agg(h_signal, ','),
+		string_agg(h_tech, ',') FROM day_area WHERE day = ANY($1) GROUP BY day, kind, network, area`, days)
 	if err != nil {
 		return err
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fleet_day_area"}, []string{"day", "kind", "network", "area", "area_name", "connected_ms",
-		"green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "h_signal"}, pgx.CopyFromRows(areas)); err != nil {
+		"green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "h_signal", "h_tech"}, pgx.CopyFromRows(areas)); err != nil {
 		return err
 	}
 	visits, err := merged(ctx, tx, 1, `SELECT day, kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint,

@@ -196,4 +196,13 @@ CREATE TABLE stale_fleet_cum (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), 
 CREATE TABLE cum_share (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), share_bin INTEGER NOT NULL);
 DROP TABLE device_month, month_area, month_visit, stale_device_month, stale_month
 `,
+	// 6: an area's connected time by radio generation, as devices send
+	// it (milliseconds in bins 2 to 5: 2G to 5G), summed like the signal:
+	// the technology share per operator and area. Days sent before have
+	// none.
+	`
+ALTER TABLE day_area ADD COLUMN h_tech TEXT NOT NULL DEFAULT '';
+ALTER TABLE fleet_day_area ADD COLUMN h_tech TEXT NOT NULL DEFAULT '';
+ALTER TABLE area_cum ADD COLUMN h_tech TEXT NOT NULL DEFAULT ''
+`,
 }
