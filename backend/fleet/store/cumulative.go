@@ -35,7 +35,7 @@ type cumSpec struct {
 
 var (
 	deviceCum = cumSpec{table: "device_cum", keys: []string{"device_id"},
-		sums: []string{"sessions", "connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "failovers"},
+		sums:  []string{"sessions", "connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "failovers"},
 		hists: []string{"h_visit"}, counted: []string{"visits", "workable", "share_bin"},
 		source: `SELECT device_id, day, SUM(sessions)::bigint, ` + sumTimes + `, 0::bigint, '' FROM day_net WHERE day >= $1 %[1]s
 			GROUP BY device_id, day
@@ -75,11 +75,11 @@ type running struct {
 	sums    []int64
 	h       []journal.Hist
 	hs      []string // h as text, "" when it changed since
-	next    int32  // the next day to write
-	pending bool   // the day before next... is being added to
-	day     int32  // the day being added to, while pending
-	started bool   // has totals (a base, or a day added)
-	touched bool   // seen in the source
+	next    int32    // the next day to write
+	pending bool     // the day before next... is being added to
+	day     int32    // the day being added to, while pending
+	started bool     // has totals (a base, or a day added)
+	touched bool     // seen in the source
 }
 
 // segment is a key's totals written for the days d0 to d1.
