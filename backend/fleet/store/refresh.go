@@ -57,8 +57,10 @@ func (s *Store) Refresh(ctx context.Context) (RefreshStats, error) {
 }
 
 // merged reads groups whose last n columns are histograms to merge.
-func merged(ctx context.Context, tx pgx.Tx, n int, q string, args ...any) ([][]any, error) {
-	rows, err := tx.Query(ctx, q, args...)
+func merged(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, n int, q string, args ...any) ([][]any, error) {
+	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +80,38 @@ func merged(ctx context.Context, tx pgx.Tx, n int, q string, args ...any) ([][]a
 	return out, rows.Err()
 }
 
-// refreshDays sums up to a month of stale days over the devices, in the
-// refresh's transaction, and marks the areas' running totals stale from
-// the first of them.
+// daySum is one of the fleet's day tables, summed over the devices from
+// their day roll-ups: its columns, how many of the last are histograms,
+// and the query over the days in $1.
+type daySum struct {
+	table string
+	cols  []string
+	hists int
+	sql   string
+}
+
+var daySums = []daySum{
+	{"fleet_day_net", []string{"day", "kind", "network", "mcc", "mnc", "sessions", "connected_ms", "green_ms", "amber_ms", "red_ms",
+		"usable_ms", "in_use_ms", "workable_ms", "h_connect", "h_signal", "h_sinr"}, 3,
+		`SELECT day, kind, network, MAX(mcc), MAX(mnc), SUM(sessions)::bigint, ` + sumTimes + `, string_agg(h_connect, ','),
+		string_agg(h_signal, ','), string_agg(h_sinr, ',') FROM day_net WHERE day = ANY($1) GROUP BY day, kind, network`},
+	{"fleet_day_device", []string{"day", "failovers", "h_visit"}, 1,
+		`SELECT day, SUM(failovers)::bigint, string_agg(h_visit, ',') FROM day_device WHERE day = ANY($1) GROUP BY day`},
+	{"fleet_day_area", []string{"day", "kind", "network", "area", "area_name", "connected_ms", "green_ms", "amber_ms", "red_ms",
+		"usable_ms", "in_use_ms", "workable_ms", "h_signal", "h_tech"}, 2,
+		`SELECT day, kind, network, area, MAX(area_name), ` + sumTimes + `, string_agg(h_signal, ','), string_agg(h_tech, ',')
+		FROM day_area WHERE day = ANY($1) GROUP BY day, kind, network, area`},
+	{"fleet_day_visit", []string{"day", "kind", "network", "area", "mcc", "mnc", "area_name", "visits", "h_share"}, 1,
+		`SELECT day, kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint, string_agg(h_share, ',')
+		FROM day_visit WHERE day = ANY($1) GROUP BY day, kind, network, area`},
+}
+
+// refreshDays sums up to a month of stale days over the devices into the
+// fleet's day tables, in the refresh's transaction, and marks the areas'
+// running totals stale from the first of them. The sums are read at once,
+// each on a connection of its own: the devices' rows they read are
+// committed, and an upload committed since the marks were taken marks
+// its days again for the next refresh.
 func (s *Store) refreshDays(ctx context.Context, tx pgx.Tx) (int, error) {
 	rows, err := tx.Query(ctx, `DELETE FROM stale_day WHERE day IN (SELECT day FROM stale_day ORDER BY day LIMIT 31 FOR UPDATE SKIP LOCKED) RETURNING day`)
 	if err != nil {
@@ -90,59 +121,35 @@ func (s *Store) refreshDays(ctx context.Context, tx pgx.Tx) (int, error) {
 	if err != nil || len(days) == 0 {
 		return 0, err
 	}
-	for _, q := range []string{`DELETE FROM fleet_day_net WHERE day = ANY($1)`, `DELETE FROM fleet_day_device WHERE day = ANY($1)`,
-		`DELETE FROM fleet_day_area WHERE day = ANY($1)`, `DELETE FROM fleet_day_visit WHERE day = ANY($1)`} {
-		if _, err := tx.Exec(ctx, q, days); err != nil {
-			return 0, err
+	sums := make([][][]any, len(daySums))
+	errs := make(chan error, len(daySums))
+	for i, d := range daySums {
+		go func() {
+			var err error
+			sums[i], err = merged(ctx, s.pool, d.hists, d.sql, days)
+			errs <- err
+		}()
+	}
+	var firstErr error
+	for range daySums {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	if err := fleetDayAreas(ctx, tx, days); err != nil {
-		return 0, err
+	if firstErr != nil {
+		return 0, firstErr
 	}
-	nets, err := merged(ctx, tx, 3, `SELECT day, kind, network, MAX(mcc), MAX(mnc), SUM(sessions)::bigint, SUM(connected_ms)::bigint,
-		SUM(green_ms)::bigint, SUM(amber_ms)::bigint, SUM(red_ms)::bigint, SUM(usable_ms)::bigint, SUM(in_use_ms)::bigint,
-		SUM(workable_ms)::bigint, string_agg(h_connect, ','), string_agg(h_signal, ','), string_agg(h_sinr, ',')
-		FROM day_net WHERE day = ANY($1) GROUP BY day, kind, network`, days)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fleet_day_net"}, []string{"day", "kind", "network", "mcc", "mnc", "sessions",
-		"connected_ms", "green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "h_connect", "h_signal", "h_sinr"},
-		pgx.CopyFromRows(nets)); err != nil {
-		return 0, err
-	}
-	devs, err := merged(ctx, tx, 1, `SELECT day, SUM(failovers)::bigint, string_agg(h_visit, ',') FROM day_device WHERE day = ANY($1) GROUP BY day`, days)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fleet_day_device"}, []string{"day", "failovers", "h_visit"}, pgx.CopyFromRows(devs)); err != nil {
-		return 0, err
+	for i, d := range daySums {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+d.table+` WHERE day = ANY($1)`, days); err != nil {
+			return 0, err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{d.table}, d.cols, pgx.CopyFromRows(sums[i])); err != nil {
+			return 0, err
+		}
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO stale_fleet_cum (day) VALUES ($1) ON CONFLICT (one) DO UPDATE SET day = LEAST(stale_fleet_cum.day, EXCLUDED.day)`,
 		slices.Min(days))
 	return len(days), err
-}
-
-// fleetDayAreas sums the days' area and visit roll-ups over the devices
-// into the fleet's own day rows.
-func fleetDayAreas(ctx context.Context, tx pgx.Tx, days []int32) error {
-	areas, err := merged(ctx, tx, 2, `SELECT day, kind, network, area, MAX(area_name), `+sumTimes+`, string_agg(h_signal, ','),
-		string_agg(h_tech, ',') FROM day_area WHERE day = ANY($1) GROUP BY day, kind, network, area`, days)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fleet_day_area"}, []string{"day", "kind", "network", "area", "area_name", "connected_ms",
-		"green_ms", "amber_ms", "red_ms", "usable_ms", "in_use_ms", "workable_ms", "h_signal", "h_tech"}, pgx.CopyFromRows(areas)); err != nil {
-		return err
-	}
-	visits, err := merged(ctx, tx, 1, `SELECT day, kind, network, area, MAX(mcc), MAX(mnc), MAX(area_name), SUM(visits)::bigint,
-		string_agg(h_share, ',') FROM day_visit WHERE day = ANY($1) GROUP BY day, kind, network, area`, days)
-	if err != nil {
-		return err
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"fleet_day_visit"}, []string{"day", "kind", "network", "area", "mcc", "mnc", "area_name",
-		"visits", "h_share"}, pgx.CopyFromRows(visits))
-	return err
 }
 
 // Freshness is when the pre-aggregates were last brought up to date, and
