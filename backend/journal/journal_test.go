@@ -108,3 +108,29 @@ func TestRecordHomeVisit(t *testing.T) {
 		t.Fatalf("failovers in the roll-up: %d", failovers)
 	}
 }
+
+// recording opens a journal in the test's directory and runs a recorder
+// on it, its clock fixed at start; stop flushes and ends the recorder.
+// The journal closes with the test.
+func recording(t *testing.T, start time.Time) (j *Journal, r *Recorder, stop func()) {
+	t.Helper()
+	j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	r = NewRecorder(j, Options{Clock: clock.NewFake(start)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	return j, r, func() {
+		t.Helper()
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil && err != context.Canceled {
+			t.Fatal(err)
+		}
+	}
+}

@@ -16,16 +16,8 @@ import (
 // few milliseconds ("Wired ", 100% red). Such a blink is no session; a
 // link that stays unnamed is named after its interface.
 func TestNoNamelessSessions(t *testing.T) {
-	j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
 	base := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	r := NewRecorder(j, Options{Clock: clock.NewFake(base)})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	j, r, stop := recording(t, base)
 	wired := func(profile string, state netstate.State, carrier netstate.Tristate) netstate.Snapshot {
 		l := netstate.Link{ID: "veth0", Kind: netstate.KindEthernet, Interface: "veth0", State: state, Carrier: carrier,
 			Profile: profile, Level: netstate.LevelRed, Reason: "no carrier"}
@@ -47,11 +39,7 @@ func TestNoNamelessSessions(t *testing.T) {
 	obs(20*time.Second, wired("", netstate.StateConnected, netstate.Yes))
 	obs(23*time.Second, wired("", netstate.StateConnected, netstate.Yes))
 	obs(30*time.Second, wired("", netstate.StateUnavailable, netstate.No))
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-done
+	stop()
 	rows, err := j.DB().Query(`SELECT network, end_ms - start_ms, in_use_ms FROM session ORDER BY start_ms`)
 	if err != nil {
 		t.Fatal(err)

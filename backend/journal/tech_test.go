@@ -2,11 +2,9 @@ package journal
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/clock"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
@@ -15,16 +13,8 @@ import (
 // and a session left open by a crash, rebuilt from its samples, says the
 // same.
 func TestTechShareByArea(t *testing.T) {
-	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	fc := clock.NewFake(base)
-	r := NewRecorder(j, Options{Clock: fc})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	ctx := context.Background()
+	j, r, stop := recording(t, base)
 	link := func(tech netstate.Tech) netstate.Snapshot {
 		return netstate.Snapshot{Primary: "wwan0", Links: []netstate.Link{{ID: "wwan0", Interface: "wwan0", Kind: netstate.KindCellular,
 			State: netstate.StateConnected, Level: netstate.LevelGreen, Default: true,
@@ -51,11 +41,7 @@ func TestTechShareByArea(t *testing.T) {
 	}
 	empty := netstate.Snapshot{}
 	r.Observe(base.Add(40*time.Minute), &empty, nil)
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-done
+	stop()
 	var h string
 	if err := j.db.QueryRow(`SELECT h_tech FROM day_area WHERE kind = 'cellular'`).Scan(&h); err != nil {
 		t.Fatal(err)

@@ -2,11 +2,9 @@ package journal
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/fieldlink/fieldlink/backend/clock"
 	"github.com/fieldlink/fieldlink/backend/netstate"
 )
 
@@ -17,16 +15,8 @@ import (
 // links and durations, and the day's count: one session, two re-makes,
 // one prompt.
 func TestVPNSessionsRemakesAndPrompts(t *testing.T) {
-	j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
 	t0 := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
-	r := NewRecorder(j, Options{Clock: clock.NewFake(t0)})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	j, r, stop := recording(t, t0)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	st := func(p netstate.VPNPhase, via, why string) netstate.VPNStatus {
 		return netstate.VPNStatus{Profile: "NHS-VPN", Phase: p, Via: via, Reason: why}
@@ -41,11 +31,7 @@ func TestVPNSessionsRemakesAndPrompts(t *testing.T) {
 	r.ObserveVPN(at(120.4), st(netstate.VPNUp, "veth0", ""))
 	r.ObserveVPN(at(200), st(netstate.VPNWaiting, "", "the VPN server took it down"))
 	r.ObserveVPN(at(210), st(netstate.VPNHeld, "", "the VPN server refused the password for NHS-VPN"))
-	if err := r.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-done
+	stop()
 	var start, upFirst, end, upMS, remakes, prompts int64
 	var why string
 	if err := j.db.QueryRow(`SELECT start_ms, up_first_ms, end_ms, up_ms, remakes, prompts, end_reason FROM vpn_session`).

@@ -37,6 +37,28 @@ func (r *rig) browse(t testing.TB, next string) *html.Node {
 	return doc
 }
 
+// mapMarks reads the page's map as the browser built it: its circles
+// (areas and legend), those linked to an area's page, and the titles.
+func mapMarks(doc *html.Node) (circles, linked int, titles []string) {
+	walk(doc, func(n *html.Node) {
+		if n.Type != html.ElementNode || n.Data != "svg" || attr(n, "class") != "map" {
+			return
+		}
+		walk(n, func(c *html.Node) {
+			if c.Type == html.ElementNode && c.Data == "circle" {
+				circles++
+				if c.Parent != nil && c.Parent.Data == "a" && strings.Contains(attr(c.Parent, "href"), "area=") {
+					linked++
+				}
+			}
+			if c.Type == html.ElementNode && c.Data == "title" {
+				titles = append(titles, text(c))
+			}
+		})
+	})
+	return circles, linked, titles
+}
+
 func walk(n *html.Node, fn func(*html.Node)) {
 	fn(n)
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -187,25 +209,7 @@ func TestFleetMapInChromium(t *testing.T) {
 	}
 	r.srv.Close()
 	r.srv = httptest.NewServer(New(r.store, Options{VisitShare: 0.8, DeviceShare: 0.85, Areas: placed}).Handler())
-	doc := r.browse(t, "/report")
-	var circles, linked int
-	var titles []string
-	walk(doc, func(n *html.Node) {
-		if n.Type != html.ElementNode || n.Data != "svg" || attr(n, "class") != "map" {
-			return
-		}
-		walk(n, func(c *html.Node) {
-			if c.Type == html.ElementNode && c.Data == "circle" {
-				circles++
-				if c.Parent != nil && c.Parent.Data == "a" && strings.Contains(attr(c.Parent, "href"), "area=") {
-					linked++
-				}
-			}
-			if c.Type == html.ElementNode && c.Data == "title" {
-				titles = append(titles, text(c))
-			}
-		})
-	})
+	circles, linked, titles := mapMarks(r.browse(t, "/report"))
 	if circles != 3+4 || linked != 3 {
 		t.Fatalf("the map has %d circles (want 3 areas and 4 in the legend), %d linked to their area", circles, linked)
 	}

@@ -126,21 +126,12 @@ func BenchmarkFleetPage(b *testing.B) {
 // operators of its areas in words and pages its tables.
 func checkPageAtScale(tb testing.TB, doc *html.Node) {
 	page := text(doc)
-	var circles, linked, rows int
+	circles, linked, _ := mapMarks(doc)
+	var rows int
 	var advice []string
 	walk(doc, func(n *html.Node) {
 		if n.Type == html.ElementNode && n.Data == "li" && n.Parent != nil && attr(n.Parent, "class") == "advice" {
 			advice = append(advice, text(n))
-		}
-		if n.Type == html.ElementNode && n.Data == "svg" && attr(n, "class") == "map" {
-			walk(n, func(c *html.Node) {
-				if c.Type == html.ElementNode && c.Data == "circle" {
-					circles++
-					if c.Parent != nil && c.Parent.Data == "a" && strings.Contains(attr(c.Parent, "href"), "area=") {
-						linked++
-					}
-				}
-			})
 		}
 		if n.Type == html.ElementNode && n.Data == "tr" {
 			rows++
