@@ -259,6 +259,7 @@ func TestBadUploadsChangeNothing(t *testing.T) {
 		{"another device's record", mixed, 403, "this token writes device 000000a1"},
 		{"a bad line", lines[0] + "{\"record\":\"visit\"}\n", 403, ""},
 		{"negative time", strings.Replace(string(smp.exports[0]), `"connected_ms":600000`, `"connected_ms":-600000`, 1), 400, "negative"},
+		{"a technology that is no generation", strings.Replace(string(smp.exports[0]), `"h_tech":"4:`, `"h_tech":"4G:`, 1), 400, `"h_tech"`},
 	} {
 		_, _, err := s.Ingest(ctx, a, strings.NewReader(c.body), "up.ndjson")
 		var ie *IngestError
