@@ -137,11 +137,17 @@ func startDaemonConfig(tb testing.TB, h *realnm.Harness, config string) *daemonR
 	return d
 }
 
+// log is everything the daemon logged so far.
 func (d *daemonRun) log() string {
+	return d.logSince(0)
+}
+
+// logSince is what the daemon logged after mark.
+func (d *daemonRun) logSince(mark int) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var b strings.Builder
-	for _, l := range d.lines {
+	for _, l := range d.lines[mark:] {
 		b.WriteString(l.text + "\n")
 	}
 	return b.String()
@@ -151,10 +157,25 @@ func (d *daemonRun) log() string {
 // daemon stamped on it.
 func (d *daemonRun) waitLine(tb testing.TB, sub string, within time.Duration) time.Time {
 	tb.Helper()
+	return d.waitLineSince(tb, 0, sub, within)
+}
+
+// mark is the number of lines logged so far, for waitLineSince: a line
+// awaited a second time must not be answered by its first showing.
+func (d *daemonRun) mark() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.lines)
+}
+
+// waitLineSince waits for a line containing sub among those logged after
+// mark and returns the time the daemon stamped on it.
+func (d *daemonRun) waitLineSince(tb testing.TB, mark int, sub string, within time.Duration) time.Time {
+	tb.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		d.mu.Lock()
-		for _, l := range d.lines {
+		for _, l := range d.lines[mark:] {
 			if strings.Contains(l.text, sub) {
 				d.mu.Unlock()
 				stamp, err := time.Parse("2006-01-02T15:04:05.000Z", strings.Fields(l.text)[0])

@@ -60,11 +60,12 @@ url = "http://10.99.0.1:8080/health"
 			t.Fatalf("cellular called usable with no data path: %s\n%s", l, d.log())
 		}
 	}
+	plugged := d.mark()
 	if err := nm.Plug(0); err != nil {
 		t.Fatal(err)
 	}
 	waitRoute(t, nm, "veth0", 30*time.Second)
-	d.waitLine(t, "GO: cable connected", 30*time.Second)
+	d.waitLineSince(t, plugged, "GO: cable connected", 30*time.Second)
 	restartWithoutMove(t, nm, h, d)
 	t.Logf("daemon:\n%s", d.log())
 }
@@ -72,7 +73,7 @@ url = "http://10.99.0.1:8080/health"
 // restartWithoutMove restarts ModemManager while the cable carries the
 // work: the modem goes and comes back, and nothing moves.
 func restartWithoutMove(t *testing.T, nm *realnm.Harness, h *realmm.Harness, d *daemonRun) {
-	mark := len(d.log())
+	mark := d.mark()
 	h.StopMM(os.Interrupt)
 	if err := h.StartMM(); err != nil {
 		t.Fatal(err)
@@ -85,7 +86,7 @@ func restartWithoutMove(t *testing.T, nm *realnm.Harness, h *realmm.Harness, d *
 		return strings.Contains(out, ":gsm:disconnected")
 	})
 	time.Sleep(2 * time.Second)
-	after := d.log()[mark:]
+	after := d.logSince(mark)
 	for _, bad := range []string{"Switched to", "DO NOT PROCEED", "MARGINAL"} {
 		if strings.Contains(after, bad) {
 			t.Errorf("ModemManager's restart moved the work or the light (%q):\n%s", bad, after)
